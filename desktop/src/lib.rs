@@ -1,0 +1,38 @@
+//! # sumi-desktop
+//!
+//! The Sumi desktop app (`sumi`): draw a digit and watch the int8 CNN of `sumi-core` recognise
+//! it live, see the 28×28 input and the first layers' feature maps, browse MNIST test images
+//! and their predictions, and read the model's facts. English and Japanese UI.
+//!
+//! Layout and styling are in `ui/*.slint`; state and logic are in Rust:
+//!
+//! | module | concept |
+//! |---|---|
+//! | [`canvas`] | stroke rasterisation: round anti-aliased brush, interpolation, undo |
+//! | [`model`] | the loaded model blob; one timed analysis (preprocess + inference + feature maps) |
+//! | [`samples`] | MNIST test images: embedded subset, or the full set via `sumi-data` |
+//! | [`render`] | pixel buffers for the UI (ink mask, 28×28 views, feature-map grids) |
+//! | [`i18n`] | English/Japanese text and language choice |
+//! | [`state`] | [`App`]: UI state, callbacks, throttled live prediction |
+//! | [`cli`] | command-line options of the `sumi` binary |
+//!
+//! All inference and preprocessing is `sumi_core`'s (the code the firmware runs); all MNIST
+//! loading is `sumi_data`'s.
+#![forbid(unsafe_code)]
+
+pub mod canvas;
+pub mod cli;
+pub mod i18n;
+pub mod model;
+pub mod render;
+pub mod samples;
+pub mod state;
+
+/// The Slint UI compiled from `ui/app.slint` (generated code).
+#[allow(clippy::all, missing_docs)]
+mod ui {
+    slint::include_modules!();
+}
+
+pub use state::{App, Controller, FullTestSet, Options};
+pub use ui::{AppWindow, BarData, Theme, Tr, Ui};

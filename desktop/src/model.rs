@@ -1,0 +1,341 @@
+//! The loaded model: validation through `sumi-core`, and one "analysis" per canvas update
+//! (preprocessing + inference + the first convolution layers' feature maps), timed.
+//!
+//! Everything numeric is done by `sumi_core` (`preprocess::preprocess`, `Model::predict_with`):
+//! the same integer code the firmware runs. This module only owns the blob and scratch memory.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use sumi_core::model::LayerKind;
+use sumi_core::preprocess::preprocess;
+use sumi_core::{BlobError, LayerInfo, Model, PredictError, Prediction, PreprocessError, Shape};
+
+/// Side of the model input the app produces (MNIST: 28×28×1).
+pub const SIDE: usize = 28;
+/// Number of classes the app displays (digits 0–9).
+pub const CLASSES: usize = 10;
+/// How many convolution layers' feature maps are captured for display.
+pub const FEATURE_LAYERS: usize = 2;
+
+/// Why a model could not be loaded. The messages are shown in the error dialog as they are.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// The file could not be read.
+    #[error("cannot read model file {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// `sumi-core` rejected the blob.
+    #[error("{origin} is not a valid Sumi model: {source}")]
+    Blob {
+        /// Where the blob came from (file path or "the embedded default model").
+        origin: String,
+        /// The core's validation error.
+        source: BlobError,
+    },
+    /// The blob is valid but does not classify 28×28×1 images into 10 digits.
+    #[error(
+        "{origin} expects {h}×{w}×{c} input and has {classes} classes; the desktop app needs a \
+         28×28×1 digit classifier with 10 classes"
+    )]
+    Incompatible {
+        /// Where the blob came from.
+        origin: String,
+        /// Input height.
+        h: u32,
+        /// Input width.
+        w: u32,
+        /// Input channels.
+        c: u32,
+        /// Output classes.
+        classes: usize,
+    },
+}
+
+/// Why a canvas could not be analysed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AnalyseError {
+    /// Nothing drawn (or invalid canvas): show the "draw a digit" state.
+    #[error(transparent)]
+    Preprocess(#[from] PreprocessError),
+    /// Inference failed (cannot happen with a validated model and a correctly sized arena).
+    #[error(transparent)]
+    Predict(#[from] PredictError),
+}
+
+/// Where the model came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelSource {
+    /// `sumi_core::models::DEFAULT`.
+    Embedded,
+    /// A blob file given with `--model`.
+    File(PathBuf),
+}
+
+/// Facts about the model for the model panel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelInfo {
+    /// Name from the blob's metadata.
+    pub name: String,
+    /// Parameter count.
+    pub params: u32,
+    /// Blob size in bytes.
+    pub blob_bytes: usize,
+    /// Multiply-accumulates per inference.
+    pub macs: u64,
+    /// Float test accuracy (0..1) from the metadata, if measured.
+    pub float_accuracy: Option<f32>,
+    /// int8 test accuracy (0..1) from the metadata, if measured.
+    pub int8_accuracy: Option<f32>,
+    /// Where it came from.
+    pub source: ModelSource,
+}
+
+/// One captured feature map (a layer's int8 output, HWC).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureMap {
+    /// Layer index in the model.
+    pub layer: usize,
+    /// Short description, e.g. `conv 3×3 + max-pool`.
+    pub kind: String,
+    /// Output shape.
+    pub shape: Shape,
+    /// `shape.len()` values, HWC.
+    pub data: Vec<i8>,
+}
+
+/// The result of one canvas update.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Analysis {
+    /// The 28×28 input the network saw (0 = background, 255 = ink).
+    pub input: [u8; SIDE * SIDE],
+    /// The prediction.
+    pub prediction: Prediction,
+    /// Softmax probabilities of digits 0–9.
+    pub probabilities: [f32; CLASSES],
+    /// Feature maps of the first convolution layers.
+    pub features: Vec<FeatureMap>,
+    /// Time spent in preprocessing.
+    pub preprocess_time: Duration,
+    /// Time spent in inference (including copying the feature maps).
+    pub inference_time: Duration,
+}
+
+impl Analysis {
+    /// The two most likely digits, most likely first.
+    pub fn top2(&self) -> (usize, usize) {
+        top2(&self.probabilities)
+    }
+}
+
+/// Indices of the two largest values, largest first (ties: lower index first).
+pub fn top2(p: &[f32; CLASSES]) -> (usize, usize) {
+    let mut order: [usize; CLASSES] = core::array::from_fn(|i| i);
+    order.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
+    (order[0], order[1])
+}
+
+/// A validated model with its scratch memory.
+pub struct LoadedModel {
+    model: Model<'static>,
+    source: ModelSource,
+    arena: Vec<u8>,
+    feature_layers: Vec<(usize, String)>,
+}
+
+impl std::fmt::Debug for LoadedModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedModel")
+            .field("name", &self.model.metadata().name)
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LoadedModel {
+    /// The embedded default model (`sumi_core::models::DEFAULT`).
+    pub fn embedded() -> Result<Self, ModelError> {
+        Self::from_static(
+            sumi_core::models::DEFAULT,
+            ModelSource::Embedded,
+            "the embedded default model",
+        )
+    }
+
+    /// Loads and validates a blob file.
+    pub fn from_file(path: &Path) -> Result<Self, ModelError> {
+        let bytes = std::fs::read(path).map_err(|source| ModelError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let origin = path.display().to_string();
+        // Validate while the bytes are still owned, so a bad file costs nothing.
+        check(&bytes, &origin)?;
+        // `Model` borrows its blob (zero-copy, like on the microcontroller). A model is loaded
+        // once per user action, so its few kilobytes are kept for the life of the process.
+        let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+        Self::from_static(bytes, ModelSource::File(path.to_owned()), &origin)
+    }
+
+    fn from_static(blob: &'static [u8], source: ModelSource, origin: &str) -> Result<Self, ModelError> {
+        let model = check(blob, origin)?;
+        let arena = vec![0; model.arena_bytes()];
+        let description = model.description();
+        let feature_layers = model
+            .layers()
+            .enumerate()
+            .filter(|(_, l)| {
+                matches!(l.kind, LayerKind::Conv2d | LayerKind::DepthwiseConv2d) && l.output.h > 1
+            })
+            .take(FEATURE_LAYERS)
+            .map(|(i, l)| (i, describe_layer(&l, description.layers.get(i))))
+            .collect();
+        Ok(Self {
+            model,
+            source,
+            arena,
+            feature_layers,
+        })
+    }
+
+    /// Facts for the model panel.
+    pub fn info(&self) -> ModelInfo {
+        let meta = self.model.metadata();
+        ModelInfo {
+            name: meta.name.to_owned(),
+            params: self.model.params(),
+            blob_bytes: self.model.blob_bytes(),
+            macs: self.model.macs(),
+            float_accuracy: meta.float_accuracy,
+            int8_accuracy: meta.int8_accuracy,
+            source: self.source.clone(),
+        }
+    }
+
+    /// The layers whose feature maps [`LoadedModel::analyse`] captures: (index, description).
+    pub fn feature_layers(&self) -> &[(usize, String)] {
+        &self.feature_layers
+    }
+
+    /// Preprocesses a `width × height` canvas (0 = paper, 255 = ink) and classifies it.
+    pub fn analyse(&mut self, canvas: &[u8], width: usize, height: usize) -> Result<Analysis, AnalyseError> {
+        let start = Instant::now();
+        let mut input = [0u8; SIDE * SIDE];
+        preprocess(canvas, width, height, &mut input)?;
+        let preprocess_time = start.elapsed();
+
+        let start = Instant::now();
+        let wanted = &self.feature_layers;
+        let mut features: Vec<FeatureMap> = Vec::with_capacity(wanted.len());
+        let prediction = self.model.predict_with(&input, &mut self.arena, |layer, shape, data| {
+            if let Some((_, kind)) = wanted.iter().find(|(i, _)| *i == layer) {
+                features.push(FeatureMap {
+                    layer,
+                    kind: kind.clone(),
+                    shape,
+                    data: data.to_vec(),
+                });
+            }
+        })?;
+        let inference_time = start.elapsed();
+        Ok(Analysis {
+            input,
+            probabilities: probabilities(&prediction),
+            prediction,
+            features,
+            preprocess_time,
+            inference_time,
+        })
+    }
+
+    /// Classifies a 28×28 image that is already in MNIST form (a test-set image).
+    pub fn classify(&mut self, image: &[u8]) -> Result<Prediction, PredictError> {
+        self.model.predict(image, &mut self.arena)
+    }
+}
+
+fn probabilities(prediction: &Prediction) -> [f32; CLASSES] {
+    let all = prediction.probabilities();
+    core::array::from_fn(|i| all[i])
+}
+
+/// Validates a blob and checks that it is a 28×28×1 → 10 classifier.
+fn check<'a>(blob: &'a [u8], origin: &str) -> Result<Model<'a>, ModelError> {
+    let model = Model::from_bytes(blob).map_err(|source| ModelError::Blob {
+        origin: origin.to_owned(),
+        source,
+    })?;
+    let s = model.input_shape();
+    if (s.h, s.w, s.c) != (SIDE as u32, SIDE as u32, 1) || model.classes() != CLASSES {
+        return Err(ModelError::Incompatible {
+            origin: origin.to_owned(),
+            h: s.h,
+            w: s.w,
+            c: s.c,
+            classes: model.classes(),
+        });
+    }
+    Ok(model)
+}
+
+fn describe_layer(info: &LayerInfo, desc: Option<&sumi_core::blob::LayerDesc<'_>>) -> String {
+    use sumi_core::blob::{LayerDesc, Pool};
+    let (name, conv) = match desc {
+        Some(LayerDesc::Conv2d(c)) => ("conv", Some(c)),
+        Some(LayerDesc::DepthwiseConv2d(c)) => ("depthwise", Some(c)),
+        _ => ("layer", None),
+    };
+    let mut s = match conv {
+        Some(c) => format!("{name} {}×{}", c.kernel_h, c.kernel_w),
+        None => name.to_owned(),
+    };
+    if info.relu {
+        s.push_str(" + ReLU");
+    }
+    match info.pool {
+        Pool::Max2 => s.push_str(" + max-pool"),
+        Pool::Avg2 => s.push_str(" + avg-pool"),
+        Pool::None => {}
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top2_orders_by_probability() {
+        let mut p = [0.0; CLASSES];
+        p[4] = 0.45;
+        p[9] = 0.40;
+        p[1] = 0.15;
+        assert_eq!(top2(&p), (4, 9));
+    }
+
+    #[test]
+    fn missing_file_error_names_the_path() {
+        let err = LoadedModel::from_file(Path::new("/nonexistent/model.sumi")).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/model.sumi"), "{err}");
+    }
+
+    #[test]
+    fn corrupt_blob_is_rejected_with_the_core_error() {
+        let dir = std::env::temp_dir().join(format!("sumi-desktop-model-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bad.sumi");
+        std::fs::write(&path, b"SUMI but not really a model").unwrap();
+        let err = LoadedModel::from_file(&path).unwrap_err();
+        assert!(matches!(err, ModelError::Blob { .. }), "{err:?}");
+        let core_message = match &err {
+            ModelError::Blob { source, .. } => source.to_string(),
+            _ => unreachable!(),
+        };
+        assert!(err.to_string().contains(&core_message));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

@@ -1,0 +1,271 @@
+//! Headless UI tests: the real window, driven through real pointer and key events, with Slint's
+//! testing backend and software renderer (no display needed).
+
+use std::path::PathBuf;
+
+use i_slint_backend_testing::{ElementHandle, TestingBackend, TestingBackendOptions};
+use slint::platform::{PointerEventButton, WindowEvent};
+use slint::{ComponentHandle, LogicalPosition, LogicalSize};
+use sumi_desktop::i18n::Lang;
+use sumi_desktop::{App, FullTestSet, Options, Ui};
+
+const WIDTH: f32 = 1000.0;
+const HEIGHT: f32 = 680.0;
+
+fn app_with(options: Options) -> App {
+    slint::platform::set_platform(Box::new(TestingBackend::new(TestingBackendOptions {
+        mock_time: true,
+        threading: false,
+        renderer_name: Some("software".into()),
+    })))
+    .expect("one platform per test thread");
+    let app = App::new(options).expect("the window builds");
+    app.window().show().unwrap();
+    app.window().set_size(LogicalSize::new(WIDTH, HEIGHT));
+    app
+}
+
+fn app() -> App {
+    app_with(Options {
+        lang: Lang::En,
+        full_test_set: FullTestSet::Skip,
+        seed: Some(7),
+        ..Options::default()
+    })
+}
+
+fn ui(app: &App) -> Ui<'_> {
+    app.window().global::<Ui>()
+}
+
+/// The canvas's touch area: origin and size in window coordinates.
+fn canvas_rect(app: &App) -> (LogicalPosition, LogicalSize) {
+    let touch = ElementHandle::find_by_element_id(app.window(), "CanvasPanel::touch")
+        .next()
+        .expect("canvas touch area (needs .slint debug info)");
+    let (pos, size) = (touch.absolute_position(), touch.size());
+    assert!(size.width > 100.0 && size.height > 100.0, "canvas too small: {size:?}");
+    (pos, size)
+}
+
+/// Draws strokes given in 0..1 canvas coordinates, with pointer events every few pixels
+/// (like a real mouse), pressing at the first point and releasing at the last.
+fn draw(app: &App, strokes: &[&[(f32, f32)]]) {
+    let (origin, size) = canvas_rect(app);
+    let at = |(x, y): (f32, f32)| LogicalPosition::new(origin.x + x * size.width, origin.y + y * size.height);
+    let window = app.window();
+    for stroke in strokes {
+        window.dispatch_event(WindowEvent::PointerMoved { position: at(stroke[0]) });
+        window.dispatch_event(WindowEvent::PointerPressed {
+            position: at(stroke[0]),
+            button: PointerEventButton::Left,
+        });
+        for pair in stroke.windows(2) {
+            let (a, b) = (pair[0], pair[1]);
+            for k in 1..=8 {
+                let t = k as f32 / 8.0;
+                let p = (a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t);
+                window.dispatch_event(WindowEvent::PointerMoved { position: at(p) });
+            }
+        }
+        let last = *stroke.last().unwrap();
+        window.dispatch_event(WindowEvent::PointerReleased {
+            position: at(last),
+            button: PointerEventButton::Left,
+        });
+    }
+}
+
+const ONE: &[&[(f32, f32)]] = &[&[(0.52, 0.15), (0.50, 0.50), (0.48, 0.85)]];
+const SEVEN: &[&[(f32, f32)]] = &[&[(0.28, 0.22), (0.50, 0.21), (0.72, 0.22), (0.58, 0.50), (0.46, 0.84)]];
+
+fn click(app: &App, label: &str) {
+    let button = ElementHandle::find_by_accessible_label(app.window(), label)
+        .next()
+        .unwrap_or_else(|| panic!("no element labelled {label:?}"));
+    button.invoke_accessible_default_action();
+}
+
+fn predicted(app: &App) -> Option<String> {
+    let ui = ui(app);
+    ui.get_has_prediction().then(|| ui.get_predicted_digit().to_string())
+}
+
+#[test]
+fn starts_in_the_draw_a_digit_state_without_a_made_up_prediction() {
+    let app = app();
+    let ui = ui(&app);
+    assert!(ui.get_canvas_empty());
+    assert!(!ui.get_has_prediction());
+    assert_eq!(ui.get_predicted_digit(), "");
+    let bars = slint::Model::iter(&ui.get_bars()).collect::<Vec<_>>();
+    assert_eq!(bars.len(), 10);
+    assert!(bars.iter().all(|b| b.value == 0.0 && !b.top));
+    assert!(!ui.get_error_visible(), "{}", ui.get_error_text());
+}
+
+#[test]
+fn drawing_a_one_and_a_seven_predicts_them() {
+    let app = app();
+    draw(&app, ONE);
+    assert_eq!(predicted(&app).as_deref(), Some("1"));
+    let ui = ui(&app);
+    assert!(!ui.get_canvas_empty());
+    assert!(ui.get_confidence_text().contains('%'));
+    // The 28×28 input is centred: its ink's centre of mass is near the middle.
+    {
+        let st = app.controller().state();
+        let input = st.analysis().expect("analysis").input;
+        let (mut sum, mut sx, mut sy) = (0.0, 0.0, 0.0);
+        for (i, &v) in input.iter().enumerate() {
+            let v = f64::from(v);
+            sum += v;
+            sx += v * (i % 28) as f64;
+            sy += v * (i / 28) as f64;
+        }
+        assert!(sum > 0.0);
+        assert!((sx / sum - 13.5).abs() < 2.0 && (sy / sum - 13.5).abs() < 2.0);
+        // Feature maps of the first convolution layer were captured.
+        assert!(!st.analysis().unwrap().features.is_empty());
+    }
+    assert!(ui.get_last_time().ends_with("ms"));
+
+    click(&app, "Clear");
+    draw(&app, SEVEN);
+    assert_eq!(predicted(&app).as_deref(), Some("7"));
+}
+
+#[test]
+fn clear_button_and_escape_empty_the_canvas_and_undo_removes_a_stroke() {
+    let app = app();
+    draw(&app, SEVEN);
+    assert!(predicted(&app).is_some());
+    click(&app, "Clear");
+    let ui = ui(&app);
+    assert!(ui.get_canvas_empty());
+    assert!(!ui.get_has_prediction());
+    assert!(app.controller().state().canvas().pixels().iter().all(|&v| v == 0));
+
+    // Esc (keyboard shortcut) does the same.
+    draw(&app, ONE);
+    assert!(predicted(&app).is_some());
+    app.window().dispatch_event(WindowEvent::KeyPressed { text: slint::platform::Key::Escape.into() });
+    app.window().dispatch_event(WindowEvent::KeyReleased { text: slint::platform::Key::Escape.into() });
+    assert!(ui.get_canvas_empty(), "Esc clears");
+    assert!(!ui.get_has_prediction());
+
+    // Undo (Ctrl+Z) removes only the last stroke.
+    draw(&app, ONE);
+    draw(&app, &[&[(0.2, 0.5), (0.8, 0.5)]]);
+    assert_eq!(app.controller().state().canvas().stroke_count(), 2);
+    let control = slint::platform::Key::Control;
+    app.window().dispatch_event(WindowEvent::KeyPressed { text: control.into() });
+    app.window().dispatch_event(WindowEvent::KeyPressed { text: "z".into() });
+    app.window().dispatch_event(WindowEvent::KeyReleased { text: "z".into() });
+    app.window().dispatch_event(WindowEvent::KeyReleased { text: control.into() });
+    assert_eq!(app.controller().state().canvas().stroke_count(), 1);
+    assert_eq!(predicted(&app).as_deref(), Some("1"));
+    click(&app, "Undo");
+    assert!(ui.get_canvas_empty());
+    assert!(!ui.get_has_prediction());
+}
+
+#[test]
+fn next_random_changes_the_sample_and_shows_its_true_label() {
+    let app = app();
+    let ui = ui(&app);
+    let first = app.controller().state().sample_index().expect("a sample at start");
+    assert!(ui.get_sample_true_text().starts_with("True: "));
+    click(&app, "Next random");
+    let second = app.controller().state().sample_index().unwrap();
+    assert_ne!(first, second);
+    let label = app.controller().state().samples().get(second).unwrap().1;
+    assert_eq!(ui.get_sample_true_text(), format!("True: {label}"));
+    assert!(ui.get_sample_pred_text().starts_with("Predicted: "));
+    assert!(ui.get_sample_source_text().contains("1,000"));
+
+    click(&app, "Next mistake");
+    let st = app.controller().state();
+    let index = st.sample_index().unwrap();
+    if ui.get_sample_message().is_empty() {
+        assert!(!ui.get_sample_correct(), "sample {index} is a mistake");
+    }
+}
+
+#[test]
+fn a_corrupt_blob_keeps_the_old_model() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sumi-desktop-ui");
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("corrupt.sumi");
+    let mut blob = sumi_core::models::DEFAULT.to_vec();
+    let last = blob.len() - 1;
+    blob[last] ^= 0x5a; // flip payload bits: the CRC no longer matches
+    std::fs::write(&bad, &blob).unwrap();
+
+    let app = app();
+    let ui = ui(&app);
+    let name = ui.get_model_name();
+    let err = app.controller().load_model_file(&bad).unwrap_err();
+    assert!(ui.get_error_visible());
+    assert_eq!(ui.get_error_text(), err.as_str());
+    let core_error = sumi_core::Model::from_bytes(&blob).unwrap_err().to_string();
+    assert!(err.contains(&core_error), "{err} / {core_error}");
+    assert_eq!(ui.get_model_name(), name, "the old model stays");
+    click(&app, "OK");
+    assert!(!ui.get_error_visible());
+    draw(&app, ONE);
+    assert_eq!(predicted(&app).as_deref(), Some("1"), "and still predicts");
+}
+
+#[test]
+fn a_corrupt_model_option_at_start_up_shows_the_error_and_uses_the_default() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sumi-desktop-ui");
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("not-a-model.sumi");
+    std::fs::write(&bad, b"this is not a model").unwrap();
+    let app = app_with(Options {
+        model: Some(bad),
+        full_test_set: FullTestSet::Skip,
+        ..Options::default()
+    });
+    let ui = ui(&app);
+    assert!(ui.get_error_visible());
+    assert!(ui.get_error_text().contains("not-a-model.sumi"));
+    let default = sumi_core::Model::from_bytes(sumi_core::models::DEFAULT).unwrap();
+    assert_eq!(ui.get_model_name(), default.metadata().name);
+}
+
+#[test]
+fn japanese_ui_and_language_toggle() {
+    let app = app_with(Options {
+        lang: Lang::Ja,
+        full_test_set: FullTestSet::Skip,
+        ..Options::default()
+    });
+    let tr = app.window().global::<sumi_desktop::Tr>();
+    assert_eq!(tr.get_clear(), "消去");
+    assert!(app.window().global::<Ui>().get_sample_true_text().starts_with("正解"));
+    click(&app, "English");
+    assert_eq!(tr.get_clear(), "Clear");
+}
+
+#[test]
+fn snapshot_renders_the_window_to_png() {
+    let app = app();
+    draw(&app, SEVEN);
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    for (name, lang_toggle) in [("sumi-window-en.png", false), ("sumi-window-ja.png", true)] {
+        if lang_toggle {
+            app.controller().toggle_language();
+        }
+        let shot = app.window().take_snapshot().expect("software renderer snapshot");
+        assert_eq!((shot.width(), shot.height()), (WIDTH as u32, HEIGHT as u32));
+        let rgba: Vec<u8> = shot.as_bytes().to_vec();
+        let distinct: std::collections::HashSet<&[u8]> = rgba.chunks(4).collect();
+        assert!(distinct.len() > 50, "the window is not blank: {} colours", distinct.len());
+        let img = image::RgbaImage::from_raw(shot.width(), shot.height(), rgba).unwrap();
+        let path = out.join(name);
+        img.save(&path).unwrap();
+        eprintln!("snapshot: {}", path.display());
+    }
+}
