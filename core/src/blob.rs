@@ -1,0 +1,404 @@
+//! The model blob: a 20-byte header followed by a postcard payload. Field-by-field spec in
+//! `core/FORMAT.md`.
+//!
+//! ```text
+//! offset size field
+//!  0     4    magic        b"SUMI"
+//!  4     2    version      u16 LE, currently 1
+//!  6     2    flags        u16 LE, reserved, must be 0
+//!  8     4    payload_len  u32 LE, bytes of postcard payload that follow the header
+//! 12     4    arena_bytes  u32 LE, scratch the model needs (checked against the layers at load)
+//! 16     4    crc32        u32 LE, CRC-32 (IEEE) of the payload
+//! 20     ..   payload      postcard-encoded [`ModelDesc`]
+//! ```
+//!
+//! Decoding borrows every weight array from the input slice: nothing is copied or allocated,
+//! so a blob in flash (`include_bytes!`) is used in place. [`encode`] is the writer the trainer
+//! uses; it plans the model first so it can never write a blob that does not load.
+
+use heapless::Vec;
+use serde::{Deserialize, Serialize};
+
+use crate::MAX_LAYERS;
+
+/// The four magic bytes at the start of every blob.
+pub const MAGIC: [u8; 4] = *b"SUMI";
+/// The blob format version this crate reads and writes.
+pub const VERSION: u16 = 1;
+/// Size of the fixed header in bytes.
+pub const HEADER_LEN: usize = 20;
+
+/// Everything that can be wrong with a blob. Each malformation has its own variant.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BlobError {
+    /// Fewer bytes than the 20-byte header.
+    #[error(
+        "blob is {0} bytes, shorter than the 20-byte header: the file is truncated or not a Sumi model"
+    )]
+    TooShort(usize),
+    /// The first four bytes are not `SUMI`.
+    #[error("bad magic {0:02x?}: not a Sumi model blob (expected \"SUMI\")")]
+    BadMagic([u8; 4]),
+    /// A format version this build cannot read.
+    #[error(
+        "blob format version {found} is not supported (this build reads version {supported}); re-export the model with a matching sumi-train"
+    )]
+    UnsupportedVersion {
+        /// Version in the header.
+        found: u16,
+        /// Version this crate reads.
+        supported: u16,
+    },
+    /// Reserved header flags are set.
+    #[error("reserved header flags {0:#06x} are set: blob written by an incompatible tool")]
+    BadFlags(u16),
+    /// The payload is shorter or longer than the header says.
+    #[error(
+        "payload length mismatch: header says {header} bytes, {actual} bytes follow the header (truncated or padded file)"
+    )]
+    LengthMismatch {
+        /// Length stated in the header.
+        header: u32,
+        /// Bytes actually present after the header.
+        actual: usize,
+    },
+    /// The CRC-32 of the payload does not match the header.
+    #[error("CRC mismatch: header {expected:#010x}, payload {actual:#010x}: the blob is corrupt")]
+    CrcMismatch {
+        /// CRC stored in the header.
+        expected: u32,
+        /// CRC computed over the payload.
+        actual: u32,
+    },
+    /// The payload is not a valid postcard-encoded model description.
+    #[error("payload does not decode as a model description (postcard: {0})")]
+    Malformed(postcard::Error),
+    /// The payload decoded but bytes were left over.
+    #[error("{0} unexpected bytes after the model description")]
+    TrailingBytes(usize),
+    /// The model has no layers.
+    #[error("the model has no layers")]
+    NoLayers,
+    /// A dimension is zero or out of the supported range.
+    #[error("layer {layer}: invalid dimension ({what})")]
+    BadDimension {
+        /// Layer index (`usize::MAX` for the input).
+        layer: usize,
+        /// Which dimension.
+        what: &'static str,
+    },
+    /// A layer's declared input does not match the previous layer's output.
+    #[error("layer {layer}: expects input {expected}, previous layer produces {found}")]
+    ShapeMismatch {
+        /// Layer index.
+        layer: usize,
+        /// What the layer declares.
+        expected: u32,
+        /// What the previous layer produces.
+        found: u32,
+    },
+    /// A weight, bias or requantization array has the wrong length.
+    #[error("layer {layer}: {what} has {found} bytes, expected {expected}")]
+    ArrayLength {
+        /// Layer index.
+        layer: usize,
+        /// Which array.
+        what: &'static str,
+        /// Expected byte length.
+        expected: usize,
+        /// Actual byte length.
+        found: usize,
+    },
+    /// A size computation overflowed.
+    #[error("layer {0}: tensor sizes overflow")]
+    Overflow(usize),
+    /// A kernel's receptive field exceeds what the engine supports.
+    #[error("layer {layer}: kernel window of {size} values exceeds the supported {max}")]
+    KernelTooLarge {
+        /// Layer index.
+        layer: usize,
+        /// kernel_h · kernel_w · in_channels.
+        size: usize,
+        /// Supported maximum.
+        max: usize,
+    },
+    /// A bias is so large the int32 accumulator could overflow.
+    #[error("layer {0}: bias out of range (|bias| must be below 2^30)")]
+    BiasOutOfRange(usize),
+    /// A requantization multiplier or shift is out of range.
+    #[error("layer {0}: requantization multiplier or shift out of range")]
+    BadRequant(usize),
+    /// A layer that is only valid as the last layer appears elsewhere, or the last layer is not one.
+    #[error("the last layer must be a Dense layer with logits output, and only the last")]
+    BadOutputLayer,
+    /// More classes than supported.
+    #[error("{0} output classes; at most {max} are supported", max = crate::MAX_CLASSES)]
+    TooManyClasses(usize),
+    /// The arena size in the header does not match the layers.
+    #[error("header says the arena needs {header} bytes but the layers need {computed}")]
+    ArenaMismatch {
+        /// From the header.
+        header: u32,
+        /// Computed from the layers.
+        computed: usize,
+    },
+    /// The output buffer given to [`encode`] is too small.
+    #[error("output buffer too small to encode the blob")]
+    BufferTooSmall,
+}
+
+/// Spatial padding of a convolution (stride is always 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Padding {
+    /// No padding: output is `(h - k + 1) × (w - k + 1)`.
+    Valid,
+    /// Zero padding (in real terms) of `(k - 1) / 2` before and `k / 2` after: output is `h × w`.
+    Same,
+}
+
+/// A 2×2, stride-2 pooling step (fused into a convolution or standalone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Pool {
+    /// No pooling.
+    None,
+    /// Maximum of each 2×2 window.
+    Max2,
+    /// Mean of each 2×2 window: `(a + b + c + d + 2) >> 2`.
+    Avg2,
+}
+
+/// Convolution (regular or depthwise) parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConvDesc<'a> {
+    /// Kernel height.
+    pub kernel_h: u8,
+    /// Kernel width.
+    pub kernel_w: u8,
+    /// Input channels (must match the previous layer).
+    pub in_channels: u16,
+    /// Output channels (equals `in_channels` for depthwise).
+    pub out_channels: u16,
+    /// Padding mode.
+    pub padding: Padding,
+    /// ReLU fused into the output (clamp at the output zero point).
+    pub relu: bool,
+    /// 2×2 pooling fused after requantization.
+    pub pool: Pool,
+    /// Output zero point.
+    pub output_zero_point: i8,
+    /// int8 weights: OHWI for conv2d, HWC for depthwise.
+    pub weights: &'a [u8],
+    /// int32 little-endian bias per output channel, input zero point folded in.
+    pub bias: &'a [u8],
+    /// i32 little-endian Q31 multiplier per output channel.
+    pub multipliers: &'a [u8],
+    /// i8 shift per output channel.
+    pub shifts: &'a [u8],
+}
+
+/// Output of a fully connected layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DenseOutput {
+    /// int8 activations with this zero point.
+    Int8 {
+        /// Output zero point.
+        zero_point: i8,
+    },
+    /// int32 logits (last layer only): `requantize(acc)` with no zero point and no clamp.
+    Logits,
+}
+
+/// Fully connected layer parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DenseDesc<'a> {
+    /// Input features (must match the flattened previous output, HWC order).
+    pub in_features: u32,
+    /// Output features.
+    pub out_features: u16,
+    /// ReLU fused into the output (int8 output only).
+    pub relu: bool,
+    /// Output kind.
+    pub output: DenseOutput,
+    /// int8 weights, `[out][in]`.
+    pub weights: &'a [u8],
+    /// int32 little-endian bias per output, input zero point folded in.
+    pub bias: &'a [u8],
+    /// i32 little-endian Q31 multiplier per output.
+    pub multipliers: &'a [u8],
+    /// i8 shift per output.
+    pub shifts: &'a [u8],
+}
+
+/// One layer of the network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LayerDesc<'a> {
+    /// 2-D convolution, stride 1.
+    Conv2d(#[serde(borrow)] ConvDesc<'a>),
+    /// Depthwise 2-D convolution, channel multiplier 1.
+    DepthwiseConv2d(#[serde(borrow)] ConvDesc<'a>),
+    /// Standalone 2×2 pooling.
+    Pool(Pool),
+    /// Flatten HWC to a vector (no data movement).
+    Flatten,
+    /// Fully connected.
+    Dense(#[serde(borrow)] DenseDesc<'a>),
+}
+
+/// Facts about the model that are not needed to run it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metadata<'a> {
+    /// Model name, e.g. `"sumi-default"`.
+    pub name: &'a str,
+    /// Creation date and time, ISO 8601.
+    pub created: &'a str,
+    /// How it was trained (command line, preset, seed, epochs).
+    pub recipe: &'a str,
+    /// Float model accuracy on the 10,000-image MNIST test set, if measured.
+    pub float_accuracy: Option<f32>,
+    /// int8 accuracy on the test set through this crate, if measured.
+    pub int8_accuracy: Option<f32>,
+    /// Number of parameters (weights and biases).
+    pub params: u32,
+}
+
+/// The postcard payload of a blob.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelDesc<'a> {
+    /// Metadata.
+    #[serde(borrow)]
+    pub meta: Metadata<'a>,
+    /// Input height.
+    pub input_h: u16,
+    /// Input width.
+    pub input_w: u16,
+    /// Input channels.
+    pub input_c: u16,
+    /// Zero point of the int8 input; pixels are mapped as `q = pixel + zero_point` (−128 for
+    /// the MNIST convention of scale 1/255).
+    pub input_zero_point: i8,
+    /// Real value of one logit unit, for softmax only.
+    pub logit_scale: f32,
+    /// Layers in order.
+    #[serde(borrow)]
+    pub layers: Vec<LayerDesc<'a>, MAX_LAYERS>,
+}
+
+/// The fields of a header, read without checking anything but its length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    /// Magic bytes.
+    pub magic: [u8; 4],
+    /// Format version.
+    pub version: u16,
+    /// Reserved flags.
+    pub flags: u16,
+    /// Payload length.
+    pub payload_len: u32,
+    /// Arena bytes required.
+    pub arena_bytes: u32,
+    /// CRC-32 of the payload.
+    pub crc32: u32,
+}
+
+const fn le16(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+
+const fn le32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// The arena size a blob declares, readable in `const` context so firmware can size a static
+/// buffer at build time: `static ARENA: [u8; header_arena_bytes(BLOB)]`. Returns 0 if `blob`
+/// is not a Sumi blob; [`crate::Model::from_bytes`] checks the value against the layers.
+///
+/// ```
+/// const N: usize = sumi_core::blob::header_arena_bytes(sumi_core::models::DEFAULT);
+/// assert!(N > 0);
+/// ```
+pub const fn header_arena_bytes(blob: &[u8]) -> usize {
+    if blob.len() < HEADER_LEN
+        || blob[0] != MAGIC[0]
+        || blob[1] != MAGIC[1]
+        || blob[2] != MAGIC[2]
+        || blob[3] != MAGIC[3]
+    {
+        return 0;
+    }
+    le32(blob, 12) as usize
+}
+
+/// Read the raw header fields.
+pub fn read_header(blob: &[u8]) -> Result<Header, BlobError> {
+    if blob.len() < HEADER_LEN {
+        return Err(BlobError::TooShort(blob.len()));
+    }
+    Ok(Header {
+        magic: [blob[0], blob[1], blob[2], blob[3]],
+        version: le16(blob, 4),
+        flags: le16(blob, 6),
+        payload_len: le32(blob, 8),
+        arena_bytes: le32(blob, 12),
+        crc32: le32(blob, 16),
+    })
+}
+
+/// Check the header and CRC, then decode the payload (borrowing from `blob`). The layers are not
+/// validated here: [`crate::Model::from_bytes`] does that.
+pub fn decode(blob: &[u8]) -> Result<(Header, ModelDesc<'_>), BlobError> {
+    let header = read_header(blob)?;
+    if header.magic != MAGIC {
+        return Err(BlobError::BadMagic(header.magic));
+    }
+    if header.version != VERSION {
+        return Err(BlobError::UnsupportedVersion {
+            found: header.version,
+            supported: VERSION,
+        });
+    }
+    if header.flags != 0 {
+        return Err(BlobError::BadFlags(header.flags));
+    }
+    let payload = &blob[HEADER_LEN..];
+    if payload.len() != header.payload_len as usize {
+        return Err(BlobError::LengthMismatch {
+            header: header.payload_len,
+            actual: payload.len(),
+        });
+    }
+    let crc = crate::crc::crc32(payload);
+    if crc != header.crc32 {
+        return Err(BlobError::CrcMismatch {
+            expected: header.crc32,
+            actual: crc,
+        });
+    }
+    let (desc, rest) =
+        postcard::take_from_bytes::<ModelDesc<'_>>(payload).map_err(BlobError::Malformed)?;
+    if !rest.is_empty() {
+        return Err(BlobError::TrailingBytes(rest.len()));
+    }
+    Ok((header, desc))
+}
+
+/// Encode `desc` into `out` (header + payload) and return the number of bytes written. The model
+/// is validated and planned first, so the result always loads with [`crate::Model::from_bytes`].
+pub fn encode(desc: &ModelDesc<'_>, out: &mut [u8]) -> Result<usize, BlobError> {
+    let plan = crate::model::Plan::new(desc)?;
+    if out.len() < HEADER_LEN {
+        return Err(BlobError::BufferTooSmall);
+    }
+    let (head, body) = out.split_at_mut(HEADER_LEN);
+    let used = postcard::to_slice(desc, body)
+        .map_err(|_| BlobError::BufferTooSmall)?
+        .len();
+    let crc = crate::crc::crc32(&body[..used]);
+    let arena = u32::try_from(plan.arena_bytes).map_err(|_| BlobError::Overflow(0))?;
+    head[0..4].copy_from_slice(&MAGIC);
+    head[4..6].copy_from_slice(&VERSION.to_le_bytes());
+    head[6..8].copy_from_slice(&0u16.to_le_bytes());
+    head[8..12].copy_from_slice(&(used as u32).to_le_bytes());
+    head[12..16].copy_from_slice(&arena.to_le_bytes());
+    head[16..20].copy_from_slice(&crc.to_le_bytes());
+    Ok(HEADER_LEN + used)
+}

@@ -1,0 +1,55 @@
+//! # sumi-core
+//!
+//! `#![no_std]`, heap-free, integer-only int8 inference for small convolutional networks, and the
+//! preprocessing that turns a drawn canvas into an MNIST-style 28×28 input. This crate is the one
+//! implementation of both: the trainer, the desktop app and the firmware all call it, so a digit
+//! drawn anywhere goes through exactly the same integer arithmetic.
+//!
+//! | module | concept |
+//! |---|---|
+//! | [`blob`] | the versioned model blob: header, postcard payload, CRC-32, encoder (spec: `core/FORMAT.md`) |
+//! | [`model`] | [`Model`]: validation, memory planning (arena), and the inference engine |
+//! | [`layers`] | the int8 kernels: conv2d, depthwise conv2d, pooling, fully connected |
+//! | [`quant`] | fixed-point requantization (gemmlowp/TFLite style) |
+//! | [`prediction`] | [`Prediction`]: integer logits, digit, softmax probabilities |
+//! | [`preprocess`] | canvas → 28×28 MNIST convention (polarity, crop, 20×20 fit, centre of mass) |
+//! | [`idx`] | zero-copy parser for the MNIST IDX file format |
+//! | [`crc`] | CRC-32 (IEEE) used by the blob |
+//! | [`models`] | the embedded default model blob |
+//!
+//! ```
+//! use sumi_core::{Model, models};
+//!
+//! let model = Model::from_bytes(models::DEFAULT)?;
+//! let mut arena = [0u8; models::DEFAULT_ARENA_BYTES];
+//! let mut input = [0u8; 784];
+//! // A vertical stroke: a "1".
+//! for y in 4..24 { input[y * 28 + 13] = 255; input[y * 28 + 14] = 255; }
+//! let prediction = model.predict(&input, &mut arena)?;
+//! assert!(prediction.digit < 10);
+//! assert_eq!(prediction.logits().len(), 10);
+//! # Ok::<(), Box<dyn core::error::Error>>(())
+//! ```
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod blob;
+pub mod crc;
+pub mod idx;
+pub mod layers;
+pub mod model;
+pub mod models;
+pub mod prediction;
+pub mod preprocess;
+pub mod quant;
+
+pub use blob::BlobError;
+pub use model::{LayerInfo, Model, PredictError, Shape};
+pub use prediction::Prediction;
+pub use preprocess::{PreprocessError, PreprocessInfo, preprocess};
+
+/// Largest number of output classes a model may have.
+pub const MAX_CLASSES: usize = 16;
+/// Largest number of layers a model may have.
+pub const MAX_LAYERS: usize = 16;

@@ -1,0 +1,201 @@
+//! Turn a drawn greyscale canvas into an MNIST-style 28×28 input, the way MNIST itself was made:
+//!
+//! 1. **Polarity.** The mean of the border pixels tells the background: if it is light, the
+//!    canvas is dark-on-light and is inverted, so ink is high.
+//! 2. **Background and contrast.** The background level is subtracted and the ink stretched so
+//!    the darkest stroke becomes 255 (photos of paper are not pure white).
+//! 3. **Crop** to the bounding box of pixels above [`INK_THRESHOLD`].
+//! 4. **Scale** to fit 20×20, keeping the aspect ratio, by exact area averaging (anti-aliased).
+//! 5. **Centre of mass** of the 20×20 digit is placed at the centre of the 28×28 field.
+//!
+//! Integer arithmetic only: the same canvas gives the same bytes on every target. An empty or
+//! near-empty canvas is [`PreprocessError::Empty`], never a guess.
+//!
+//! ```
+//! use sumi_core::preprocess::{preprocess, PreprocessError};
+//! // A 100×100 white canvas with a black vertical bar.
+//! let mut canvas = [255u8; 100 * 100];
+//! for y in 10..90 { for x in 45..55 { canvas[y * 100 + x] = 0; } }
+//! let mut out = [0u8; 784];
+//! let info = preprocess(&canvas, 100, 100, &mut out)?;
+//! assert!(info.inverted);
+//! assert_eq!(info.scaled, (3, 20)); // 10×80 fits 20 high, 2.5 → 3 wide
+//! assert!(out[14 * 28 + 14] > 200); // ink is centred
+//! assert_eq!(preprocess(&[255u8; 64], 8, 8, &mut out), Err(PreprocessError::Empty));
+//! # Ok::<(), PreprocessError>(())
+//! ```
+
+/// Output side length.
+pub const SIDE: usize = 28;
+/// The box the digit is scaled to fit.
+pub const FIT: usize = 20;
+/// Ink level (after background removal and contrast stretch) that counts as ink for cropping.
+pub const INK_THRESHOLD: u8 = 64;
+/// Minimum ink after background removal, below which the canvas is considered blank.
+pub const MIN_CONTRAST: u8 = 48;
+/// A canvas is near-empty when fewer than `area / NEAR_EMPTY_DIVISOR` pixels (at least 1) are ink.
+pub const NEAR_EMPTY_DIVISOR: usize = 4000;
+
+/// Why a canvas could not be preprocessed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PreprocessError {
+    /// `width · height` is zero or does not match the buffer length.
+    #[error("canvas of {width}×{height} does not match its {len} bytes")]
+    BadDimensions {
+        /// Stated width.
+        width: usize,
+        /// Stated height.
+        height: usize,
+        /// Buffer length.
+        len: usize,
+    },
+    /// Nothing (or almost nothing) is drawn.
+    #[error("the canvas is empty: draw a digit first")]
+    Empty,
+}
+
+/// What preprocessing found, for display and debugging.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PreprocessInfo {
+    /// Whether the canvas was dark-on-light and got inverted.
+    pub inverted: bool,
+    /// Background level that was subtracted (0–255, after inversion).
+    pub background: u8,
+    /// Ink bounding box in the canvas: x, y, width, height.
+    pub bbox: (usize, usize, usize, usize),
+    /// Size of the scaled digit (width, height), at most 20×20.
+    pub scaled: (usize, usize),
+    /// Where the scaled digit's top-left corner sits in the 28×28 output.
+    pub offset: (usize, usize),
+}
+
+/// Round-to-nearest integer division for non-negative values.
+const fn div_round(n: u64, d: u64) -> u64 {
+    (n + d / 2) / d
+}
+
+/// Preprocess a `width × height` greyscale `canvas` (row-major, either polarity) into `out`.
+pub fn preprocess(
+    canvas: &[u8],
+    width: usize,
+    height: usize,
+    out: &mut [u8; SIDE * SIDE],
+) -> Result<PreprocessInfo, PreprocessError> {
+    let area = width.checked_mul(height).unwrap_or(0);
+    if area == 0 || area != canvas.len() {
+        return Err(PreprocessError::BadDimensions {
+            width,
+            height,
+            len: canvas.len(),
+        });
+    }
+    // 1. Polarity from the border.
+    let mut border_sum = 0u64;
+    let mut border_n = 0u64;
+    for x in 0..width {
+        border_sum += canvas[x] as u64 + canvas[(height - 1) * width + x] as u64;
+        border_n += 2;
+    }
+    for y in 0..height {
+        border_sum += canvas[y * width] as u64 + canvas[y * width + width - 1] as u64;
+        border_n += 2;
+    }
+    let border_mean = (border_sum / border_n) as u8;
+    let inverted = border_mean > 127;
+    let background = if inverted {
+        255 - border_mean
+    } else {
+        border_mean
+    };
+    let ink_raw = |v: u8| -> u8 {
+        let v = if inverted { 255 - v } else { v };
+        v.saturating_sub(background)
+    };
+    // 2. Contrast.
+    let max_ink = canvas.iter().map(|&v| ink_raw(v)).max().unwrap_or(0);
+    if max_ink < MIN_CONTRAST {
+        return Err(PreprocessError::Empty);
+    }
+    let ink = |v: u8| -> u32 { ink_raw(v) as u32 * 255 / max_ink as u32 };
+    // 3. Bounding box.
+    let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
+    let mut count = 0usize;
+    for y in 0..height {
+        for x in 0..width {
+            if ink(canvas[y * width + x]) >= INK_THRESHOLD as u32 {
+                count += 1;
+                x0 = x0.min(x);
+                y0 = y0.min(y);
+                x1 = x1.max(x);
+                y1 = y1.max(y);
+            }
+        }
+    }
+    if count == 0 || count < (area / NEAR_EMPTY_DIVISOR).max(1) {
+        return Err(PreprocessError::Empty);
+    }
+    let (bw, bh) = (x1 - x0 + 1, y1 - y0 + 1);
+    // 4. Fit into 20×20 keeping the aspect ratio.
+    let long = bw.max(bh) as u64;
+    let tw = (div_round(bw as u64 * FIT as u64, long) as usize).clamp(1, FIT);
+    let th = (div_round(bh as u64 * FIT as u64, long) as usize).clamp(1, FIT);
+    // Exact area averaging. In x, a source pixel sx spans [sx·tw, (sx+1)·tw) and a target pixel
+    // tx spans [tx·bw, (tx+1)·bw) (both scaled by bw·tw); likewise in y.
+    let mut small = [0u8; FIT * FIT];
+    let (bw64, bh64, tw64, th64) = (bw as u64, bh as u64, tw as u64, th as u64);
+    for ty in 0..th {
+        let (ty0, ty1) = (ty as u64 * bh64, (ty as u64 + 1) * bh64);
+        let sy_first = (ty0 / th64) as usize;
+        let sy_last = ((ty1 - 1) / th64) as usize;
+        for tx in 0..tw {
+            let (tx0, tx1) = (tx as u64 * bw64, (tx as u64 + 1) * bw64);
+            let sx_first = (tx0 / tw64) as usize;
+            let sx_last = ((tx1 - 1) / tw64) as usize;
+            let mut acc = 0u64;
+            for sy in sy_first..=sy_last.min(bh - 1) {
+                let oy =
+                    (ty1.min((sy as u64 + 1) * th64)).saturating_sub(ty0.max(sy as u64 * th64));
+                let row = (y0 + sy) * width + x0;
+                for sx in sx_first..=sx_last.min(bw - 1) {
+                    let ox =
+                        (tx1.min((sx as u64 + 1) * tw64)).saturating_sub(tx0.max(sx as u64 * tw64));
+                    acc += ink(canvas[row + sx]) as u64 * ox * oy;
+                }
+            }
+            small[ty * FIT + tx] = div_round(acc, bw64 * bh64).min(255) as u8;
+        }
+    }
+    // 5. Centre of mass to the centre: offset = round(14 - com), com in pixel-centre units.
+    let (mut mass, mut mx, mut my) = (0u64, 0u64, 0u64);
+    for ty in 0..th {
+        for tx in 0..tw {
+            let v = small[ty * FIT + tx] as u64;
+            mass += v;
+            mx += (2 * tx as u64 + 1) * v;
+            my += (2 * ty as u64 + 1) * v;
+        }
+    }
+    if mass == 0 {
+        return Err(PreprocessError::Empty);
+    }
+    let place = |m: u64, size: usize| -> usize {
+        // offset = round((SIDE·mass − m) / (2·mass)), computed on signed values.
+        let num = (SIDE as i64) * mass as i64 - m as i64;
+        let den = 2 * mass as i64;
+        let off = (2 * num + den).div_euclid(2 * den);
+        off.clamp(0, (SIDE - size) as i64) as usize
+    };
+    let (ox, oy) = (place(mx, tw), place(my, th));
+    out.fill(0);
+    for ty in 0..th {
+        let dst = (oy + ty) * SIDE + ox;
+        out[dst..dst + tw].copy_from_slice(&small[ty * FIT..ty * FIT + tw]);
+    }
+    Ok(PreprocessInfo {
+        inverted,
+        background,
+        bbox: (x0, y0, bw, bh),
+        scaled: (tw, th),
+        offset: (ox, oy),
+    })
+}
