@@ -133,13 +133,8 @@ mod tests {
         let right = (-(rq.shift as i32)).max(0) as u32;
         let x = ((acc as i128) << left).clamp(i32::MIN as i128, i32::MAX as i128);
         let prod = x * rq.multiplier as i128;
-        // round half away from zero of prod / 2^31
-        let d = 1i128 << 31;
-        let high = if prod >= 0 {
-            (prod + d / 2) / d
-        } else {
-            (prod - d / 2 + 1) / d
-        };
+        // gemmlowp rounds the high multiply half toward +infinity: floor((prod + 2^30) / 2^31).
+        let high = (prod + (1i128 << 30)).div_euclid(1i128 << 31);
         let high = high.clamp(i32::MIN as i128, i32::MAX as i128);
         if right == 0 {
             return high as i32;
@@ -148,7 +143,7 @@ mod tests {
         let r = if high >= 0 {
             (high + d / 2) / d
         } else {
-            -((-high + d / 2 - 1) / d)
+            -((-high + d / 2) / d)
         };
         r as i32
     }
@@ -229,8 +224,10 @@ mod tests {
             i32::MAX
         );
         let one = quantize_multiplier(1.0);
-        assert_eq!(requantize(i32::MAX, one), i32::MAX);
-        assert_eq!(requantize(i32::MIN, one), i32::MIN);
+        assert_eq!(requantize(1 << 29, one), 1 << 29);
+        assert_eq!(requantize(-(1 << 29), one), -(1 << 29));
+        // The left shift saturates before the multiply (TFLite leaves this overflow undefined).
+        assert_eq!(requantize(i32::MAX, one), 1 << 30);
         assert_eq!(rounding_divide_by_pot(5, 1), 3);
         assert_eq!(rounding_divide_by_pot(-5, 1), -3);
         assert_eq!(rounding_divide_by_pot(-4, 1), -2);
