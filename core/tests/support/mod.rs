@@ -92,7 +92,8 @@ pub fn quantize(
             q.weights.push(qv as u8);
         }
         let bq = (b[o] as f64 / (s_in as f64 * s_w as f64)).round() as i64 - zp_in as i64 * sum;
-        q.bias.extend_from_slice(&(bq as i32).to_le_bytes());
+        q.bias
+            .extend_from_slice(&(bq.clamp(i32::MIN as i64, i32::MAX as i64) as i32).to_le_bytes());
         let rq = quantize_multiplier(s_in as f64 * s_w as f64 / s_out as f64);
         q.mult.extend_from_slice(&rq.multiplier.to_le_bytes());
         q.shifts.push(rq.shift as u8);
