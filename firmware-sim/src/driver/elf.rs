@@ -1,0 +1,64 @@
+//! Sizes and symbols of the firmware ELF, read with the `object` crate (no binutils needed).
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use object::{Object, ObjectSection, ObjectSymbol, SectionFlags, SectionKind};
+
+/// Where SRAM starts on the MPS2 boards; everything below is code memory (flash).
+const RAM_BASE: u64 = 0x2000_0000;
+
+/// Memory the firmware image occupies.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sizes {
+    /// Vector table and machine code (`.vector_table`, `.text`).
+    pub code: u64,
+    /// Read-only data in flash (`.rodata`: the model blob, tables, strings).
+    pub rodata: u64,
+    /// Initial values of `.data`, stored in flash and copied to RAM at reset.
+    pub data_init: u64,
+    /// Statically allocated RAM: `.data` + `.bss` + `.uninit` (includes the arena).
+    pub static_ram: u64,
+}
+
+impl Sizes {
+    /// Total flash: code + read-only data + `.data` initialisers.
+    pub fn flash(&self) -> u64 {
+        self.code + self.rodata + self.data_init
+    }
+}
+
+/// Reads the allocated sections' sizes and the address of `symbol` (Thumb bit cleared).
+pub fn inspect(path: &Path, symbol: &str) -> Result<(Sizes, u64)> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("cannot read firmware {}", path.display()))?;
+    let file = object::File::parse(&*bytes)
+        .with_context(|| format!("{} is not an ELF file", path.display()))?;
+    let mut sizes = Sizes::default();
+    for section in file.sections() {
+        let alloc = match section.flags() {
+            SectionFlags::Elf { sh_flags } => sh_flags & u64::from(object::elf::SHF_ALLOC) != 0,
+            _ => false,
+        };
+        if !alloc || section.size() == 0 {
+            continue;
+        }
+        if section.address() >= RAM_BASE {
+            sizes.static_ram += section.size();
+            if section.kind() != SectionKind::UninitializedData {
+                sizes.data_init += section.size();
+            }
+        } else if section.kind() == SectionKind::Text || section.name() == Ok(".vector_table") {
+            sizes.code += section.size();
+        } else {
+            sizes.rodata += section.size();
+        }
+    }
+    let Some(mark) = file.symbols().find(|s| s.name() == Ok(symbol)) else {
+        bail!(
+            "firmware {} has no symbol {symbol}; was it stripped?",
+            path.display()
+        );
+    };
+    Ok((sizes, mark.address() & !1))
+}

@@ -1,0 +1,260 @@
+//! The host driver: build the firmware, run it under QEMU, run the host core on the same
+//! images, compare, and report.
+//!
+//! | module | concept |
+//! |---|---|
+//! | [`build`] | nested cargo build of the firmware; the icount plugin build |
+//! | [`elf`] | flash / RAM sizes and the marker symbol from the ELF |
+//! | [`qemu`] | running QEMU with a timeout, parsing results, stats and counts |
+//! | [`report`] | the figures, as a table or JSON |
+
+mod build;
+mod elf;
+mod qemu;
+mod report;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use sumi_core::Model;
+
+use crate::protocol::{IMAGES_FILE, INPUT_LEN, MARK_SYMBOL};
+pub use qemu::Board;
+
+/// Build the Sumi firmware, run it on an emulated Cortex-M under QEMU over MNIST test images,
+/// check its integer logits are bit-identical to the host core's, and report flash, RAM,
+/// stack, arena and instructions per inference.
+#[derive(Debug, Parser)]
+#[command(name = "sumi-firmware-sim", version)]
+pub struct Cli {
+    /// Model blob to embed (default: the blob sumi-core embeds, core/models/default.sumi).
+    #[arg(long, value_name = "FILE")]
+    model: Option<PathBuf>,
+    /// MNIST directory (default: MNIST_DIR, then the sumi-data cache).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Run only the first N test images (default: all 10,000).
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
+    /// Emulated board.
+    #[arg(long, value_enum, default_value = "mps2-an386")]
+    board: Board,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Flash budget the firmware is linked against, KiB.
+    #[arg(long, default_value_t = 256, value_name = "KIB")]
+    flash_kib: u32,
+    /// RAM budget the firmware is linked against, KiB.
+    #[arg(long, default_value_t = 64, value_name = "KIB")]
+    ram_kib: u32,
+    /// Stack the static data must leave free, KiB (checked at link time).
+    #[arg(long, default_value_t = 8, value_name = "KIB")]
+    min_stack_kib: u32,
+    /// Skip instruction counting (no C compiler needed; faster).
+    #[arg(long)]
+    no_icount: bool,
+    /// Kill QEMU after this many seconds (default: 120 + 0.1 s per image).
+    #[arg(long, value_name = "S")]
+    timeout_s: Option<u64>,
+    /// Keep the run directory (images, results, stats, counts) for inspection.
+    #[arg(long)]
+    keep_run_dir: bool,
+    /// Do not validate the blob on the host first (tests the firmware's own load error).
+    #[arg(long, hide = true)]
+    no_host_check: bool,
+}
+
+/// Entry point: parse arguments, run, print errors with their causes.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs everything; `Ok(false)` when some firmware logits differ from the host's.
+fn run(cli: &Cli) -> Result<bool> {
+    let blob: Vec<u8> = match &cli.model {
+        Some(path) => {
+            std::fs::read(path).with_context(|| format!("cannot read model {}", path.display()))?
+        }
+        None => sumi_core::models::DEFAULT.to_vec(),
+    };
+    let model_label = cli.model.as_ref().map_or_else(
+        || "default (sumi_core::models::DEFAULT)".to_string(),
+        |p| p.display().to_string(),
+    );
+    let host_model = match Model::from_bytes(&blob) {
+        Ok(m) => Some(m),
+        Err(e) if cli.no_host_check => {
+            eprintln!(
+                "warning: the host cannot load {model_label} ({e}); running the firmware anyway"
+            );
+            None
+        }
+        Err(e) => bail!(
+            "{model_label} is not a loadable Sumi model blob: {e}; export one with sumi-train"
+        ),
+    };
+    if let Some(m) = &host_model {
+        let shape = m.input_shape();
+        if shape.len() != INPUT_LEN {
+            bail!(
+                "{model_label} takes {}x{}x{} inputs; the firmware and MNIST need 28x28x1",
+                shape.h,
+                shape.w,
+                shape.c
+            );
+        }
+    }
+
+    let test =
+        sumi_data::load_test(cli.data_dir.as_deref()).context("cannot load the MNIST test set")?;
+    let n = cli.limit.map_or(test.n, |l| l.min(test.n));
+    if n == 0 {
+        bail!("--limit 0: nothing to run");
+    }
+    let images = &test.images[..n * INPUT_LEN];
+    let labels = &test.labels[..n];
+
+    let work = build::work_dir();
+    std::fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
+    let run_dir = work
+        .join("runs")
+        .join(format!("run-{}", std::process::id()));
+    if run_dir.exists() {
+        std::fs::remove_dir_all(&run_dir)
+            .with_context(|| format!("cannot clear {}", run_dir.display()))?;
+    }
+    std::fs::create_dir_all(&run_dir)
+        .with_context(|| format!("cannot create {}", run_dir.display()))?;
+    let result = run_in(
+        cli,
+        &blob,
+        &model_label,
+        host_model.as_ref(),
+        images,
+        labels,
+        &run_dir,
+    );
+    if !cli.keep_run_dir {
+        let _ = std::fs::remove_dir_all(&run_dir);
+    } else {
+        eprintln!("run directory kept: {}", run_dir.display());
+    }
+    result
+}
+
+fn run_in(
+    cli: &Cli,
+    blob: &[u8],
+    model_label: &str,
+    host_model: Option<&Model<'_>>,
+    images: &[u8],
+    labels: &[u8],
+    run_dir: &Path,
+) -> Result<bool> {
+    let n = labels.len();
+    // The firmware embeds exactly the bytes the host uses.
+    let model_file = run_dir.join("model.sumi");
+    std::fs::write(&model_file, blob)
+        .with_context(|| format!("cannot write {}", model_file.display()))?;
+    let budget = build::Budget {
+        flash_kib: cli.flash_kib,
+        ram_kib: cli.ram_kib,
+        min_stack_kib: cli.min_stack_kib,
+    };
+    eprintln!(
+        "building the firmware ({} for {})...",
+        build::TARGET,
+        cli.board.machine()
+    );
+    let built = build::firmware(&model_file, budget)?;
+    // Private copy: a concurrent driver may rebuild the shared output path.
+    let elf = run_dir.join("firmware.elf");
+    std::fs::copy(&built, &elf).with_context(|| format!("cannot copy {}", built.display()))?;
+    let (sizes, mark) = elf::inspect(&elf, MARK_SYMBOL)?;
+
+    let Some(qemu_exe) = qemu::find_qemu() else {
+        bail!(
+            "qemu-system-arm not found (set QEMU_SYSTEM_ARM or install it: apt-get install qemu-system-arm)"
+        );
+    };
+    let plugin = if cli.no_icount {
+        None
+    } else {
+        Some(build::icount_plugin()?)
+    };
+    std::fs::write(run_dir.join(IMAGES_FILE), images).context("cannot write the images file")?;
+    let timeout = Duration::from_secs(cli.timeout_s.unwrap_or(120 + n as u64 / 10));
+    eprintln!(
+        "running {n} images under {} ({})...",
+        qemu_exe.display(),
+        cli.board.machine()
+    );
+    let outcome = qemu::run(
+        &qemu_exe,
+        &elf,
+        cli.board,
+        run_dir,
+        plugin.as_deref().map(|p| (p, mark)),
+        timeout,
+    )?;
+    if outcome.records.len() != n {
+        bail!(
+            "the firmware wrote {} results for {n} images",
+            outcome.records.len()
+        );
+    }
+    let Some(host_model) = host_model else {
+        bail!("the firmware ran, but the host cannot load the model to compare against");
+    };
+
+    eprintln!("running the host core on the same images...");
+    let mut arena = vec![0u8; host_model.arena_bytes()];
+    let mut host = Vec::with_capacity(n);
+    for image in images.chunks_exact(INPUT_LEN) {
+        let p = host_model
+            .predict(image, &mut arena)
+            .context("host predict failed")?;
+        host.push(qemu::Record {
+            digit: p.digit,
+            logits: p.logits().to_vec(),
+        });
+    }
+    let report = report::Report::new(report::Inputs {
+        board: cli.board,
+        model_label,
+        model: host_model,
+        budget,
+        labels,
+        host: &host,
+        outcome: &outcome,
+        sizes,
+    })?;
+    if cli.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report.to_json()).expect("JSON values serialise")
+        );
+    } else {
+        print!("{}", report.table());
+    }
+    if report.identical != n {
+        eprintln!(
+            "FAIL: {} of {n} images have firmware logits different from the host's",
+            n - report.identical
+        );
+        return Ok(false);
+    }
+    Ok(true)
+}

@@ -1,0 +1,222 @@
+//! Running the firmware under `qemu-system-arm` and reading back what it wrote.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::protocol::{self, RESULTS_FILE, STATS_FILE, describe_exit};
+
+/// An emulated board.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Board {
+    /// Arm MPS2 with a Cortex-M4F (AN386).
+    #[value(name = "mps2-an386")]
+    Mps2An386,
+    /// Arm MPS2 with a Cortex-M7 (AN500).
+    #[value(name = "mps2-an500")]
+    Mps2An500,
+}
+
+impl Board {
+    /// QEMU `-machine` name.
+    pub fn machine(self) -> &'static str {
+        match self {
+            Board::Mps2An386 => "mps2-an386",
+            Board::Mps2An500 => "mps2-an500",
+        }
+    }
+    /// QEMU `-cpu` name.
+    pub fn cpu(self) -> &'static str {
+        match self {
+            Board::Mps2An386 => "cortex-m4",
+            Board::Mps2An500 => "cortex-m7",
+        }
+    }
+}
+
+/// The QEMU executable (`$QEMU_SYSTEM_ARM`, default `qemu-system-arm`), if it can be run.
+pub fn find_qemu() -> Option<PathBuf> {
+    let exe = std::env::var_os("QEMU_SYSTEM_ARM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "qemu-system-arm".into());
+    let ok = Command::new(&exe)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    ok.then_some(exe)
+}
+
+/// One firmware prediction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// Winning class.
+    pub digit: u8,
+    /// Integer logits.
+    pub logits: Vec<i32>,
+}
+
+/// What a firmware run produced.
+#[derive(Debug)]
+pub struct Outcome {
+    /// One record per image.
+    pub records: Vec<Record>,
+    /// `key=value` statistics the firmware wrote.
+    pub stats: HashMap<String, u64>,
+    /// Instruction count at every mark hit (empty without the plugin).
+    pub marks: Vec<u64>,
+    /// Instructions of the whole run (None without the plugin).
+    pub total_instructions: Option<u64>,
+    /// Wall time of the emulation.
+    pub wall: Duration,
+}
+
+/// Runs `elf` on `board` in `run_dir` (which must already hold the images file) and returns
+/// the parsed outputs. `plugin` is `(library, mark address)`.
+pub fn run(
+    qemu: &Path,
+    elf: &Path,
+    board: Board,
+    run_dir: &Path,
+    plugin: Option<(&Path, u64)>,
+    timeout: Duration,
+) -> Result<Outcome> {
+    let mut cmd = Command::new(qemu);
+    cmd.current_dir(run_dir)
+        .args([
+            "-cpu",
+            board.cpu(),
+            "-machine",
+            board.machine(),
+            "-nographic",
+            "-monitor",
+            "none",
+        ])
+        .args([
+            "-serial",
+            "none",
+            "-semihosting-config",
+            "enable=on,target=native",
+            "-kernel",
+        ])
+        .arg(elf)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let icount_file = run_dir.join("icount.txt");
+    if let Some((lib, mark)) = plugin {
+        cmd.arg("-plugin").arg(format!(
+            "{},mark={mark:#x},out={}",
+            lib.display(),
+            icount_file.display()
+        ));
+    }
+    let start = Instant::now();
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("cannot start {}", qemu.display()))?;
+    // Drain the pipes on threads so a chatty QEMU cannot block on a full pipe.
+    let mut out = child.stdout.take().expect("piped");
+    let mut err = child.stderr.take().expect("piped");
+    let out_thread = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut out, &mut s);
+        s
+    });
+    let err_thread = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut err, &mut s);
+        s
+    });
+    let status = loop {
+        if let Some(status) = child.try_wait().context("waiting for QEMU")? {
+            break status;
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!(
+                "QEMU did not finish within {} s (firmware hung?); raise --timeout-s if the model is very large",
+                timeout.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let wall = start.elapsed();
+    let console = format!(
+        "{}{}",
+        out_thread.join().unwrap_or_default(),
+        err_thread.join().unwrap_or_default()
+    );
+    let code = status.code().unwrap_or(-1);
+    if code != protocol::EXIT_OK {
+        bail!(
+            "firmware exited with code {code} ({}); its output:\n{}",
+            describe_exit(code),
+            console.trim()
+        );
+    }
+
+    let results =
+        std::fs::read(run_dir.join(RESULTS_FILE)).context("the firmware wrote no results file")?;
+    let records = parse_records(&results)?;
+    let stats_text = std::fs::read_to_string(run_dir.join(STATS_FILE))
+        .context("the firmware wrote no stats file")?;
+    let stats = stats_text
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .filter_map(|(k, v)| Some((k.to_string(), v.trim().parse().ok()?)))
+        .collect();
+    let (marks, total_instructions) = if plugin.is_some() {
+        let text =
+            std::fs::read_to_string(&icount_file).context("the icount plugin wrote no counts")?;
+        let mut marks = Vec::new();
+        let mut total = None;
+        for line in text.lines() {
+            if let Some(t) = line.strip_prefix("total ") {
+                total = t.parse().ok();
+            } else {
+                marks.push(
+                    line.parse()
+                        .with_context(|| format!("bad icount line {line:?}"))?,
+                );
+            }
+        }
+        (marks, total)
+    } else {
+        (Vec::new(), None)
+    };
+    Ok(Outcome {
+        records,
+        stats,
+        marks,
+        total_instructions,
+        wall,
+    })
+}
+
+fn parse_records(mut bytes: &[u8]) -> Result<Vec<Record>> {
+    let mut records = Vec::new();
+    while !bytes.is_empty() {
+        let classes = *bytes.get(1).context("truncated results record")? as usize;
+        let len = protocol::record_len(classes);
+        if bytes.len() < len {
+            bail!("truncated results record {}", records.len());
+        }
+        let logits = bytes[2..len]
+            .chunks_exact(4)
+            .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        records.push(Record {
+            digit: bytes[0],
+            logits,
+        });
+        bytes = &bytes[len..];
+    }
+    Ok(records)
+}

@@ -1,0 +1,320 @@
+//! The report: bit-exactness, accuracy, memory and compute figures, as a table or JSON.
+
+use std::fmt::Write as _;
+
+use anyhow::{Result, bail};
+use serde_json::{Value, json};
+use sumi_core::Model;
+
+use super::build::Budget;
+use super::elf::Sizes;
+use super::qemu::{Board, Outcome, Record};
+use crate::protocol::{STAT_ARENA_DECLARED, STAT_ARENA_PEAK, STAT_STACK_PEAK, STAT_STACK_REGION};
+
+/// What the report is computed from.
+pub struct Inputs<'a> {
+    pub board: Board,
+    pub model_label: &'a str,
+    pub model: &'a Model<'a>,
+    pub budget: Budget,
+    pub labels: &'a [u8],
+    pub host: &'a [Record],
+    pub outcome: &'a Outcome,
+    pub sizes: Sizes,
+}
+
+/// Exact instruction counts per inference.
+#[derive(Debug, Clone, Copy)]
+pub struct Instructions {
+    pub min: u64,
+    pub max: u64,
+    pub mean: f64,
+    /// Instructions of the whole firmware run.
+    pub total: Option<u64>,
+}
+
+/// The computed figures.
+pub struct Report {
+    board: Board,
+    model_label: String,
+    model_name: String,
+    pub images: usize,
+    pub identical: usize,
+    first_mismatches: Vec<usize>,
+    host_correct: usize,
+    firmware_correct: usize,
+    float_accuracy: Option<f32>,
+    int8_accuracy_meta: Option<f32>,
+    budget: Budget,
+    sizes: Sizes,
+    blob_bytes: usize,
+    weight_bytes: usize,
+    arena_declared: u64,
+    arena_peak: u64,
+    stack_peak: u64,
+    stack_region: u64,
+    macs: u64,
+    params: u32,
+    instructions: Option<Instructions>,
+    wall_s: f64,
+}
+
+fn stat(outcome: &Outcome, key: &str) -> Result<u64> {
+    match outcome.stats.get(key) {
+        Some(&v) => Ok(v),
+        None => bail!("the firmware's stats lack {key}"),
+    }
+}
+
+/// Per-inference counts from the mark hits: `[cal0, cal1, (before, after) per image]`,
+/// each inference's count minus the marker overhead `cal1 - cal0`.
+pub fn per_inference(marks: &[u64], images: usize) -> Result<Vec<u64>> {
+    if marks.len() != 2 + 2 * images {
+        bail!(
+            "the icount plugin saw {} marks, expected {} (2 + 2 per image)",
+            marks.len(),
+            2 + 2 * images
+        );
+    }
+    let overhead = marks[1] - marks[0];
+    Ok(marks[2..]
+        .chunks_exact(2)
+        .map(|p| p[1] - p[0] - overhead)
+        .collect())
+}
+
+impl Report {
+    /// Computes the figures.
+    pub fn new(i: Inputs<'_>) -> Result<Report> {
+        let n = i.host.len();
+        let fw = &i.outcome.records;
+        let mismatches: Vec<usize> = (0..n).filter(|&k| fw[k] != i.host[k]).collect();
+        let instructions = if i.outcome.marks.is_empty() {
+            None
+        } else {
+            let counts = per_inference(&i.outcome.marks, n)?;
+            Some(Instructions {
+                min: *counts.iter().min().expect("n > 0"),
+                max: *counts.iter().max().expect("n > 0"),
+                mean: counts.iter().sum::<u64>() as f64 / n as f64,
+                total: i.outcome.total_instructions,
+            })
+        };
+        let meta = i.model.metadata();
+        Ok(Report {
+            board: i.board,
+            model_label: i.model_label.to_string(),
+            model_name: meta.name.to_string(),
+            images: n,
+            identical: n - mismatches.len(),
+            first_mismatches: mismatches.into_iter().take(10).collect(),
+            host_correct: (0..n).filter(|&k| i.host[k].digit == i.labels[k]).count(),
+            firmware_correct: (0..n).filter(|&k| fw[k].digit == i.labels[k]).count(),
+            float_accuracy: meta.float_accuracy,
+            int8_accuracy_meta: meta.int8_accuracy,
+            budget: i.budget,
+            sizes: i.sizes,
+            blob_bytes: i.model.blob_bytes(),
+            weight_bytes: i.model.weight_bytes(),
+            arena_declared: stat(i.outcome, STAT_ARENA_DECLARED)?,
+            arena_peak: stat(i.outcome, STAT_ARENA_PEAK)?,
+            stack_peak: stat(i.outcome, STAT_STACK_PEAK)?,
+            stack_region: stat(i.outcome, STAT_STACK_REGION)?,
+            macs: i.model.macs(),
+            params: i.model.params(),
+            instructions,
+            wall_s: i.outcome.wall.as_secs_f64(),
+        })
+    }
+
+    fn pct(correct: usize, n: usize) -> f64 {
+        100.0 * correct as f64 / n as f64
+    }
+
+    fn ram_used(&self) -> u64 {
+        self.sizes.static_ram + self.stack_peak
+    }
+
+    /// The report as JSON (sizes in bytes, accuracies in percent).
+    pub fn to_json(&self) -> Value {
+        let n = self.images;
+        json!({
+            "board": self.board.machine(),
+            "cpu": self.board.cpu(),
+            "model": self.model_label,
+            "model_name": self.model_name,
+            "images": n,
+            "identical_logits": self.identical,
+            "all_identical": self.identical == n,
+            "first_mismatches": self.first_mismatches,
+            "host_accuracy_pct": Self::pct(self.host_correct, n),
+            "firmware_accuracy_pct": Self::pct(self.firmware_correct, n),
+            "float_accuracy_pct": self.float_accuracy.map(|a| 100.0 * f64::from(a)),
+            "int8_accuracy_pct_metadata": self.int8_accuracy_meta.map(|a| 100.0 * f64::from(a)),
+            "flash": {
+                "budget_bytes": u64::from(self.budget.flash_kib) * 1024,
+                "total_bytes": self.sizes.flash(),
+                "code_bytes": self.sizes.code,
+                "rodata_bytes": self.sizes.rodata,
+                "data_init_bytes": self.sizes.data_init,
+                "model_blob_bytes": self.blob_bytes,
+                "model_weight_bytes": self.weight_bytes,
+            },
+            "ram": {
+                "budget_bytes": u64::from(self.budget.ram_kib) * 1024,
+                "static_bytes": self.sizes.static_ram,
+                "arena_declared_bytes": self.arena_declared,
+                "arena_peak_bytes": self.arena_peak,
+                "stack_peak_bytes": self.stack_peak,
+                "stack_region_bytes": self.stack_region,
+                "used_bytes": self.ram_used(),
+            },
+            "compute": {
+                "macs_per_inference": self.macs,
+                "params": self.params,
+                "instructions_method": self.instructions.map(|_| "QEMU TCG plugin (exact guest instruction count between markers around Model::predict, marker overhead subtracted)"),
+                "instructions_per_inference_min": self.instructions.map(|c| c.min),
+                "instructions_per_inference_max": self.instructions.map(|c| c.max),
+                "instructions_per_inference_mean": self.instructions.map(|c| c.mean),
+                "instructions_per_mac": self.instructions.map(|c| c.mean / self.macs as f64),
+                "instructions_total_run": self.instructions.and_then(|c| c.total),
+            },
+            "emulation_wall_s": self.wall_s,
+        })
+    }
+
+    /// The report as an aligned human-readable table.
+    pub fn table(&self) -> String {
+        let n = self.images;
+        let kib = |b: u64| b as f64 / 1024.0;
+        let mut s = String::new();
+        let mut row = |k: &str, v: String| {
+            let _ = writeln!(s, "  {k:<34} {v}");
+        };
+        let opt_pct = |a: Option<f32>| {
+            a.map_or("n/a (not in blob metadata)".to_string(), |a| {
+                format!("{:.2} %", 100.0 * a)
+            })
+        };
+        row(
+            "board",
+            format!("{} ({})", self.board.machine(), self.board.cpu()),
+        );
+        row(
+            "model",
+            format!("{} [{}]", self.model_label, self.model_name),
+        );
+        row("images run", n.to_string());
+        row(
+            "identical logits",
+            format!(
+                "{} / {n}{}",
+                self.identical,
+                if self.identical == n {
+                    "  (bit-exact)"
+                } else {
+                    "  MISMATCH"
+                }
+            ),
+        );
+        if !self.first_mismatches.is_empty() {
+            row(
+                "first mismatching images",
+                format!("{:?}", self.first_mismatches),
+            );
+        }
+        row(
+            "host accuracy (int8)",
+            format!("{:.2} %", Self::pct(self.host_correct, n)),
+        );
+        row(
+            "firmware accuracy (int8)",
+            format!("{:.2} %", Self::pct(self.firmware_correct, n)),
+        );
+        row(
+            "float accuracy (blob metadata)",
+            opt_pct(self.float_accuracy),
+        );
+        row(
+            "int8 accuracy (blob metadata)",
+            opt_pct(self.int8_accuracy_meta),
+        );
+        row(
+            "flash total / budget",
+            format!(
+                "{} B ({:.1} KiB) / {} KiB = {:.1} %",
+                self.sizes.flash(),
+                kib(self.sizes.flash()),
+                self.budget.flash_kib,
+                100.0 * kib(self.sizes.flash()) / f64::from(self.budget.flash_kib)
+            ),
+        );
+        row(
+            "  code (.vector_table + .text)",
+            format!("{} B", self.sizes.code),
+        );
+        row(
+            "  read-only data (.rodata)",
+            format!("{} B", self.sizes.rodata),
+        );
+        row(
+            "    of which model blob",
+            format!(
+                "{} B ({} B weights+biases)",
+                self.blob_bytes, self.weight_bytes
+            ),
+        );
+        row(
+            "  .data initialisers",
+            format!("{} B", self.sizes.data_init),
+        );
+        row(
+            "static RAM (.data+.bss+.uninit)",
+            format!(
+                "{} B (arena {} B declared, {} B touched)",
+                self.sizes.static_ram, self.arena_declared, self.arena_peak
+            ),
+        );
+        row(
+            "peak stack (painted)",
+            format!(
+                "{} B of a {} B stack region",
+                self.stack_peak, self.stack_region
+            ),
+        );
+        row(
+            "RAM used (static + peak stack)",
+            format!(
+                "{} B ({:.1} KiB) / {} KiB = {:.1} %",
+                self.ram_used(),
+                kib(self.ram_used()),
+                self.budget.ram_kib,
+                100.0 * kib(self.ram_used()) / f64::from(self.budget.ram_kib)
+            ),
+        );
+        row("MACs per inference", self.macs.to_string());
+        match self.instructions {
+            Some(c) => {
+                let exact = if c.min == c.max {
+                    "exact, identical for every image".to_string()
+                } else {
+                    format!("min {} / max {}", c.min, c.max)
+                };
+                row(
+                    "instructions per inference",
+                    format!("{:.0} ({exact})", c.mean),
+                );
+                row(
+                    "instructions per MAC",
+                    format!("{:.2}", c.mean / self.macs as f64),
+                );
+            }
+            None => row(
+                "instructions per inference",
+                "not measured (--no-icount)".to_string(),
+            ),
+        }
+        row("emulation wall time", format!("{:.1} s", self.wall_s));
+        s
+    }
+}

@@ -1,0 +1,144 @@
+//! The only module with `unsafe` code: everything that touches the machine directly.
+//!
+//! * ARM semihosting calls (`BKPT 0xAB`, r0 = operation, r1 = pointer to the argument block):
+//!   there is no safe way to issue a breakpoint that the debugger/QEMU services.
+//! * The statically allocated inference arena, handed out once as `&'static mut [u8]`.
+//! * Reading the painted stack region between linker symbols `_stack_end` and `_stack_start`.
+//! * The `#[no_mangle]` marker function the instruction-counting plugin looks for.
+//!
+//! Each `unsafe` block states why it is sound. The rest of the firmware is safe Rust.
+#![allow(unsafe_code)]
+
+use core::sync::atomic::{AtomicBool, Ordering};
+
+const SYS_OPEN: u32 = 0x01;
+const SYS_CLOSE: u32 = 0x02;
+const SYS_WRITE: u32 = 0x05;
+const SYS_READ: u32 = 0x06;
+const SYS_FLEN: u32 = 0x0C;
+const SYS_EXIT_EXTENDED: u32 = 0x20;
+const ADP_STOPPED_APPLICATION_EXIT: u32 = 0x20026;
+
+/// Issues one semihosting call. `block` points to the call's argument block (or is 0).
+fn syscall(op: u32, block: usize) -> isize {
+    let result: u32;
+    // SAFETY: BKPT 0xAB is the semihosting trap; QEMU services it and writes only r0 and the
+    // memory the argument block names (which the callers pass as live, correctly sized
+    // buffers). The asm block is not `nomem`, so the compiler treats it as reading/writing
+    // memory and keeps the argument blocks and buffers alive and in memory across it.
+    unsafe {
+        core::arch::asm!("bkpt #0xab", inout("r0") op => result, in("r1") block, options(nostack));
+    }
+    result as i32 as isize
+}
+
+/// Open mode for reading a binary file ("rb").
+pub const MODE_READ: u32 = 1;
+/// Open mode for writing a binary file ("wb").
+pub const MODE_WRITE: u32 = 5;
+/// Open mode "a": on the special path ":tt" this is the host's stderr.
+pub const MODE_APPEND: u32 = 8;
+
+/// A host file handle.
+#[derive(Clone, Copy)]
+pub struct Handle(u32);
+
+/// Opens a host file; `path` must not contain NUL. Returns `None` on failure.
+pub fn open(path: &str, mode: u32) -> Option<Handle> {
+    let mut name = [0u8; 64];
+    let bytes = path.as_bytes();
+    if bytes.len() >= name.len() {
+        return None;
+    }
+    name[..bytes.len()].copy_from_slice(bytes);
+    let block = [name.as_ptr() as usize, mode as usize, bytes.len()];
+    let r = syscall(SYS_OPEN, block.as_ptr() as usize);
+    if r < 0 { None } else { Some(Handle(r as u32)) }
+}
+
+/// Closes a host file.
+pub fn close(h: Handle) {
+    let block = [h.0 as usize];
+    syscall(SYS_CLOSE, block.as_ptr() as usize);
+}
+
+/// Length of a host file in bytes.
+pub fn flen(h: Handle) -> Option<usize> {
+    let block = [h.0 as usize];
+    let r = syscall(SYS_FLEN, block.as_ptr() as usize);
+    if r < 0 { None } else { Some(r as usize) }
+}
+
+/// Reads exactly `buf.len()` bytes; false on a short read or error.
+pub fn read_exact(h: Handle, buf: &mut [u8]) -> bool {
+    let block = [h.0 as usize, buf.as_mut_ptr() as usize, buf.len()];
+    // SYS_READ returns the number of bytes NOT read.
+    syscall(SYS_READ, block.as_ptr() as usize) == 0
+}
+
+/// Writes all of `buf`; false on error.
+pub fn write_all(h: Handle, buf: &[u8]) -> bool {
+    let block = [h.0 as usize, buf.as_ptr() as usize, buf.len()];
+    // SYS_WRITE returns the number of bytes NOT written.
+    syscall(SYS_WRITE, block.as_ptr() as usize) == 0
+}
+
+/// Ends the emulation; QEMU exits with `code` (semihosting extended exit).
+pub fn exit(code: i32) -> ! {
+    let block = [ADP_STOPPED_APPLICATION_EXIT as usize, code as u32 as usize];
+    loop {
+        syscall(SYS_EXIT_EXTENDED, block.as_ptr() as usize);
+    }
+}
+
+/// Marker the instruction-counting QEMU plugin hooks (by symbol address): the firmware calls
+/// it right before and right after every inference, and the plugin records the running
+/// instruction count each time it executes.
+#[unsafe(no_mangle)]
+#[inline(never)]
+pub extern "C" fn sumi_icount_mark() {
+    // SAFETY: a NOP has no effect; without `nomem` it also acts as a compiler memory barrier,
+    // so the calls are neither merged nor removed.
+    unsafe { core::arch::asm!("nop", options(nostack, preserves_flags)) }
+}
+
+/// Arena size, taken from the header of the embedded blob at compile time.
+pub const ARENA_BYTES: usize = sumi_core::blob::header_arena_bytes(super::BLOB);
+
+#[repr(C, align(8))]
+struct Arena([u8; ARENA_BYTES]);
+
+static mut ARENA: Arena = Arena([0; ARENA_BYTES]);
+static ARENA_TAKEN: AtomicBool = AtomicBool::new(false);
+
+/// Hands out the static arena; `None` on any call after the first.
+pub fn take_arena() -> Option<&'static mut [u8]> {
+    if ARENA_TAKEN.swap(true, Ordering::AcqRel) {
+        return None;
+    }
+    // SAFETY: the flag above guarantees this unique mutable reference is created once.
+    Some(unsafe { &mut (*core::ptr::addr_of_mut!(ARENA)).0 })
+}
+
+unsafe extern "C" {
+    static _stack_start: u32;
+    static _stack_end: u32;
+}
+
+/// Stack high-water mark in bytes, and the stack region size, from cortex-m-rt's paint
+/// (`0xCCCC_CCCC` between `_stack_end` and `_stack_start`, written before `main`).
+pub fn stack_usage() -> (usize, usize) {
+    let top = core::ptr::addr_of!(_stack_start) as usize;
+    let bottom = core::ptr::addr_of!(_stack_end) as usize;
+    let mut p = bottom;
+    while p < top {
+        // SAFETY: [bottom, top) is the stack region defined by the linker script; it is RAM,
+        // word aligned (asserted by cortex-m-rt's link.x) and always readable.
+        let word = unsafe { core::ptr::read_volatile(p as *const u32) };
+        if word != cortex_m_rt::STACK_PAINT_VALUE {
+            break;
+        }
+        p += 4;
+    }
+    (top - p, top - bottom)
+}
