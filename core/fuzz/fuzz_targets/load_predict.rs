@@ -1,0 +1,104 @@
+//! Fuzz `Model::from_bytes` and, for every blob that loads, `Model::predict`.
+//!
+//! Properties checked (any failure is a crash libFuzzer reports):
+//! - loading any byte string returns `Ok` or `Err`, never panics or hangs;
+//! - a loaded model is consistent: `header_arena_bytes` equals `arena_bytes`, at most 16
+//!   classes, layer shapes chain;
+//! - it re-encodes with `blob::encode` into a blob that loads again with the same plan;
+//! - inference on a fixed input and on an input derived from the fuzz bytes never panics,
+//!   yields `digit < classes`, observes every non-logit layer with a feature map of the declared
+//!   size, and is deterministic even when the arena starts with different garbage (the engine
+//!   must never read scratch it did not write).
+#![no_main]
+#![forbid(unsafe_code)]
+
+use libfuzzer_sys::fuzz_target;
+use sumi_core::Model;
+use sumi_core::blob;
+
+/// Largest arena the target runs inference with (bigger models only exercise loading).
+const MAX_ARENA: usize = 256 * 1024;
+/// Largest multiply-accumulate count the target runs, so one input stays well under libFuzzer's
+/// hang timeout while the fuzzer keeps a high execution rate.
+const MAX_MACS: u64 = 20_000_000;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(model) = Model::from_bytes(data) else {
+        return;
+    };
+    check_model(&model, data);
+    reencode(&model);
+    if model.arena_bytes() > MAX_ARENA || model.macs() > MAX_MACS {
+        return;
+    }
+    let n = model.input_shape().len();
+    let fixed: Vec<u8> = (0..n).map(|i| (i * 37 % 256) as u8).collect();
+    let derived: Vec<u8> = (0..n)
+        .map(|i| data[i % data.len()] ^ (i as u8).wrapping_mul(0x9d))
+        .collect();
+    for input in [&fixed, &derived] {
+        run(&model, input);
+    }
+    // Wrong sizes are errors, not panics.
+    let mut arena = vec![0u8; model.arena_bytes()];
+    assert!(model.predict(&fixed[..n - 1], &mut arena).is_err());
+    if model.arena_bytes() > 0 {
+        assert!(
+            model
+                .predict(&fixed, &mut arena[..model.arena_bytes() - 1])
+                .is_err()
+        );
+    }
+});
+
+fn check_model(model: &Model<'_>, data: &[u8]) {
+    assert_eq!(blob::header_arena_bytes(data), model.arena_bytes());
+    assert!(model.classes() >= 1 && model.classes() <= sumi_core::MAX_CLASSES);
+    assert_eq!(model.blob_bytes(), data.len());
+    assert!(model.weight_bytes() <= data.len());
+    let _ = model.metadata();
+    let mut cur = model.input_shape();
+    for info in model.layers() {
+        assert_eq!(info.input, cur, "layer shapes must chain");
+        assert!(info.arena_bytes <= model.arena_bytes());
+        cur = info.output;
+    }
+    assert_eq!(cur.len(), model.classes());
+}
+
+/// The writer must accept whatever the reader accepted, and the result must load the same.
+fn reencode(model: &Model<'_>) {
+    let mut out = vec![0u8; model.blob_bytes() + 64];
+    let n = blob::encode(model.description(), &mut out).expect("a loaded model must re-encode");
+    let again = Model::from_bytes(&out[..n]).expect("a re-encoded model must load");
+    assert_eq!(again.arena_bytes(), model.arena_bytes());
+    assert_eq!(again.macs(), model.macs());
+    assert_eq!(again.params(), model.params());
+    assert!(again.layers().eq(model.layers()));
+}
+
+fn run(model: &Model<'_>, input: &[u8]) {
+    let size = model.arena_bytes();
+    let mut arena = vec![0u8; size];
+    let mut observed = 0usize;
+    let a = model
+        .predict_with(input, &mut arena, |_, shape, map| {
+            assert_eq!(shape.len(), map.len());
+            observed += 1;
+        })
+        .expect("predict with a correct input and arena must succeed");
+    assert_eq!(
+        observed,
+        model.layers().count() - 1,
+        "every layer but the logits is observed"
+    );
+    assert!((a.digit as usize) < model.classes());
+    assert_eq!(a.logits().len(), model.classes());
+    assert!(a.logits().iter().all(|&l| l <= a.logits()[a.digit as usize]));
+    let _ = a.probabilities();
+    let _ = a.confidence();
+    // Same input, dirty (and larger) arena: identical result.
+    let mut dirty: Vec<u8> = (0..size + 7).map(|i| (i * 131 + 77) as u8).collect();
+    let b = model.predict(input, &mut dirty).expect("larger arena is fine");
+    assert_eq!((a.digit, a.logits), (b.digit, b.logits), "inference must be deterministic");
+}
