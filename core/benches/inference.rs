@@ -35,7 +35,9 @@ fn bench(c: &mut Criterion) {
     g.bench_function("predict_single_image", |b| {
         b.iter(|| model.predict(black_box(&input), &mut arena).unwrap())
     });
-    g.bench_function("load_and_validate_blob", |b| b.iter(|| Model::from_bytes(black_box(models::DEFAULT)).unwrap()));
+    g.bench_function("load_and_validate_blob", |b| {
+        b.iter(|| Model::from_bytes(black_box(models::DEFAULT)).unwrap())
+    });
     // A 280×280 canvas as the GUI has it: preprocessing + inference per update.
     let mut canvas = vec![0u8; 280 * 280];
     for y in 0..280 {

@@ -12,6 +12,7 @@
 use crate::blob::{ConvDesc, DenseDesc, Padding, Pool};
 use crate::model::Shape;
 use crate::quant::{Requant, requantize};
+use crate::simd::{dot, dot4};
 
 /// Largest `kernel_h · kernel_w · in_channels` a convolution may have (the receptive field is
 /// gathered into a stack buffer of four windows for fused pooling).
@@ -36,15 +37,6 @@ fn requant_at(multipliers: &[u8], shifts: &[u8], o: usize) -> Requant {
 fn to_int8(acc: i32, rq: Requant, zero_point: i8, relu: bool) -> i8 {
     let lo = if relu { zero_point as i32 } else { -128 };
     (requantize(acc, rq).saturating_add(zero_point as i32)).clamp(lo, 127) as i8
-}
-
-/// Dot product of two int8 vectors with an int32 result (vectorizes on the host).
-#[inline(always)]
-pub fn dot(a: &[i8], b: &[i8]) -> i32 {
-    a.iter()
-        .zip(b)
-        .map(|(&x, &y)| (x as i16 * y as i16) as i32)
-        .sum()
 }
 
 #[inline(always)]
@@ -123,27 +115,67 @@ pub(crate) fn conv2d(input: &[i8], s: Shape, zp_in: i8, d: &ConvDesc<'_>, out: &
     let ch = conv_out(d.padding, s.h as usize, kh);
     let cw = conv_out(d.padding, s.w as usize, kw);
     let mut buf = [0i8; 4 * MAX_WINDOW];
+    let (p0, rest) = buf.split_at_mut(k);
+    let (p1, rest) = rest.split_at_mut(k);
+    let (p2, rest) = rest.split_at_mut(k);
+    let p3 = &mut rest[..k];
+    let zp = d.output_zero_point;
     match d.pool {
         Pool::None => {
-            let patch = &mut buf[..k];
+            // Four neighbouring output pixels of a row at a time share each weight load.
             for oy in 0..ch {
-                for ox in 0..cw {
-                    gather(input, s, kh, kw, pad, oy, ox, zp_in, patch);
-                    let o = &mut out[(oy * cw + ox) * oc_n..(oy * cw + ox + 1) * oc_n];
-                    for (oc, slot) in o.iter_mut().enumerate() {
-                        let acc = bias_at(d.bias, oc) + dot(patch, &weights[oc * k..(oc + 1) * k]);
+                let mut ox = 0;
+                while ox < cw {
+                    let group = (cw - ox).min(4);
+                    gather(input, s, kh, kw, pad, oy, ox, zp_in, p0);
+                    gather(
+                        input,
+                        s,
+                        kh,
+                        kw,
+                        pad,
+                        oy,
+                        ox + (group > 1) as usize,
+                        zp_in,
+                        p1,
+                    );
+                    gather(
+                        input,
+                        s,
+                        kh,
+                        kw,
+                        pad,
+                        oy,
+                        ox + 2 * (group > 2) as usize,
+                        zp_in,
+                        p2,
+                    );
+                    gather(
+                        input,
+                        s,
+                        kh,
+                        kw,
+                        pad,
+                        oy,
+                        ox + 3 * (group > 3) as usize,
+                        zp_in,
+                        p3,
+                    );
+                    let base = (oy * cw + ox) * oc_n;
+                    for oc in 0..oc_n {
+                        let acc = dot4([p0, p1, p2, p3], &weights[oc * k..(oc + 1) * k]);
+                        let b = bias_at(d.bias, oc);
                         let rq = requant_at(d.multipliers, d.shifts, oc);
-                        *slot = to_int8(acc, rq, d.output_zero_point, d.relu);
+                        for (j, &a) in acc.iter().enumerate().take(group) {
+                            out[base + j * oc_n + oc] = to_int8(b + a, rq, zp, d.relu);
+                        }
                     }
+                    ox += group;
                 }
             }
         }
         pool => {
             let (ph, pw) = (ch / 2, cw / 2);
-            let (p0, rest) = buf.split_at_mut(k);
-            let (p1, rest) = rest.split_at_mut(k);
-            let (p2, rest) = rest.split_at_mut(k);
-            let p3 = &mut rest[..k];
             for py in 0..ph {
                 for px in 0..pw {
                     let (y, x) = (2 * py, 2 * px);
@@ -153,17 +185,10 @@ pub(crate) fn conv2d(input: &[i8], s: Shape, zp_in: i8, d: &ConvDesc<'_>, out: &
                     gather(input, s, kh, kw, pad, y + 1, x + 1, zp_in, p3);
                     let o = &mut out[(py * pw + px) * oc_n..(py * pw + px + 1) * oc_n];
                     for (oc, slot) in o.iter_mut().enumerate() {
-                        let w = &weights[oc * k..(oc + 1) * k];
+                        let acc = dot4([p0, p1, p2, p3], &weights[oc * k..(oc + 1) * k]);
                         let b = bias_at(d.bias, oc);
                         let rq = requant_at(d.multipliers, d.shifts, oc);
-                        let zp = d.output_zero_point;
-                        let v = [
-                            to_int8(b + dot(p0, w), rq, zp, d.relu),
-                            to_int8(b + dot(p1, w), rq, zp, d.relu),
-                            to_int8(b + dot(p2, w), rq, zp, d.relu),
-                            to_int8(b + dot(p3, w), rq, zp, d.relu),
-                        ];
-                        *slot = combine(pool, v);
+                        *slot = combine(pool, acc.map(|a| to_int8(b + a, rq, zp, d.relu)));
                     }
                 }
             }

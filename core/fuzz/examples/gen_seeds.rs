@@ -81,69 +81,96 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // 10x10 -> conv3 valid 8x8x4 -> maxpool fused 4x4x4 -> dense 10.
         (
             "conv_valid_maxpool_dense",
-            spec(10, 10, 1, vec![
-                conv(r, 3, 1, 4, false, Pool::Max2),
-                FLayer::Flatten,
-                dense(r, 64, 10, true),
-            ]),
+            spec(
+                10,
+                10,
+                1,
+                vec![
+                    conv(r, 3, 1, 4, false, Pool::Max2),
+                    FLayer::Flatten,
+                    dense(r, 64, 10, true),
+                ],
+            ),
         ),
         // 8x8 -> conv3 same 8x8x3 -> avg pool fused 4x4x3 -> dense 10.
         (
             "conv_same_avgpool_dense",
-            spec(8, 8, 1, vec![
-                conv(r, 3, 1, 3, true, Pool::Avg2),
-                FLayer::Flatten,
-                dense(r, 48, 10, true),
-            ]),
+            spec(
+                8,
+                8,
+                1,
+                vec![
+                    conv(r, 3, 1, 3, true, Pool::Avg2),
+                    FLayer::Flatten,
+                    dense(r, 48, 10, true),
+                ],
+            ),
         ),
         // 12x12 -> conv5 same 12x12x2 -> depthwise 3 valid 10x10x2 -> standalone max pool
         // 5x5x2 -> dense 10.
         (
             "conv_depthwise_pool_dense",
-            spec(12, 12, 1, vec![
-                conv(r, 5, 1, 2, true, Pool::None),
-                depthwise(r, 3, 2, false, true, Pool::None),
-                FLayer::Pool(Pool::Max2),
-                FLayer::Flatten,
-                dense(r, 50, 10, true),
-            ]),
+            spec(
+                12,
+                12,
+                1,
+                vec![
+                    conv(r, 5, 1, 2, true, Pool::None),
+                    depthwise(r, 3, 2, false, true, Pool::None),
+                    FLayer::Pool(Pool::Max2),
+                    FLayer::Flatten,
+                    dense(r, 50, 10, true),
+                ],
+            ),
         ),
         // 9x9x2 input -> depthwise 3 same with fused avg pool 4x4x2 -> standalone avg pool 2x2x2
         // -> dense 4.
         (
             "depthwise_same_avgpool",
-            spec(9, 9, 2, vec![
-                depthwise(r, 3, 2, true, false, Pool::Avg2),
-                FLayer::Pool(Pool::Avg2),
-                FLayer::Flatten,
-                dense(r, 8, 4, true),
-            ]),
+            spec(
+                9,
+                9,
+                2,
+                vec![
+                    depthwise(r, 3, 2, true, false, Pool::Avg2),
+                    FLayer::Pool(Pool::Avg2),
+                    FLayer::Flatten,
+                    dense(r, 8, 4, true),
+                ],
+            ),
         ),
         // MLP: 6x6 -> flatten -> dense 16 (int8, ReLU) -> dense 10.
         (
             "dense_mlp",
-            spec(6, 6, 1, vec![
-                FLayer::Flatten,
-                dense(r, 36, 16, false),
-                dense(r, 16, 10, true),
-            ]),
+            spec(
+                6,
+                6,
+                1,
+                vec![
+                    FLayer::Flatten,
+                    dense(r, 36, 16, false),
+                    dense(r, 16, 10, true),
+                ],
+            ),
         ),
         // MNIST-shaped: 28x28 -> conv3 valid 26x26x4 maxpool 13x13x4 -> conv3 same 13x13x4 maxpool 6x6x4
         // -> dense 10.
         (
             "mnist_two_conv",
-            spec(28, 28, 1, vec![
-                conv(r, 3, 1, 4, false, Pool::Max2),
-                conv(r, 3, 4, 4, true, Pool::Max2),
-                FLayer::Flatten,
-                dense(r, 144, 10, true),
-            ]),
+            spec(
+                28,
+                28,
+                1,
+                vec![
+                    conv(r, 3, 1, 4, false, Pool::Max2),
+                    conv(r, 3, 4, 4, true, Pool::Max2),
+                    FLayer::Flatten,
+                    dense(r, 144, 10, true),
+                ],
+            ),
         ),
         // Smallest possible model: 1x1x1 -> dense 2 logits.
-        (
-            "tiny_dense",
-            spec(1, 1, 1, vec![dense(r, 1, 2, true)]),
-        ),
+        ("tiny_dense", spec(1, 1, 1, vec![dense(r, 1, 2, true)])),
     ];
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/load_predict");
     std::fs::create_dir_all(&dir)?;
@@ -157,7 +184,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map_err(|e| format!("{name}: {e}"))?;
         assert!(blob.len() < 20_000, "{name}: {} bytes", blob.len());
         std::fs::write(dir.join(format!("{name}.sumi")), &blob)?;
-        println!("{name}.sumi: {} bytes, {} layers", blob.len(), model.layers().count());
+        println!(
+            "{name}.sumi: {} bytes, {} layers",
+            blob.len(),
+            model.layers().count()
+        );
     }
     std::fs::write(dir.join("default.sumi"), sumi_core::models::DEFAULT)?;
     println!("default.sumi: {} bytes", sumi_core::models::DEFAULT.len());
@@ -171,14 +202,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         v
     };
     let seeds: Vec<(&str, Vec<u8>)> = vec![
-        ("bar_dark_on_light", canvas(40, 40, 255, 0, &|x, y| (18..22).contains(&x) && (5..35).contains(&y))),
-        ("ring_light_on_dark", canvas(32, 24, 0, 250, &|x, y| {
-            let (dx, dy) = (x as i32 - 16, y as i32 - 12);
-            (49..=100).contains(&(dx * dx + dy * dy))
-        })),
+        (
+            "bar_dark_on_light",
+            canvas(40, 40, 255, 0, &|x, y| {
+                (18..22).contains(&x) && (5..35).contains(&y)
+            }),
+        ),
+        (
+            "ring_light_on_dark",
+            canvas(32, 24, 0, 250, &|x, y| {
+                let (dx, dy) = (x as i32 - 16, y as i32 - 12);
+                (49..=100).contains(&(dx * dx + dy * dy))
+            }),
+        ),
         ("wide_stroke", canvas(60, 8, 20, 230, &|_, y| y == 4)),
         ("single_dot", canvas(5, 5, 0, 255, &|x, y| x == 2 && y == 2)),
-        ("grey_paper", canvas(30, 30, 200, 60, &|x, y| x == y || x + y == 29)),
+        (
+            "grey_paper",
+            canvas(30, 30, 200, 60, &|x, y| x == y || x + y == 29),
+        ),
         ("blank", canvas(16, 16, 128, 128, &|_, _| false)),
     ];
     for (name, bytes) in &seeds {

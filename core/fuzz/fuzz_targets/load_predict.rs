@@ -1,5 +1,10 @@
 //! Fuzz `Model::from_bytes` and, for every blob that loads, `Model::predict`.
 //!
+//! Each input is tried twice: as given (exercising the header checks), and with its header
+//! repaired — `payload_len` and CRC-32 recomputed, and `arena_bytes` set to what the loader
+//! computes — so that mutated payloads get past the CRC and reach the postcard decoder, the
+//! validator and the kernels instead of being rejected at the checksum.
+//!
 //! Properties checked (any failure is a crash libFuzzer reports):
 //! - loading any byte string returns `Ok` or `Err`, never panics or hangs;
 //! - a loaded model is consistent: `header_arena_bytes` equals `arena_bytes`, at most 16
@@ -13,8 +18,8 @@
 #![forbid(unsafe_code)]
 
 use libfuzzer_sys::fuzz_target;
-use sumi_core::Model;
-use sumi_core::blob;
+use sumi_core::blob::{self, HEADER_LEN};
+use sumi_core::{BlobError, Model};
 
 /// Largest arena the target runs inference with (bigger models only exercise loading).
 const MAX_ARENA: usize = 256 * 1024;
@@ -23,6 +28,34 @@ const MAX_ARENA: usize = 256 * 1024;
 const MAX_MACS: u64 = 20_000_000;
 
 fuzz_target!(|data: &[u8]| {
+    check(data);
+    if let Some(fixed) = repair_header(data) {
+        check(&fixed);
+    }
+});
+
+/// `data` with a consistent header, or `None` if it is too short or already consistent.
+fn repair_header(data: &[u8]) -> Option<Vec<u8>> {
+    if data.len() < HEADER_LEN {
+        return None;
+    }
+    let mut b = data.to_vec();
+    let n = u32::try_from(b.len() - HEADER_LEN).ok()?;
+    b[8..12].copy_from_slice(&n.to_le_bytes());
+    let crc = sumi_core::crc::crc32(&b[HEADER_LEN..]);
+    b[16..20].copy_from_slice(&crc.to_le_bytes());
+    let computed = match Model::from_bytes(&b) {
+        Err(BlobError::ArenaMismatch { computed, .. }) => Some(computed),
+        _ => None,
+    };
+    if let Some(computed) = computed {
+        let arena = u32::try_from(computed).ok()?;
+        b[12..16].copy_from_slice(&arena.to_le_bytes());
+    }
+    (b != data).then_some(b)
+}
+
+fn check(data: &[u8]) {
     let Ok(model) = Model::from_bytes(data) else {
         return;
     };
@@ -49,7 +82,7 @@ fuzz_target!(|data: &[u8]| {
                 .is_err()
         );
     }
-});
+}
 
 fn check_model(model: &Model<'_>, data: &[u8]) {
     assert_eq!(blob::header_arena_bytes(data), model.arena_bytes());
@@ -94,11 +127,21 @@ fn run(model: &Model<'_>, input: &[u8]) {
     );
     assert!((a.digit as usize) < model.classes());
     assert_eq!(a.logits().len(), model.classes());
-    assert!(a.logits().iter().all(|&l| l <= a.logits()[a.digit as usize]));
+    assert!(
+        a.logits()
+            .iter()
+            .all(|&l| l <= a.logits()[a.digit as usize])
+    );
     let _ = a.probabilities();
     let _ = a.confidence();
     // Same input, dirty (and larger) arena: identical result.
     let mut dirty: Vec<u8> = (0..size + 7).map(|i| (i * 131 + 77) as u8).collect();
-    let b = model.predict(input, &mut dirty).expect("larger arena is fine");
-    assert_eq!((a.digit, a.logits), (b.digit, b.logits), "inference must be deterministic");
+    let b = model
+        .predict(input, &mut dirty)
+        .expect("larger arena is fine");
+    assert_eq!(
+        (a.digit, a.logits),
+        (b.digit, b.logits),
+        "inference must be deterministic"
+    );
 }

@@ -23,15 +23,24 @@ fuzz_target!(|data: &[u8]| {
     let mut out = [0xAAu8; SIDE * SIDE];
     if let Ok(info) = preprocess(&canvas, w, h, &mut out) {
         let (bx, by, bw, bh) = info.bbox;
-        assert!(bw >= 1 && bh >= 1 && bx + bw <= w && by + bh <= h, "{info:?}");
+        assert!(
+            bw >= 1 && bh >= 1 && bx + bw <= w && by + bh <= h,
+            "{info:?}"
+        );
         let (tw, th) = info.scaled;
-        assert!((1..=FIT).contains(&tw) && (1..=FIT).contains(&th), "{info:?}");
+        assert!(
+            (1..=FIT).contains(&tw) && (1..=FIT).contains(&th),
+            "{info:?}"
+        );
         let (ox, oy) = info.offset;
         assert!(ox + tw <= SIDE && oy + th <= SIDE, "{info:?}");
         for y in 0..SIDE {
             for x in 0..SIDE {
                 let inside = (ox..ox + tw).contains(&x) && (oy..oy + th).contains(&y);
-                assert!(inside || out[y * SIDE + x] == 0, "ink outside the digit box");
+                assert!(
+                    inside || out[y * SIDE + x] == 0,
+                    "ink outside the digit box"
+                );
             }
         }
         assert!(out.iter().any(|&v| v > 0), "a non-empty result has ink");
