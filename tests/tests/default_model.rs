@@ -1,0 +1,54 @@
+//! The embedded default model against the real MNIST test set, through `sumi-core` only.
+
+use sumi_core::{Model, models, preprocess};
+
+/// The MNIST test set, or `None` (with a loud message) when it is not available outside CI.
+fn test_set() -> Option<sumi_data::Split> {
+    match sumi_data::load_test(None) {
+        Ok(split) => Some(split),
+        Err(e) if std::env::var("SUMI_REQUIRE_MNIST").as_deref() != Ok("1") => {
+            eprintln!("\n*** SKIPPED: MNIST test set not available ({e}); set MNIST_DIR to run this test ***\n");
+            None
+        }
+        Err(e) => panic!("SUMI_REQUIRE_MNIST=1 but MNIST is not available: {e}"),
+    }
+}
+
+#[test]
+fn default_model_reproduces_its_recorded_int8_accuracy() {
+    let Some(test) = test_set() else { return };
+    let model = Model::from_bytes(models::DEFAULT).expect("embedded default model loads");
+    let mut arena = vec![0u8; model.arena_bytes()];
+    let correct = test
+        .iter()
+        .filter(|(img, label)| model.predict(img, &mut arena).expect("predict").digit == *label)
+        .count();
+    let accuracy = correct as f32 / test.n as f32;
+    let recorded = model.metadata().int8_accuracy.expect("the default model records its int8 accuracy");
+    assert!(
+        (accuracy - recorded).abs() < 0.5 / test.n as f32,
+        "measured {accuracy} on {} images, blob metadata says {recorded}",
+        test.n
+    );
+    assert!(accuracy >= 0.99, "default model int8 accuracy {accuracy} is below 99 %");
+}
+
+#[test]
+fn preprocessing_keeps_mnist_digits_recognisable() {
+    // MNIST digits are already centred by mass in a 20×20 box: running them through the GUI's
+    // preprocessing (crop, refit, recentre) must keep almost all of them correct.
+    let Some(test) = test_set() else { return };
+    let model = Model::from_bytes(models::DEFAULT).unwrap();
+    let mut arena = vec![0u8; model.arena_bytes()];
+    let n = 2000;
+    let mut correct = 0;
+    for (img, label) in test.iter().take(n) {
+        let mut out = [0u8; 784];
+        preprocess(img, 28, 28, &mut out).expect("MNIST digits are never empty");
+        if model.predict(&out, &mut arena).unwrap().digit == label {
+            correct += 1;
+        }
+    }
+    let acc = correct as f32 / n as f32;
+    assert!(acc >= 0.98, "accuracy after preprocessing {acc}");
+}
