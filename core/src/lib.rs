@@ -57,3 +57,8 @@ pub use preprocess::{PreprocessError, PreprocessInfo, preprocess};
 pub const MAX_CLASSES: usize = 16;
 /// Largest number of layers a model may have.
 pub const MAX_LAYERS: usize = 16;
+
+/// The workspace README's Rust example runs as a doctest of this crate.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
