@@ -28,8 +28,16 @@ pub struct Shape {
 
 impl Shape {
     /// Number of elements, `h · w · c`.
+    /// Saturates instead of overflowing (validated shapes are far below the limit).
     pub const fn len(&self) -> usize {
-        self.h as usize * self.w as usize * self.c as usize
+        (self.h as usize)
+            .saturating_mul(self.w as usize)
+            .saturating_mul(self.c as usize)
+    }
+
+    /// Number of elements as `u64`, exact on every target.
+    pub const fn elems(&self) -> u64 {
+        self.h as u64 * self.w as u64 * self.c as u64
     }
     /// Whether the shape has no elements.
     pub const fn is_empty(&self) -> bool {
@@ -152,7 +160,9 @@ fn check_bias_requant(
     Ok(())
 }
 
-const LIMIT: u64 = u32::MAX as u64;
+/// Largest tensor, arena or parameter count accepted: 2^31 − 1, so every size fits `usize` on
+/// 32-bit targets.
+const LIMIT: u64 = i32::MAX as u64;
 
 fn dim(layer: usize, v: u64, what: &'static str) -> Result<u32, BlobError> {
     if v == 0 || v > u16::MAX as u64 {
@@ -172,7 +182,10 @@ impl Plan {
             return Err(BlobError::NoLayers);
         }
         let mut cur = input;
-        let mut arena = input.len() as u64;
+        let mut arena = input.elems();
+        if arena > LIMIT {
+            return Err(BlobError::Overflow(0));
+        }
         let mut macs = 0u64;
         let mut params = 0u64;
         let mut layers = Vec::new();
@@ -259,7 +272,7 @@ impl Plan {
                     (LayerKind::Pool, out, false, *p, 0, 0)
                 }
                 LayerDesc::Flatten => {
-                    let n = cur.len() as u64;
+                    let n = cur.elems();
                     (
                         LayerKind::Flatten,
                         Shape {
@@ -274,7 +287,7 @@ impl Plan {
                     )
                 }
                 LayerDesc::Dense(d) => {
-                    let n = cur.len() as u64;
+                    let n = cur.elems();
                     if d.in_features as u64 != n {
                         return Err(BlobError::ShapeMismatch {
                             layer: i,
@@ -325,8 +338,8 @@ impl Plan {
             }
             let layer_arena = match kind {
                 LayerKind::Flatten => 0,
-                LayerKind::Logits => cur.len() as u64,
-                _ => cur.len() as u64 + out.len() as u64,
+                LayerKind::Logits => cur.elems(),
+                _ => cur.elems() + out.elems(),
             };
             if layer_arena > LIMIT {
                 return Err(BlobError::Overflow(i));

@@ -184,6 +184,29 @@ fn shape_errors_are_distinct() {
         encode_err(&s),
         BlobError::BadDimension { layer: 0, .. }
     ));
+    // Tensors beyond 2^31 elements are rejected on every target (they would wrap `usize` on
+    // 32-bit MCUs).
+    let s = Spec {
+        h: 65535,
+        w: 65535,
+        c: 1,
+        layers: vec![
+            FLayer::Pool(Pool::Max2),
+            FLayer::Flatten,
+            FLayer::Dense {
+                in_f: 1,
+                out_f: 2,
+                relu: false,
+                logits: true,
+                w: vec![0.1; 2],
+                b: vec![0.0; 2],
+                s_out: 1.0,
+                zp_out: 0,
+            },
+        ],
+        logit_scale: 1.0,
+    };
+    assert_eq!(encode_err(&s), BlobError::Overflow(0));
     // No layers.
     let s = Spec {
         h: 1,
