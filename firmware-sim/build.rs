@@ -2,6 +2,7 @@
 //! (default `core/models/default.sumi`) into OUT_DIR, and write `memory.x` with the MCU budget
 //! (`SUMI_FLASH_KIB`, default 256; `SUMI_RAM_KIB`, default 64; `SUMI_MIN_STACK_KIB`, default 8)
 //! so that a model that does not fit fails at build/link time with a clear message.
+//! `SUMI_SELFTEST_PANIC=1` builds a firmware that panics at start (the driver's panic test).
 use std::path::PathBuf;
 
 fn env_kib(name: &str, default: u32) -> u32 {
@@ -22,6 +23,8 @@ fn fail(msg: &str) -> ! {
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=SUMI_MODEL");
+    println!("cargo:rerun-if-env-changed=SUMI_SELFTEST_PANIC");
+    println!("cargo::rustc-check-cfg=cfg(sumi_selftest_panic)");
     if std::env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("none") {
         return;
     }
@@ -58,6 +61,10 @@ fn main() {
              exceeds the {ram_kib} KiB RAM budget; use a smaller model or raise SUMI_RAM_KIB",
             model.display()
         ));
+    }
+    if std::env::var("SUMI_SELFTEST_PANIC").as_deref() == Ok("1") {
+        // Test-only build: the firmware panics at start (see firmware::run).
+        println!("cargo:rustc-cfg=sumi_selftest_panic");
     }
     std::fs::write(out.join("model.sumi"), &blob).expect("write OUT_DIR/model.sumi");
     // Both MPS2 boards (AN386 Cortex-M4, AN500 Cortex-M7) have code memory at 0x0 and SRAM at

@@ -38,7 +38,7 @@ pub fn work_dir() -> PathBuf {
 }
 
 /// Builds the firmware for `model` (a blob file) and returns the ELF path.
-pub fn firmware(model: &Path, budget: Budget) -> Result<PathBuf> {
+pub fn firmware(model: &Path, budget: Budget, selftest_panic: bool) -> Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let target_dir = work_dir().join("cargo");
     let mut cmd = Command::new(&cargo);
@@ -57,6 +57,10 @@ pub fn firmware(model: &Path, budget: Budget) -> Result<PathBuf> {
         .env("SUMI_FLASH_KIB", budget.flash_kib.to_string())
         .env("SUMI_RAM_KIB", budget.ram_kib.to_string())
         .env("SUMI_MIN_STACK_KIB", budget.min_stack_kib.to_string())
+        .env(
+            "SUMI_SELFTEST_PANIC",
+            if selftest_panic { "1" } else { "0" },
+        )
         // Firmware-style codegen: whole-program optimisation, one codegen unit.
         .env("CARGO_PROFILE_RELEASE_LTO", "fat")
         .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1")

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use object::{Object, ObjectSection, ObjectSymbol, SectionFlags, SectionKind};
 
 /// Where SRAM starts on the MPS2 boards; everything below is code memory (flash).
@@ -28,8 +28,9 @@ impl Sizes {
     }
 }
 
-/// Reads the allocated sections' sizes and the address of `symbol` (Thumb bit cleared).
-pub fn inspect(path: &Path, symbol: &str) -> Result<(Sizes, u64)> {
+/// Reads the allocated sections' sizes and the address of `symbol` (Thumb bit cleared), if
+/// the firmware has it.
+pub fn inspect(path: &Path, symbol: &str) -> Result<(Sizes, Option<u64>)> {
     let bytes =
         std::fs::read(path).with_context(|| format!("cannot read firmware {}", path.display()))?;
     let file = object::File::parse(&*bytes)
@@ -54,11 +55,9 @@ pub fn inspect(path: &Path, symbol: &str) -> Result<(Sizes, u64)> {
             sizes.rodata += section.size();
         }
     }
-    let Some(mark) = file.symbols().find(|s| s.name() == Ok(symbol)) else {
-        bail!(
-            "firmware {} has no symbol {symbol}; was it stripped?",
-            path.display()
-        );
-    };
-    Ok((sizes, mark.address() & !1))
+    let mark = file
+        .symbols()
+        .find(|s| s.name() == Ok(symbol))
+        .map(|s| s.address() & !1);
+    Ok((sizes, mark))
 }

@@ -54,6 +54,10 @@ pub struct Cli {
     /// Stack the static data must leave free, KiB (checked at link time).
     #[arg(long, default_value_t = 8, value_name = "KIB")]
     min_stack_kib: u32,
+    /// QEMU processes to run in parallel, each on a consecutive share of the images
+    /// (default: the number of CPUs, at most 8).
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
     /// Skip instruction counting (no C compiler needed; faster).
     #[arg(long)]
     no_icount: bool,
@@ -66,6 +70,9 @@ pub struct Cli {
     /// Do not validate the blob on the host first (tests the firmware's own load error).
     #[arg(long, hide = true)]
     no_host_check: bool,
+    /// Build a firmware that panics at start (tests that a panic exits QEMU with its message).
+    #[arg(long, hide = true)]
+    selftest_panic: bool,
 }
 
 /// Entry point: parse arguments, run, print errors with their causes.
@@ -164,10 +171,20 @@ fn run_in(
     run_dir: &Path,
 ) -> Result<bool> {
     let n = labels.len();
-    // The firmware embeds exactly the bytes the host uses.
-    let model_file = run_dir.join("model.sumi");
-    std::fs::write(&model_file, blob)
-        .with_context(|| format!("cannot write {}", model_file.display()))?;
+    // The firmware embeds exactly the bytes the host uses, from a path named by content so an
+    // unchanged model does not make cargo rebuild the firmware.
+    let models = build::work_dir().join("models");
+    std::fs::create_dir_all(&models)
+        .with_context(|| format!("cannot create {}", models.display()))?;
+    let model_file = models.join(format!(
+        "{:08x}-{}.sumi",
+        sumi_core::crc::crc32(blob),
+        blob.len()
+    ));
+    if std::fs::read(&model_file).ok().as_deref() != Some(blob) {
+        std::fs::write(&model_file, blob)
+            .with_context(|| format!("cannot write {}", model_file.display()))?;
+    }
     let budget = build::Budget {
         flash_kib: cli.flash_kib,
         ram_kib: cli.ram_kib,
@@ -178,7 +195,7 @@ fn run_in(
         build::TARGET,
         cli.board.machine()
     );
-    let built = build::firmware(&model_file, budget)?;
+    let built = build::firmware(&model_file, budget, cli.selftest_panic)?;
     // Private copy: a concurrent driver may rebuild the shared output path.
     let elf = run_dir.join("firmware.elf");
     std::fs::copy(&built, &elf).with_context(|| format!("cannot copy {}", built.display()))?;
@@ -192,23 +209,54 @@ fn run_in(
     let plugin = if cli.no_icount {
         None
     } else {
-        Some(build::icount_plugin()?)
+        let Some(mark) = mark else {
+            bail!(
+                "firmware {} has no {MARK_SYMBOL} symbol to count instructions at; was it stripped? \
+                 (--no-icount runs without counting)",
+                elf.display()
+            );
+        };
+        Some((build::icount_plugin()?, mark))
     };
-    std::fs::write(run_dir.join(IMAGES_FILE), images).context("cannot write the images file")?;
-    let timeout = Duration::from_secs(cli.timeout_s.unwrap_or(120 + n as u64 / 10));
+    let jobs = cli
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |p| p.get().min(8)))
+        .clamp(1, n);
+    let per_job = n.div_ceil(jobs);
+    let timeout = Duration::from_secs(cli.timeout_s.unwrap_or(120 + (per_job as u64) / 10));
+    let mut shard_dirs = Vec::new();
+    for (k, chunk) in images.chunks(per_job * INPUT_LEN).enumerate() {
+        let dir = run_dir.join(format!("shard-{k}"));
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::write(dir.join(IMAGES_FILE), chunk).context("cannot write the images file")?;
+        shard_dirs.push(dir);
+    }
     eprintln!(
-        "running {n} images under {} ({})...",
+        "running {n} images under {} ({}) in {} QEMU process(es)...",
         qemu_exe.display(),
-        cli.board.machine()
+        cli.board.machine(),
+        shard_dirs.len()
     );
-    let outcome = qemu::run(
-        &qemu_exe,
-        &elf,
-        cli.board,
-        run_dir,
-        plugin.as_deref().map(|p| (p, mark)),
-        timeout,
-    )?;
+    let shard_count = shard_dirs.len();
+    let plugin_arg = plugin.as_ref().map(|(p, m)| (p.as_path(), *m));
+    let shards: Vec<Result<qemu::Outcome>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = shard_dirs
+            .iter()
+            .map(|dir| {
+                let (qemu_exe, elf) = (&qemu_exe, &elf);
+                scope.spawn(move || qemu::run(qemu_exe, elf, cli.board, dir, plugin_arg, timeout))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| bail!("a QEMU runner thread panicked"))
+            })
+            .collect()
+    });
+    let outcome = qemu::Outcome::merge(shards.into_iter().collect::<Result<Vec<_>>>()?);
     if outcome.records.len() != n {
         bail!(
             "the firmware wrote {} results for {n} images",
@@ -240,6 +288,7 @@ fn run_in(
         host: &host,
         outcome: &outcome,
         sizes,
+        jobs: shard_count,
     })?;
     if cli.json {
         println!(

@@ -68,8 +68,8 @@ pub struct Outcome {
     pub records: Vec<Record>,
     /// `key=value` statistics the firmware wrote.
     pub stats: HashMap<String, u64>,
-    /// Instruction count at every mark hit (empty without the plugin).
-    pub marks: Vec<u64>,
+    /// Exact instructions of each inference (empty without the plugin).
+    pub per_inference: Vec<u64>,
     /// Instructions of the whole run (None without the plugin).
     pub total_instructions: Option<u64>,
     /// Wall time of the emulation.
@@ -172,7 +172,7 @@ pub fn run(
         .filter_map(|l| l.split_once('='))
         .filter_map(|(k, v)| Some((k.to_string(), v.trim().parse().ok()?)))
         .collect();
-    let (marks, total_instructions) = if plugin.is_some() {
+    let (per_inference, total_instructions) = if plugin.is_some() {
         let text =
             std::fs::read_to_string(&icount_file).context("the icount plugin wrote no counts")?;
         let mut marks = Vec::new();
@@ -187,14 +187,14 @@ pub fn run(
                 );
             }
         }
-        (marks, total)
+        (per_inference(&marks, records.len())?, total)
     } else {
         (Vec::new(), None)
     };
     Ok(Outcome {
         records,
         stats,
-        marks,
+        per_inference,
         total_instructions,
         wall,
     })
@@ -219,4 +219,54 @@ fn parse_records(mut bytes: &[u8]) -> Result<Vec<Record>> {
         bytes = &bytes[len..];
     }
     Ok(records)
+}
+
+/// Per-inference counts from the mark hits `[cal0, cal1, (before, after) per image]`: each
+/// inference's count minus the marker overhead `cal1 - cal0` (two back-to-back marks).
+pub fn per_inference(marks: &[u64], images: usize) -> Result<Vec<u64>> {
+    if marks.len() != 2 + 2 * images {
+        bail!(
+            "the icount plugin saw {} marks, expected {} (2 + 2 per image)",
+            marks.len(),
+            2 + 2 * images
+        );
+    }
+    let overhead = marks[1] - marks[0];
+    Ok(marks[2..]
+        .chunks_exact(2)
+        .map(|p| p[1] - p[0] - overhead)
+        .collect())
+}
+
+impl Outcome {
+    /// Joins the outcomes of consecutive shards of the image set (in order): records and
+    /// counts are concatenated, peaks are maxima, counts of images and instructions add up.
+    pub fn merge(shards: Vec<Outcome>) -> Outcome {
+        let mut merged = Outcome {
+            records: Vec::new(),
+            stats: HashMap::new(),
+            per_inference: Vec::new(),
+            total_instructions: Some(0),
+            wall: Duration::ZERO,
+        };
+        for shard in shards {
+            merged.records.extend(shard.records);
+            merged.per_inference.extend(shard.per_inference);
+            merged.total_instructions = match (merged.total_instructions, shard.total_instructions)
+            {
+                (Some(a), Some(b)) => Some(a + b),
+                _ => None,
+            };
+            merged.wall = merged.wall.max(shard.wall);
+            for (k, v) in shard.stats {
+                let e = merged.stats.entry(k.clone()).or_insert(0);
+                *e = if k == protocol::STAT_IMAGES {
+                    *e + v
+                } else {
+                    (*e).max(v)
+                };
+            }
+        }
+        merged
+    }
 }

@@ -21,6 +21,7 @@ pub struct Inputs<'a> {
     pub host: &'a [Record],
     pub outcome: &'a Outcome,
     pub sizes: Sizes,
+    pub jobs: usize,
 }
 
 /// Exact instruction counts per inference.
@@ -57,6 +58,7 @@ pub struct Report {
     params: u32,
     instructions: Option<Instructions>,
     wall_s: f64,
+    jobs: usize,
 }
 
 fn stat(outcome: &Outcome, key: &str) -> Result<u64> {
@@ -66,33 +68,16 @@ fn stat(outcome: &Outcome, key: &str) -> Result<u64> {
     }
 }
 
-/// Per-inference counts from the mark hits: `[cal0, cal1, (before, after) per image]`,
-/// each inference's count minus the marker overhead `cal1 - cal0`.
-pub fn per_inference(marks: &[u64], images: usize) -> Result<Vec<u64>> {
-    if marks.len() != 2 + 2 * images {
-        bail!(
-            "the icount plugin saw {} marks, expected {} (2 + 2 per image)",
-            marks.len(),
-            2 + 2 * images
-        );
-    }
-    let overhead = marks[1] - marks[0];
-    Ok(marks[2..]
-        .chunks_exact(2)
-        .map(|p| p[1] - p[0] - overhead)
-        .collect())
-}
-
 impl Report {
     /// Computes the figures.
     pub fn new(i: Inputs<'_>) -> Result<Report> {
         let n = i.host.len();
         let fw = &i.outcome.records;
         let mismatches: Vec<usize> = (0..n).filter(|&k| fw[k] != i.host[k]).collect();
-        let instructions = if i.outcome.marks.is_empty() {
+        let instructions = if i.outcome.per_inference.is_empty() {
             None
         } else {
-            let counts = per_inference(&i.outcome.marks, n)?;
+            let counts = &i.outcome.per_inference;
             Some(Instructions {
                 min: *counts.iter().min().expect("n > 0"),
                 max: *counts.iter().max().expect("n > 0"),
@@ -124,6 +109,7 @@ impl Report {
             params: i.model.params(),
             instructions,
             wall_s: i.outcome.wall.as_secs_f64(),
+            jobs: i.jobs,
         })
     }
 
@@ -180,6 +166,7 @@ impl Report {
                 "instructions_total_run": self.instructions.and_then(|c| c.total),
             },
             "emulation_wall_s": self.wall_s,
+            "qemu_processes": self.jobs,
         })
     }
 
@@ -314,7 +301,13 @@ impl Report {
                 "not measured (--no-icount)".to_string(),
             ),
         }
-        row("emulation wall time", format!("{:.1} s", self.wall_s));
+        row(
+            "emulation wall time",
+            format!(
+                "{:.1} s ({} QEMU process(es) in parallel)",
+                self.wall_s, self.jobs
+            ),
+        );
         s
     }
 }

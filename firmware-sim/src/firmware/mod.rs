@@ -55,6 +55,9 @@ fn touched(arena: &[u8], paint: u8) -> usize {
 }
 
 fn run() -> i32 {
+    if cfg!(sumi_selftest_panic) {
+        panic!("self-test panic requested at build time (SUMI_SELFTEST_PANIC=1)");
+    }
     let model = match Model::from_bytes(BLOB) {
         Ok(m) => m,
         Err(e) => {
