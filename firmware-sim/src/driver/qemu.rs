@@ -270,3 +270,68 @@ impl Outcome {
         merged
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_inference_subtracts_the_marker_overhead() {
+        // Calibration pair costs 5; two inferences of 105-5 = 100 and 205-5 = 200.
+        let marks = [10, 15, 100, 205, 300, 505];
+        assert_eq!(per_inference(&marks, 2).unwrap(), vec![100, 200]);
+        assert!(per_inference(&marks, 3).is_err());
+        assert!(per_inference(&marks[..5], 2).is_err());
+    }
+
+    #[test]
+    fn records_round_trip_and_truncation_is_an_error() {
+        let mut bytes = vec![7u8, 2];
+        bytes.extend_from_slice(&(-3i32).to_le_bytes());
+        bytes.extend_from_slice(&i32::MAX.to_le_bytes());
+        bytes.extend_from_slice(&[1, 1]);
+        bytes.extend_from_slice(&42i32.to_le_bytes());
+        let records = parse_records(&bytes).unwrap();
+        assert_eq!(
+            records,
+            vec![
+                Record {
+                    digit: 7,
+                    logits: vec![-3, i32::MAX]
+                },
+                Record {
+                    digit: 1,
+                    logits: vec![42]
+                },
+            ]
+        );
+        assert!(parse_records(&bytes[..bytes.len() - 1]).is_err());
+    }
+
+    #[test]
+    fn merge_concatenates_in_order_and_takes_peaks() {
+        let shard = |digit: u8, stack: u64, count: u64| Outcome {
+            records: vec![Record {
+                digit,
+                logits: vec![i32::from(digit)],
+            }],
+            stats: HashMap::from([
+                (protocol::STAT_IMAGES.to_string(), 1),
+                (protocol::STAT_STACK_PEAK.to_string(), stack),
+            ]),
+            per_inference: vec![count],
+            total_instructions: Some(count + 10),
+            wall: Duration::from_secs(u64::from(digit)),
+        };
+        let m = Outcome::merge(vec![shard(1, 300, 50), shard(2, 200, 60)]);
+        assert_eq!(
+            m.records.iter().map(|r| r.digit).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
+        assert_eq!(m.per_inference, vec![50, 60]);
+        assert_eq!(m.stats[protocol::STAT_IMAGES], 2);
+        assert_eq!(m.stats[protocol::STAT_STACK_PEAK], 300);
+        assert_eq!(m.total_instructions, Some(130));
+        assert_eq!(m.wall, Duration::from_secs(2));
+    }
+}
