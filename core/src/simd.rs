@@ -53,11 +53,12 @@ pub fn dot(a: &[i8], b: &[i8]) -> i32 {
     lanes.iter().sum::<i32>() + dot_portable(&a[i..n], &b[i..n])
 }
 
-/// Four int8 lanes as one little-endian word (the compiler emits a single unaligned `LDR`).
+/// Four int8 lanes as one little-endian word (one unaligned `LDR`: the length is known).
 #[cfg(all(target_arch = "arm", sumi_dsp))]
 #[inline(always)]
-fn word(s: &[i8], i: usize) -> u32 {
-    u32::from_le_bytes([s[i] as u8, s[i + 1] as u8, s[i + 2] as u8, s[i + 3] as u8])
+fn word(c: &[i8]) -> u32 {
+    let b: [i8; 4] = [c[0], c[1], c[2], c[3]];
+    u32::from_le_bytes(b.map(|v| v as u8))
 }
 
 /// `Σ a[i]·b[i]` over the common length of `a` and `b`.
@@ -67,9 +68,9 @@ pub fn dot(a: &[i8], b: &[i8]) -> i32 {
     use core::arch::asm;
     let n = a.len().min(b.len());
     let mut acc = 0i32;
-    let mut i = 0;
-    while i + 4 <= n {
-        let (x, y) = (word(a, i), word(b, i));
+    let i = n & !3;
+    for (ca, cb) in a[..i].chunks_exact(4).zip(b[..i].chunks_exact(4)) {
+        let (x, y) = (word(ca), word(cb));
         // SAFETY: register-only DSP instructions (SXTB16, SMLAD), no memory access, no flags.
         unsafe {
             asm!(
@@ -89,7 +90,6 @@ pub fn dot(a: &[i8], b: &[i8]) -> i32 {
                 options(pure, nomem, nostack),
             );
         }
-        i += 4;
     }
     acc + dot_portable(&a[i..n], &b[i..n])
 }
@@ -156,17 +156,23 @@ pub fn dot4(p: [&[i8]; 4], w: &[i8]) -> [i32; 4] {
         .min(p[2].len())
         .min(p[3].len());
     let mut acc = [0i32; 4];
-    let mut i = 0;
-    while i + 4 <= n {
-        let y = word(w, i);
+    let i = n & !3;
+    let chunks = w[..i]
+        .chunks_exact(4)
+        .zip(p[0][..i].chunks_exact(4))
+        .zip(p[1][..i].chunks_exact(4))
+        .zip(p[2][..i].chunks_exact(4))
+        .zip(p[3][..i].chunks_exact(4));
+    for ((((cw, c0), c1), c2), c3) in chunks {
+        let y = word(cw);
         let (y02, y13): (u32, u32);
         // SAFETY: register-only DSP instruction, no memory access.
         unsafe {
             asm!("sxtb16 {a}, {y}", "sxtb16 {b}, {y}, ror #8", y = in(reg) y, a = out(reg) y02, b = out(reg) y13,
                  options(pure, nomem, nostack));
         }
-        for k in 0..4 {
-            let x = word(p[k], i);
+        for (k, c) in [c0, c1, c2, c3].into_iter().enumerate() {
+            let x = word(c);
             // SAFETY: register-only DSP instructions (SXTB16, SMLAD), no memory access.
             unsafe {
                 asm!(
@@ -184,7 +190,6 @@ pub fn dot4(p: [&[i8]; 4], w: &[i8]) -> [i32; 4] {
                 );
             }
         }
-        i += 4;
     }
     let tail = |k: usize| acc[k] + dot_portable(&p[k][i..n], &w[i..n]);
     [tail(0), tail(1), tail(2), tail(3)]
