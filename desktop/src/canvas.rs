@@ -5,6 +5,7 @@
 //! and the edges stay smooth. The buffer uses the MNIST convention: 0 = paper, 255 = ink, which
 //! is what `sumi_core::preprocess::preprocess` expects. Strokes are kept as point lists so the
 //! last one can be undone by redrawing the others.
+#![forbid(unsafe_code)]
 
 /// A point in canvas pixel coordinates (x right, y down).
 #[derive(Debug, Clone, Copy, PartialEq)]

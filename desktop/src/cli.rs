@@ -1,4 +1,5 @@
 //! Command-line options of the `sumi` binary.
+#![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 

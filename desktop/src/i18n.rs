@@ -4,6 +4,7 @@
 //! `Tr` global), so the embedded font subset can be made from exactly these characters:
 //! `desktop/assets/fonts/make_subset.py` reads this file and `ui/*.slint`. Templates use
 //! `{name}` placeholders filled by [`fill`].
+#![forbid(unsafe_code)]
 
 use std::fmt;
 use std::str::FromStr;

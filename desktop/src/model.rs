@@ -3,6 +3,7 @@
 //!
 //! Everything numeric is done by `sumi_core` (`preprocess::preprocess`, `Model::predict_with`):
 //! the same integer code the firmware runs. This module only owns the blob and scratch memory.
+#![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -2,6 +2,7 @@
 //!
 //! Pure functions from numbers to `slint::SharedPixelBuffer`s; the `.slint` side scales them
 //! (pixelated for the small network views).
+#![forbid(unsafe_code)]
 
 use slint::{Rgb8Pixel, Rgba8Pixel, SharedPixelBuffer};
 

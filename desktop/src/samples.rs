@@ -4,6 +4,7 @@
 //! the panel work offline; when the full test set is available, it is loaded through
 //! `sumi-data` (the same discovery as the trainer: `--data-dir` > `MNIST_DIR` > cache) and used
 //! instead. Parsing is `sumi_core::idx`, loading is `sumi_data`: nothing is re-implemented here.
+#![forbid(unsafe_code)]
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -111,10 +112,10 @@ pub fn full_set_location(data_dir: Option<&Path>) -> Option<(Option<PathBuf>, Pa
     if let Some(dir) = data_dir {
         return Some((Some(dir.to_owned()), dir.to_owned()));
     }
-    if let Some(dir) = std::env::var_os(sumi_data::locate::ENV_VAR).filter(|v| !v.is_empty()) {
+    if let Some(dir) = std::env::var_os(sumi_data::location::ENV_VAR).filter(|v| !v.is_empty()) {
         return Some((None, PathBuf::from(dir)));
     }
-    let cache = sumi_data::locate::cache_dir()?;
+    let cache = sumi_data::location::cache_dir()?;
     let has_files = std::fs::read_dir(&cache).ok()?.next().is_some();
     has_files.then_some((None, cache))
 }

@@ -5,6 +5,7 @@
 //! latest analysis, test samples, language, error) and re-renders the affected UI properties
 //! after every change. Prediction while drawing is throttled ([`THROTTLE`]); releasing the
 //! pointer always predicts at once.
+#![forbid(unsafe_code)]
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};

@@ -21,7 +21,7 @@ fn app_with(options: Options) -> App {
     .expect("one platform per test thread");
     let app = App::new(options).expect("the window builds");
     app.window().show().unwrap();
-    app.window().set_size(LogicalSize::new(WIDTH, HEIGHT));
+    app.window().window().set_size(LogicalSize::new(WIDTH, HEIGHT));
     app
 }
 
@@ -53,7 +53,7 @@ fn canvas_rect(app: &App) -> (LogicalPosition, LogicalSize) {
 fn draw(app: &App, strokes: &[&[(f32, f32)]]) {
     let (origin, size) = canvas_rect(app);
     let at = |(x, y): (f32, f32)| LogicalPosition::new(origin.x + x * size.width, origin.y + y * size.height);
-    let window = app.window();
+    let window = app.window().window();
     for stroke in strokes {
         window.dispatch_event(WindowEvent::PointerMoved { position: at(stroke[0]) });
         window.dispatch_event(WindowEvent::PointerPressed {
@@ -86,6 +86,18 @@ fn click(app: &App, label: &str) {
     button.invoke_accessible_default_action();
 }
 
+/// The network input as ASCII art plus the probabilities, for failure messages.
+fn dump(app: &App) -> String {
+    let st = app.controller().state();
+    let Some(a) = st.analysis() else { return "no analysis".into() };
+    let mut s = String::new();
+    for row in a.input.chunks(28) {
+        s.extend(row.iter().map(|&v| match v { 0 => '.', 1..=127 => '+', _ => '#' }));
+        s.push('\n');
+    }
+    s + &format!("{:?}", a.probabilities)
+}
+
 fn predicted(app: &App) -> Option<String> {
     let ui = ui(app);
     ui.get_has_prediction().then(|| ui.get_predicted_digit().to_string())
@@ -108,7 +120,7 @@ fn starts_in_the_draw_a_digit_state_without_a_made_up_prediction() {
 fn drawing_a_one_and_a_seven_predicts_them() {
     let app = app();
     draw(&app, ONE);
-    assert_eq!(predicted(&app).as_deref(), Some("1"));
+    assert_eq!(predicted(&app).as_deref(), Some("1"), "{}", dump(&app));
     let ui = ui(&app);
     assert!(!ui.get_canvas_empty());
     assert!(ui.get_confidence_text().contains('%'));
@@ -149,8 +161,8 @@ fn clear_button_and_escape_empty_the_canvas_and_undo_removes_a_stroke() {
     // Esc (keyboard shortcut) does the same.
     draw(&app, ONE);
     assert!(predicted(&app).is_some());
-    app.window().dispatch_event(WindowEvent::KeyPressed { text: slint::platform::Key::Escape.into() });
-    app.window().dispatch_event(WindowEvent::KeyReleased { text: slint::platform::Key::Escape.into() });
+    app.window().window().dispatch_event(WindowEvent::KeyPressed { text: slint::platform::Key::Escape.into() });
+    app.window().window().dispatch_event(WindowEvent::KeyReleased { text: slint::platform::Key::Escape.into() });
     assert!(ui.get_canvas_empty(), "Esc clears");
     assert!(!ui.get_has_prediction());
 
@@ -159,10 +171,10 @@ fn clear_button_and_escape_empty_the_canvas_and_undo_removes_a_stroke() {
     draw(&app, &[&[(0.2, 0.5), (0.8, 0.5)]]);
     assert_eq!(app.controller().state().canvas().stroke_count(), 2);
     let control = slint::platform::Key::Control;
-    app.window().dispatch_event(WindowEvent::KeyPressed { text: control.into() });
-    app.window().dispatch_event(WindowEvent::KeyPressed { text: "z".into() });
-    app.window().dispatch_event(WindowEvent::KeyReleased { text: "z".into() });
-    app.window().dispatch_event(WindowEvent::KeyReleased { text: control.into() });
+    app.window().window().dispatch_event(WindowEvent::KeyPressed { text: control.into() });
+    app.window().window().dispatch_event(WindowEvent::KeyPressed { text: "z".into() });
+    app.window().window().dispatch_event(WindowEvent::KeyReleased { text: "z".into() });
+    app.window().window().dispatch_event(WindowEvent::KeyReleased { text: control.into() });
     assert_eq!(app.controller().state().canvas().stroke_count(), 1);
     assert_eq!(predicted(&app).as_deref(), Some("1"));
     click(&app, "Undo");
@@ -258,7 +270,7 @@ fn snapshot_renders_the_window_to_png() {
         if lang_toggle {
             app.controller().toggle_language();
         }
-        let shot = app.window().take_snapshot().expect("software renderer snapshot");
+        let shot = app.window().window().take_snapshot().expect("software renderer snapshot");
         assert_eq!((shot.width(), shot.height()), (WIDTH as u32, HEIGHT as u32));
         let rgba: Vec<u8> = shot.as_bytes().to_vec();
         let distinct: std::collections::HashSet<&[u8]> = rgba.chunks(4).collect();
