@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # CI smoke test of the desktop app on a virtual X display:
 #   start Xvfb, run the app, draw a "7" on the canvas with real mouse events (xdotool),
-#   take a screenshot, close the app. Fails if the window never appears, the app dies, the
-#   screenshot is blank, or (with SUMI_TRACE output) no prediction was made.
+#   take screenshots (OUT/smoke.png: whole screen, OUT/window.png: the window), close it.
+#   Fails if the window never appears, the app dies, the screenshot is blank, or no
+#   prediction was made (the app runs with SUMI_TRACE=1, which logs each prediction).
 #
 # Usage: desktop/smoke.sh path/to/sumi [out-dir (default target/smoke)]
 # Needs: apt-get install -y xvfb xdotool imagemagick libx11-6 libx11-xcb1 libxcursor1 libxi6 libxkbcommon-x11-0
@@ -76,6 +77,7 @@ stroke 0.28 0.22 0.40 0.21 0.50 0.21 0.62 0.21 0.72 0.22 0.66 0.36 0.58 0.50 0.5
 sleep 1
 
 import -window root "$out/smoke.png"
+import -window "$wid" "$out/window.png"
 colours=$(convert "$out/smoke.png" -format %k info:)
 kill -0 "$app" 2>/dev/null || {
     echo "smoke.sh: the app exited while drawing; log:" >&2

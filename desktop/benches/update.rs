@@ -13,7 +13,10 @@ fn seven() -> Canvas {
     let mut c = Canvas::new(CANVAS_SIZE, CANVAS_SIZE, BRUSH_RADIUS);
     let s = CANVAS_SIZE as f32;
     let pts = [(0.28, 0.22), (0.72, 0.22), (0.58, 0.5), (0.46, 0.84)];
-    c.begin_stroke(Point { x: pts[0].0 * s, y: pts[0].1 * s });
+    c.begin_stroke(Point {
+        x: pts[0].0 * s,
+        y: pts[0].1 * s,
+    });
     for &(x, y) in &pts[1..] {
         c.extend_stroke(Point { x: x * s, y: y * s });
     }
@@ -25,11 +28,19 @@ fn bench(c: &mut Criterion) {
     let canvas = seven();
     let mut model = LoadedModel::embedded().expect("embedded model");
     c.bench_function("preprocess+predict (336x336 canvas)", |b| {
-        b.iter(|| black_box(model.analyse(black_box(canvas.pixels()), CANVAS_SIZE, CANVAS_SIZE).unwrap()))
+        b.iter(|| {
+            black_box(
+                model
+                    .analyse(black_box(canvas.pixels()), CANVAS_SIZE, CANVAS_SIZE)
+                    .unwrap(),
+            )
+        })
     });
     c.bench_function("full update incl. UI images", |b| {
         b.iter(|| {
-            let a = model.analyse(canvas.pixels(), CANVAS_SIZE, CANVAS_SIZE).unwrap();
+            let a = model
+                .analyse(canvas.pixels(), CANVAS_SIZE, CANVAS_SIZE)
+                .unwrap();
             let mask = render::ink_mask(canvas.pixels(), CANVAS_SIZE, CANVAS_SIZE);
             let input = render::grey(&a.input, 28, 28);
             let maps: Vec<_> = a.features.iter().map(render::feature_grid).collect();

@@ -237,7 +237,10 @@ mod tests {
         c.begin_stroke(p(25.0, 5.0));
         c.extend_stroke(p(25.0, 45.0));
         let row = &c.pixels()[25 * 50..26 * 50];
-        assert!(row.iter().any(|&v| v > 0 && v < 255), "no partial coverage: {row:?}");
+        assert!(
+            row.iter().any(|&v| v > 0 && v < 255),
+            "no partial coverage: {row:?}"
+        );
     }
 
     #[test]

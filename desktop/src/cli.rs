@@ -45,13 +45,23 @@ mod tests {
 
     #[test]
     fn parses_all_options_and_rejects_a_bad_language() {
-        let cli = Cli::try_parse_from(["sumi", "--model", "m.sumi", "--data-dir", "d", "--lang", "ja"])
-            .unwrap();
+        let cli = Cli::try_parse_from([
+            "sumi",
+            "--model",
+            "m.sumi",
+            "--data-dir",
+            "d",
+            "--lang",
+            "ja",
+        ])
+        .unwrap();
         let o = cli.options();
         assert_eq!(o.lang, Lang::Ja);
         assert_eq!(o.model, Some(PathBuf::from("m.sumi")));
         assert_eq!(o.data_dir, Some(PathBuf::from("d")));
-        let err = Cli::try_parse_from(["sumi", "--lang", "xx"]).unwrap_err().to_string();
+        let err = Cli::try_parse_from(["sumi", "--lang", "xx"])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("unknown language"), "{err}");
     }
 }

@@ -320,8 +320,14 @@ mod tests {
 
     #[test]
     fn explicit_choice_wins_then_lc_all_then_lang() {
-        assert_eq!(Lang::detect(Some(Lang::En), env(&[("LANG", "ja_JP.UTF-8")])), Lang::En);
-        assert_eq!(Lang::detect(None, env(&[("LANG", "ja_JP.UTF-8")])), Lang::Ja);
+        assert_eq!(
+            Lang::detect(Some(Lang::En), env(&[("LANG", "ja_JP.UTF-8")])),
+            Lang::En
+        );
+        assert_eq!(
+            Lang::detect(None, env(&[("LANG", "ja_JP.UTF-8")])),
+            Lang::Ja
+        );
         assert_eq!(
             Lang::detect(None, env(&[("LC_ALL", "C"), ("LANG", "ja_JP.UTF-8")])),
             Lang::En

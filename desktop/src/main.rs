@@ -9,5 +9,6 @@ fn main() -> anyhow::Result<()> {
     let app = sumi_desktop::App::new(options).context(
         "could not open the window (is a display available? set DISPLAY or WAYLAND_DISPLAY)",
     )?;
-    app.run().context("the window system failed while the app was running")
+    app.run()
+        .context("the window system failed while the app was running")
 }

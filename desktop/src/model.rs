@@ -182,7 +182,11 @@ impl LoadedModel {
         Self::from_static(bytes, ModelSource::File(path.to_owned()), &origin)
     }
 
-    fn from_static(blob: &'static [u8], source: ModelSource, origin: &str) -> Result<Self, ModelError> {
+    fn from_static(
+        blob: &'static [u8],
+        source: ModelSource,
+        origin: &str,
+    ) -> Result<Self, ModelError> {
         let model = check(blob, origin)?;
         let arena = vec![0; model.arena_bytes()];
         let description = model.description();
@@ -223,7 +227,12 @@ impl LoadedModel {
     }
 
     /// Preprocesses a `width × height` canvas (0 = paper, 255 = ink) and classifies it.
-    pub fn analyse(&mut self, canvas: &[u8], width: usize, height: usize) -> Result<Analysis, AnalyseError> {
+    pub fn analyse(
+        &mut self,
+        canvas: &[u8],
+        width: usize,
+        height: usize,
+    ) -> Result<Analysis, AnalyseError> {
         let start = Instant::now();
         let mut input = [0u8; SIDE * SIDE];
         preprocess(canvas, width, height, &mut input)?;
@@ -232,16 +241,18 @@ impl LoadedModel {
         let start = Instant::now();
         let wanted = &self.feature_layers;
         let mut features: Vec<FeatureMap> = Vec::with_capacity(wanted.len());
-        let prediction = self.model.predict_with(&input, &mut self.arena, |layer, shape, data| {
-            if let Some((_, kind)) = wanted.iter().find(|(i, _)| *i == layer) {
-                features.push(FeatureMap {
-                    layer,
-                    kind: kind.clone(),
-                    shape,
-                    data: data.to_vec(),
-                });
-            }
-        })?;
+        let prediction =
+            self.model
+                .predict_with(&input, &mut self.arena, |layer, shape, data| {
+                    if let Some((_, kind)) = wanted.iter().find(|(i, _)| *i == layer) {
+                        features.push(FeatureMap {
+                            layer,
+                            kind: kind.clone(),
+                            shape,
+                            data: data.to_vec(),
+                        });
+                    }
+                })?;
         let inference_time = start.elapsed();
         Ok(Analysis {
             input,

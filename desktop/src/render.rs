@@ -93,7 +93,11 @@ pub fn colormap(t: f32) -> Rgb8Pixel {
         [252.0, 165.0, 10.0],
         [252.0, 255.0, 164.0],
     ];
-    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let pos = t * (STOPS.len() - 1) as f32;
     let i = (pos.floor() as usize).min(STOPS.len() - 2);
     let f = pos - i as f32;
@@ -123,7 +127,7 @@ mod tests {
     fn feature_grid_places_channels_in_tiles() {
         // 2×2 spatial, 2 channels: channel 0 all low, channel 1 has one strong pixel.
         let mut data = vec![-128i8; 2 * 2 * 2];
-        data[(1 * 2 + 1) * 2 + 1] = 127; // y=1, x=1, channel 1
+        data[7] = 127; // (y=1, x=1, channel 1): ((1 * 2) + 1) * 2 + 1
         let map = FeatureMap {
             layer: 0,
             kind: "conv".into(),
@@ -137,7 +141,11 @@ mod tests {
         let at = |x: usize, y: usize| px[y * 7 + x];
         assert_eq!(at(0, 0), GAP);
         assert_eq!(at(1, 1), colormap(0.0), "channel 0 is weak");
-        assert_eq!(at(5, 2), colormap(1.0), "channel 1's strong pixel at tile (4,1)+(1,1)");
+        assert_eq!(
+            at(5, 2),
+            colormap(1.0),
+            "channel 1's strong pixel at tile (4,1)+(1,1)"
+        );
         assert_eq!(at(4, 1), colormap(0.0));
     }
 

@@ -12,8 +12,10 @@ use std::path::{Path, PathBuf};
 use sumi_core::idx::{Images, Labels, pair};
 use sumi_data::{DataError, Split};
 
-const EMBEDDED_IMAGES: &[u8] = include_bytes!("../assets/mnist/t10k-first1000-images-idx3-ubyte.gz");
-const EMBEDDED_LABELS: &[u8] = include_bytes!("../assets/mnist/t10k-first1000-labels-idx1-ubyte.gz");
+const EMBEDDED_IMAGES: &[u8] =
+    include_bytes!("../assets/mnist/t10k-first1000-images-idx3-ubyte.gz");
+const EMBEDDED_LABELS: &[u8] =
+    include_bytes!("../assets/mnist/t10k-first1000-labels-idx1-ubyte.gz");
 
 /// Where the images come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,7 +184,10 @@ mod tests {
             c[usize::from(set.get(i).unwrap().1)] += 1;
             c
         });
-        assert!(counts.iter().all(|&c| c > 60), "every digit is represented: {counts:?}");
+        assert!(
+            counts.iter().all(|&c| c > 60),
+            "every digit is represented: {counts:?}"
+        );
         assert!(set.get(1000).is_none());
     }
 
@@ -209,7 +214,11 @@ mod tests {
         let classify = |img: &[u8]| {
             let i = index_of(img)?;
             let label = set.get(i)?.1;
-            Some(if wrong.contains(&i) { (label + 1) % 10 } else { label })
+            Some(if wrong.contains(&i) {
+                (label + 1) % 10
+            } else {
+                label
+            })
         };
         assert_eq!(set.find_mistake(None, classify).map(|m| m.0), Some(3));
         assert_eq!(set.find_mistake(Some(3), classify).map(|m| m.0), Some(10));

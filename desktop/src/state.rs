@@ -172,7 +172,9 @@ impl Controller {
             _ => full_set_location(options.data_dir.as_deref()),
         };
         let (samples, pending_samples) = match (options.full_test_set, location) {
-            (FullTestSet::Blocking, Some((arg, shown))) => (load_full(arg, shown).unwrap_or(samples), None),
+            (FullTestSet::Blocking, Some((arg, shown))) => {
+                (load_full(arg, shown).unwrap_or(samples), None)
+            }
             (FullTestSet::Background, Some((arg, shown))) => {
                 let (tx, rx) = mpsc::channel();
                 std::thread::spawn(move || {
@@ -233,11 +235,12 @@ impl Controller {
 
         if self.state.borrow().pending_samples.is_some() {
             let me = self.me.clone();
-            self.poll.start(TimerMode::Repeated, Duration::from_millis(200), move || {
-                if let Some(c) = me.upgrade() {
-                    c.poll_full_set();
-                }
-            });
+            self.poll
+                .start(TimerMode::Repeated, Duration::from_millis(200), move || {
+                    if let Some(c) = me.upgrade() {
+                        c.poll_full_set();
+                    }
+                });
         }
         self.next_random();
         self.render_all();
@@ -326,11 +329,12 @@ impl Controller {
             Some(since) if since < THROTTLE => {
                 if !self.throttle.running() {
                     let me = self.me.clone();
-                    self.throttle.start(TimerMode::SingleShot, THROTTLE - since, move || {
-                        if let Some(c) = me.upgrade() {
-                            c.analyse_now();
-                        }
-                    });
+                    self.throttle
+                        .start(TimerMode::SingleShot, THROTTLE - since, move || {
+                            if let Some(c) = me.upgrade() {
+                                c.analyse_now();
+                            }
+                        });
                 }
             }
             _ => self.analyse_now(),
@@ -512,14 +516,18 @@ fn load_full(arg: Option<PathBuf>, shown: PathBuf) -> Option<SampleSet> {
     match SampleSet::full(arg.as_deref(), shown) {
         Ok(set) => Some(set),
         Err(e) => {
-            eprintln!("sumi: using the embedded test images; the full MNIST test set could not be loaded: {e}");
+            eprintln!(
+                "sumi: using the embedded test images; the full MNIST test set could not be loaded: {e}"
+            );
             None
         }
     }
 }
 
 fn show_sample(st: &mut State, i: usize) {
-    let Some((image, label)) = st.samples.get(i) else { return };
+    let Some((image, label)) = st.samples.get(i) else {
+        return;
+    };
     let predicted = st
         .model
         .as_mut()
@@ -573,7 +581,11 @@ fn apply_language(tr: &Tr<'_>, s: &Strings) {
 fn render_canvas(w: &AppWindow, st: &State) {
     let ui = w.global::<Ui>();
     let c = &st.canvas;
-    ui.set_canvas_image(Image::from_rgba8(render::ink_mask(c.pixels(), c.width(), c.height())));
+    ui.set_canvas_image(Image::from_rgba8(render::ink_mask(
+        c.pixels(),
+        c.width(),
+        c.height(),
+    )));
     ui.set_canvas_empty(c.is_empty());
     ui.set_stroke_count(i32::try_from(c.stroke_count()).unwrap_or(i32::MAX));
 }
@@ -731,7 +743,9 @@ fn render_model(w: &AppWindow, st: &State) {
         Some(info) => {
             ui.set_model_name(info.name.as_str().into());
             ui.set_model_params(group_digits(u64::from(info.params)).into());
-            ui.set_model_size(fill(s.bytes_t, &[("n", &group_digits(info.blob_bytes as u64))]).into());
+            ui.set_model_size(
+                fill(s.bytes_t, &[("n", &group_digits(info.blob_bytes as u64))]).into(),
+            );
             ui.set_model_macs(group_digits(info.macs).into());
             ui.set_model_float_acc(acc(info.float_accuracy).into());
             ui.set_model_int8_acc(acc(info.int8_accuracy).into());
@@ -751,7 +765,9 @@ fn render_model(w: &AppWindow, st: &State) {
     }
     ui.set_last_time(
         st.last_inference
-            .map_or("–".to_owned(), |t| format!("{:.3} ms", t.as_secs_f64() * 1e3))
+            .map_or("–".to_owned(), |t| {
+                format!("{:.3} ms", t.as_secs_f64() * 1e3)
+            })
             .into(),
     );
 }

@@ -11,7 +11,10 @@ fn ui_sources() -> Vec<(String, String)> {
         for entry in std::fs::read_dir(dir.join(sub)).unwrap() {
             let path = entry.unwrap().path();
             if path.extension().is_some_and(|e| e == ext) {
-                files.push((path.display().to_string(), std::fs::read_to_string(&path).unwrap()));
+                files.push((
+                    path.display().to_string(),
+                    std::fs::read_to_string(&path).unwrap(),
+                ));
             }
         }
     }
@@ -35,7 +38,9 @@ fn font_covers_every_ui_character() {
         "the embedded font lacks {missing:?}: re-run desktop/ui/fonts/make_subset.py"
     );
     // Japanese UI text is really there (not just ASCII).
-    for ch in ['数', '字', 'を', '書', 'い', 'て', 'く', 'だ', 'さ', '予', '測'] {
+    for ch in [
+        '数', '字', 'を', '書', 'い', 'て', 'く', 'だ', 'さ', '予', '測',
+    ] {
         assert!(face.glyph_index(ch).is_some(), "{ch}");
     }
 }
@@ -49,9 +54,17 @@ fn the_embedded_font_is_the_windows_default_font_and_stays_small() {
         .find(|n| n.name_id == ttf_parser::name_id::FAMILY && n.is_unicode())
         .and_then(|n| n.to_string())
         .expect("font has a family name");
-    let app = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("ui/app.slint")).unwrap();
-    assert!(app.contains(&format!("default-font-family: \"{family}\"")), "{family}");
+    let app = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("ui/app.slint"))
+        .unwrap();
+    assert!(
+        app.contains(&format!("default-font-family: \"{family}\"")),
+        "{family}"
+    );
     assert!(app.contains("import \"fonts/NotoSansCJKjp-Sumi-Regular.otf\""));
     assert!(FONT.len() < 200_000, "subset font is {} bytes", FONT.len());
-    assert!(Path::new(env!("CARGO_MANIFEST_DIR")).join("ui/fonts/OFL.txt").exists());
+    assert!(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("ui/fonts/OFL.txt")
+            .exists()
+    );
 }

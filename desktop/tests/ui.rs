@@ -21,7 +21,9 @@ fn app_with(options: Options) -> App {
     .expect("one platform per test thread");
     let app = App::new(options).expect("the window builds");
     app.window().show().unwrap();
-    app.window().window().set_size(LogicalSize::new(WIDTH, HEIGHT));
+    app.window()
+        .window()
+        .set_size(LogicalSize::new(WIDTH, HEIGHT));
     app
 }
 
@@ -44,7 +46,10 @@ fn canvas_rect(app: &App) -> (LogicalPosition, LogicalSize) {
         .next()
         .expect("canvas touch area (needs .slint debug info)");
     let (pos, size) = (touch.absolute_position(), touch.size());
-    assert!(size.width > 100.0 && size.height > 100.0, "canvas too small: {size:?}");
+    assert!(
+        size.width > 100.0 && size.height > 100.0,
+        "canvas too small: {size:?}"
+    );
     (pos, size)
 }
 
@@ -52,10 +57,14 @@ fn canvas_rect(app: &App) -> (LogicalPosition, LogicalSize) {
 /// (like a real mouse), pressing at the first point and releasing at the last.
 fn draw(app: &App, strokes: &[&[(f32, f32)]]) {
     let (origin, size) = canvas_rect(app);
-    let at = |(x, y): (f32, f32)| LogicalPosition::new(origin.x + x * size.width, origin.y + y * size.height);
+    let at = |(x, y): (f32, f32)| {
+        LogicalPosition::new(origin.x + x * size.width, origin.y + y * size.height)
+    };
     let window = app.window().window();
     for stroke in strokes {
-        window.dispatch_event(WindowEvent::PointerMoved { position: at(stroke[0]) });
+        window.dispatch_event(WindowEvent::PointerMoved {
+            position: at(stroke[0]),
+        });
         window.dispatch_event(WindowEvent::PointerPressed {
             position: at(stroke[0]),
             button: PointerEventButton::Left,
@@ -77,7 +86,13 @@ fn draw(app: &App, strokes: &[&[(f32, f32)]]) {
 }
 
 const ONE: &[&[(f32, f32)]] = &[&[(0.52, 0.15), (0.50, 0.50), (0.48, 0.85)]];
-const SEVEN: &[&[(f32, f32)]] = &[&[(0.28, 0.22), (0.50, 0.21), (0.72, 0.22), (0.58, 0.50), (0.46, 0.84)]];
+const SEVEN: &[&[(f32, f32)]] = &[&[
+    (0.28, 0.22),
+    (0.50, 0.21),
+    (0.72, 0.22),
+    (0.58, 0.50),
+    (0.46, 0.84),
+]];
 
 fn click(app: &App, label: &str) {
     let button = ElementHandle::find_by_accessible_label(app.window(), label)
@@ -89,10 +104,16 @@ fn click(app: &App, label: &str) {
 /// The network input as ASCII art plus the probabilities, for failure messages.
 fn dump(app: &App) -> String {
     let st = app.controller().state();
-    let Some(a) = st.analysis() else { return "no analysis".into() };
+    let Some(a) = st.analysis() else {
+        return "no analysis".into();
+    };
     let mut s = String::new();
     for row in a.input.chunks(28) {
-        s.extend(row.iter().map(|&v| match v { 0 => '.', 1..=127 => '+', _ => '#' }));
+        s.extend(row.iter().map(|&v| match v {
+            0 => '.',
+            1..=127 => '+',
+            _ => '#',
+        }));
         s.push('\n');
     }
     s + &format!("{:?}", a.probabilities)
@@ -100,7 +121,8 @@ fn dump(app: &App) -> String {
 
 fn predicted(app: &App) -> Option<String> {
     let ui = ui(app);
-    ui.get_has_prediction().then(|| ui.get_predicted_digit().to_string())
+    ui.get_has_prediction()
+        .then(|| ui.get_predicted_digit().to_string())
 }
 
 #[test]
@@ -156,13 +178,28 @@ fn clear_button_and_escape_empty_the_canvas_and_undo_removes_a_stroke() {
     let ui = ui(&app);
     assert!(ui.get_canvas_empty());
     assert!(!ui.get_has_prediction());
-    assert!(app.controller().state().canvas().pixels().iter().all(|&v| v == 0));
+    assert!(
+        app.controller()
+            .state()
+            .canvas()
+            .pixels()
+            .iter()
+            .all(|&v| v == 0)
+    );
 
     // Esc (keyboard shortcut) does the same.
     draw(&app, ONE);
     assert!(predicted(&app).is_some());
-    app.window().window().dispatch_event(WindowEvent::KeyPressed { text: slint::platform::Key::Escape.into() });
-    app.window().window().dispatch_event(WindowEvent::KeyReleased { text: slint::platform::Key::Escape.into() });
+    app.window()
+        .window()
+        .dispatch_event(WindowEvent::KeyPressed {
+            text: slint::platform::Key::Escape.into(),
+        });
+    app.window()
+        .window()
+        .dispatch_event(WindowEvent::KeyReleased {
+            text: slint::platform::Key::Escape.into(),
+        });
     assert!(ui.get_canvas_empty(), "Esc clears");
     assert!(!ui.get_has_prediction());
 
@@ -171,10 +208,22 @@ fn clear_button_and_escape_empty_the_canvas_and_undo_removes_a_stroke() {
     draw(&app, &[&[(0.2, 0.5), (0.8, 0.5)]]);
     assert_eq!(app.controller().state().canvas().stroke_count(), 2);
     let control = slint::platform::Key::Control;
-    app.window().window().dispatch_event(WindowEvent::KeyPressed { text: control.into() });
-    app.window().window().dispatch_event(WindowEvent::KeyPressed { text: "z".into() });
-    app.window().window().dispatch_event(WindowEvent::KeyReleased { text: "z".into() });
-    app.window().window().dispatch_event(WindowEvent::KeyReleased { text: control.into() });
+    app.window()
+        .window()
+        .dispatch_event(WindowEvent::KeyPressed {
+            text: control.into(),
+        });
+    app.window()
+        .window()
+        .dispatch_event(WindowEvent::KeyPressed { text: "z".into() });
+    app.window()
+        .window()
+        .dispatch_event(WindowEvent::KeyReleased { text: "z".into() });
+    app.window()
+        .window()
+        .dispatch_event(WindowEvent::KeyReleased {
+            text: control.into(),
+        });
     assert_eq!(app.controller().state().canvas().stroke_count(), 1);
     assert_eq!(predicted(&app).as_deref(), Some("1"));
     click(&app, "Undo");
@@ -186,7 +235,11 @@ fn clear_button_and_escape_empty_the_canvas_and_undo_removes_a_stroke() {
 fn next_random_changes_the_sample_and_shows_its_true_label() {
     let app = app();
     let ui = ui(&app);
-    let first = app.controller().state().sample_index().expect("a sample at start");
+    let first = app
+        .controller()
+        .state()
+        .sample_index()
+        .expect("a sample at start");
     assert!(ui.get_sample_true_text().starts_with("True: "));
     click(&app, "Next random");
     let second = app.controller().state().sample_index().unwrap();
@@ -256,7 +309,12 @@ fn japanese_ui_and_language_toggle() {
     });
     let tr = app.window().global::<sumi_desktop::Tr>();
     assert_eq!(tr.get_clear(), "消去");
-    assert!(app.window().global::<Ui>().get_sample_true_text().starts_with("正解"));
+    assert!(
+        app.window()
+            .global::<Ui>()
+            .get_sample_true_text()
+            .starts_with("正解")
+    );
     click(&app, "English");
     assert_eq!(tr.get_clear(), "Clear");
 }
@@ -270,11 +328,19 @@ fn snapshot_renders_the_window_to_png() {
         if lang_toggle {
             app.controller().toggle_language();
         }
-        let shot = app.window().window().take_snapshot().expect("software renderer snapshot");
+        let shot = app
+            .window()
+            .window()
+            .take_snapshot()
+            .expect("software renderer snapshot");
         assert_eq!((shot.width(), shot.height()), (WIDTH as u32, HEIGHT as u32));
         let rgba: Vec<u8> = shot.as_bytes().to_vec();
         let distinct: std::collections::HashSet<&[u8]> = rgba.chunks(4).collect();
-        assert!(distinct.len() > 50, "the window is not blank: {} colours", distinct.len());
+        assert!(
+            distinct.len() > 50,
+            "the window is not blank: {} colours",
+            distinct.len()
+        );
         let img = image::RgbaImage::from_raw(shot.width(), shot.height(), rgba).unwrap();
         let path = out.join(name);
         img.save(&path).unwrap();
