@@ -29,10 +29,16 @@ cleanup() {
 }
 trap cleanup EXIT
 export DISPLAY="$display"
-for _ in $(seq 50); do
-    xdotool getmouselocation >/dev/null 2>&1 && break
+x_up=""
+for _ in $(seq 300); do
+    xdotool getmouselocation >/dev/null 2>&1 && { x_up=1; break; }
     sleep 0.1
 done
+[ -n "$x_up" ] || {
+    echo "smoke.sh: Xvfb $display did not start within 30 s:" >&2
+    cat "$out/xvfb.log" >&2
+    exit 1
+}
 
 SUMI_TRACE=1 "$bin" --lang en >"$out/app.log" 2>&1 &
 app=$!
