@@ -107,16 +107,22 @@ pub fn preprocess(
     } else {
         border_mean
     };
-    let ink_raw = |v: u8| -> u8 {
-        let v = if inverted { 255 - v } else { v };
-        v.saturating_sub(background)
-    };
+    // Every per-pixel mapping goes through a 256-entry table: one lookup per pixel and pass.
+    let mut raw = [0u8; 256];
+    for (v, r) in raw.iter_mut().enumerate() {
+        let v = if inverted { 255 - v as u8 } else { v as u8 };
+        *r = v.saturating_sub(background);
+    }
     // 2. Contrast.
-    let max_ink = canvas.iter().map(|&v| ink_raw(v)).max().unwrap_or(0);
+    let max_ink = canvas.iter().map(|&v| raw[v as usize]).max().unwrap_or(0);
     if max_ink < MIN_CONTRAST {
         return Err(PreprocessError::Empty);
     }
-    let ink = |v: u8| -> u32 { ink_raw(v) as u32 * 255 / max_ink as u32 };
+    let mut lut = [0u8; 256];
+    for (l, &r) in lut.iter_mut().zip(&raw) {
+        *l = (r as u32 * 255 / max_ink as u32) as u8;
+    }
+    let ink = |v: u8| -> u32 { lut[v as usize] as u32 };
     // 3. Bounding box.
     let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
     let mut count = 0usize;
