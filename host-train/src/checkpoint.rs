@@ -1,0 +1,259 @@
+//! Run directories, checkpoints and atomic file writes.
+//!
+//! A run directory holds `config.json` (the recipe), and a checkpoint made of
+//! `model-<tag>.bpk` (burn module record), `optim-<tag>.bpk` (optimizer record) and
+//! `state.json` (progress and metric history) which names the two record files. Every file is
+//! written to a temporary name and renamed into place, and `state.json` is renamed last, so a
+//! crash at any moment leaves the previous checkpoint intact.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use burn::module::Module;
+use burn::optim::ModuleOptimizer;
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use crate::data::Augment;
+use crate::metrics::EpochMetrics;
+use crate::model::{Arch, Net, Preset};
+
+/// Which burn backend to train on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// burn's Flex CPU backend (gemm + rayon): the default, much faster.
+    Flex,
+    /// burn-ndarray (deprecated in burn 0.22, kept for comparison).
+    Ndarray,
+}
+
+impl Backend {
+    pub fn device(self) -> Device {
+        match self {
+            Backend::Flex => Device::flex(),
+            #[allow(deprecated)]
+            Backend::Ndarray => Device::ndarray(),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Flex => "flex",
+            Backend::Ndarray => "ndarray",
+        }
+    }
+}
+
+/// The training recipe: everything that determines the final weights.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct RunConfig {
+    pub preset: Preset,
+    pub arch: Arch,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub seed: u64,
+    pub backend: Backend,
+    pub lr: f64,
+    pub warmup_steps: usize,
+    pub min_lr_ratio: f64,
+    pub weight_decay: f32,
+    pub augment: Augment,
+    pub val_size: usize,
+    /// Use only the first N training images (after the split); for quick tests.
+    pub limit_train: Option<usize>,
+    /// Steps per epoch cap (for quick tests); `None` = full epochs.
+    pub max_steps_per_epoch: Option<usize>,
+}
+
+/// Partial epoch progress (only when the run was interrupted mid-epoch).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Partial {
+    pub loss_sum: f64,
+    pub correct: usize,
+    pub seen: usize,
+    pub seconds: f64,
+}
+
+/// Progress of a run.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct State {
+    /// Next epoch to run (0-based); equals `epochs` when training is complete.
+    pub epoch: usize,
+    /// Next step within `epoch`.
+    pub step: usize,
+    /// Optimizer steps taken so far.
+    pub global_step: usize,
+    pub partial: Partial,
+    pub history: Vec<EpochMetrics>,
+    /// File names (relative to the run directory) of the current records.
+    pub model_file: String,
+    pub optim_file: String,
+    /// Seconds spent training so far (summed over sessions).
+    pub train_seconds: f64,
+}
+
+pub const CONFIG_FILE: &str = "config.json";
+pub const STATE_FILE: &str = "state.json";
+
+/// Write `bytes` to `path` atomically (temporary file in the same directory, fsync, rename).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .with_context(|| format!("{} has no file name", path.display()))?;
+    let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
+    let mut f =
+        fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    f.write_all(&bytes)
+        .and_then(|_| f.sync_all())
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    drop(f);
+    fs::rename(&tmp, path)
+        .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))?;
+    Ok(())
+}
+
+pub fn save_config(dir: &Path, cfg: &RunConfig) -> Result<()> {
+    fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create run directory {}", dir.display()))?;
+    write_atomic(&dir.join(CONFIG_FILE), &serde_json::to_vec_pretty(cfg)?)
+}
+
+pub fn load_config(dir: &Path) -> Result<RunConfig> {
+    let p = dir.join(CONFIG_FILE);
+    let bytes = fs::read(&p).with_context(|| {
+        format!(
+            "cannot read {}: is {} a sumi-train run directory (made by `sumi-train train --out DIR`)?",
+            p.display(),
+            dir.display()
+        )
+    })?;
+    serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is corrupt or from an incompatible version", p.display()))
+}
+
+/// Save model + optimizer + state as one checkpoint and delete the previous records.
+pub fn save(dir: &Path, model: &Net, optim: &ModuleOptimizer, state: &mut State) -> Result<()> {
+    let tag = format!("e{}s{}", state.epoch, state.step);
+    let model_file = format!("model-{tag}.bpk");
+    let optim_file = format!("optim-{tag}.bpk");
+    let mbytes = model
+        .clone()
+        .into_record()
+        .into_bytes()
+        .map_err(|e| anyhow::anyhow!("cannot serialise the model: {e:?}"))?;
+    write_atomic(&dir.join(&model_file), &mbytes)?;
+    let obytes = optim
+        .into_bytes()
+        .map_err(|e| anyhow::anyhow!("cannot serialise the optimizer state: {e:?}"))?;
+    write_atomic(&dir.join(&optim_file), &obytes)?;
+    let old = (
+        std::mem::replace(&mut state.model_file, model_file),
+        std::mem::replace(&mut state.optim_file, optim_file),
+    );
+    write_atomic(&dir.join(STATE_FILE), &serde_json::to_vec_pretty(state)?)?;
+    for f in [old.0, old.1] {
+        if !f.is_empty() && f != state.model_file && f != state.optim_file {
+            let _ = fs::remove_file(dir.join(f));
+        }
+    }
+    Ok(())
+}
+
+pub fn load_state(dir: &Path) -> Result<State> {
+    let p = dir.join(STATE_FILE);
+    let bytes = fs::read(&p).with_context(|| {
+        format!(
+            "cannot read {}: {} holds no checkpoint (train with --out DIR first)",
+            p.display(),
+            dir.display()
+        )
+    })?;
+    serde_json::from_slice(&bytes).with_context(|| {
+        format!(
+            "checkpoint state {} is corrupt; delete the run directory and train again",
+            p.display()
+        )
+    })
+}
+
+fn read_record(path: &Path) -> Result<burn::tensor::Bytes> {
+    let bytes = fs::read(path)
+        .with_context(|| format!("cannot read checkpoint file {}", path.display()))?;
+    Ok(burn::tensor::Bytes::from_bytes_vec(bytes))
+}
+
+/// Load the model weights of the checkpoint in `dir` into a freshly built `Net`.
+pub fn load_model(dir: &Path, cfg: &RunConfig, state: &State, device: &Device) -> Result<Net> {
+    let path = dir.join(&state.model_file);
+    let bytes = read_record(&path)?;
+    let record = burn::store::ModuleRecord::from_bytes(bytes)
+        .map_err(|e| anyhow::anyhow!("checkpoint {} is corrupt: {e:?}", path.display()))?;
+    Net::new(&cfg.arch, device)
+        .try_load_record(record)
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "checkpoint {} does not match the model: {e:?}",
+                path.display()
+            )
+        })
+}
+
+/// Load the optimizer state of the checkpoint in `dir`.
+pub fn load_optim(dir: &Path, state: &State, optim: ModuleOptimizer) -> Result<ModuleOptimizer> {
+    let path = dir.join(&state.optim_file);
+    let bytes = read_record(&path)?;
+    // Check the bytes decode before handing them to burn (whose loader may panic on garbage).
+    let record = burn::optim::OptimizerRecord::from_bytes(bytes).map_err(|e| {
+        anyhow::anyhow!("optimizer checkpoint {} is corrupt: {e:?}", path.display())
+    })?;
+    Ok(optim.load_record(record))
+}
+
+/// Resolve a checkpoint argument: a run directory.
+pub fn run_dir(path: &Path) -> Result<PathBuf> {
+    if !path.is_dir() {
+        bail!(
+            "{} is not a directory: pass the run directory written by `sumi-train train --out DIR`",
+            path.display()
+        );
+    }
+    Ok(path.to_path_buf())
+}
+
+/// All parameters of `net` as f32, in a fixed order (conv weights and biases, then dense).
+pub fn flat_params(net: &Net) -> Vec<f32> {
+    fn take<const D: usize>(t: burn::tensor::Tensor<D>, out: &mut Vec<f32>) {
+        out.extend(t.into_data().try_into_vec_as::<f32>().unwrap_or_default());
+    }
+    let mut v = Vec::new();
+    for c in &net.convs {
+        take(c.weight.val(), &mut v);
+        if let Some(b) = &c.bias {
+            take(b.val(), &mut v);
+        }
+    }
+    for l in &net.dense {
+        take(l.weight.val(), &mut v);
+        if let Some(b) = &l.bias {
+            take(b.val(), &mut v);
+        }
+    }
+    v
+}
+
+/// FNV-1a over the exact bits of every parameter: equal digests = bit-identical weights.
+pub fn weights_digest(net: &Net) -> (u64, usize) {
+    let p = flat_params(net);
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for x in &p {
+        for b in x.to_bits().to_le_bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    (h, p.len())
+}

@@ -1,0 +1,103 @@
+//! `sumi-train eval`: int8 accuracy of a blob through `sumi-core` on the 10,000 test images,
+//! per-class accuracy, confusion matrix (text and `confusion.png`), the worst mistakes
+//! (`mistakes.png`), and optionally the float accuracy of a checkpoint.
+
+use std::path::Path;
+
+use anyhow::{Result, anyhow};
+use serde_json::json;
+use sumi_data::Split;
+
+use crate::metrics::Confusion;
+use crate::plot;
+
+/// Result of evaluating a blob on a split.
+pub struct Evaluation {
+    pub confusion: Confusion,
+    /// (index, predicted, confidence) of every mistake.
+    pub mistakes: Vec<(usize, u8, f32)>,
+    pub images: usize,
+}
+
+/// Run every image of `split` through the core.
+pub fn evaluate_blob(blob: &[u8], split: &Split) -> Result<Evaluation> {
+    let model =
+        sumi_core::Model::from_bytes(blob).map_err(|e| anyhow!("invalid model blob: {e}"))?;
+    use rayon::prelude::*;
+    let idx: Vec<usize> = (0..split.n).collect();
+    let results: Vec<Result<Vec<(u8, f32)>>> = idx
+        .par_chunks(256)
+        .map(|chunk| {
+            let mut arena = vec![0u8; model.arena_bytes()];
+            chunk
+                .iter()
+                .map(|&i| {
+                    model
+                        .predict(split.image(i), &mut arena)
+                        .map(|p| (p.digit, p.confidence()))
+                        .map_err(|e| anyhow!("inference failed on test image {i}: {e}"))
+                })
+                .collect()
+        })
+        .collect();
+    let mut confusion = Confusion::default();
+    let mut mistakes = Vec::new();
+    let mut i = 0;
+    for r in results {
+        for (digit, conf) in r? {
+            let truth = split.labels[i];
+            confusion.add(truth, digit);
+            if digit != truth {
+                mistakes.push((i, digit, conf));
+            }
+            i += 1;
+        }
+    }
+    mistakes.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)));
+    Ok(Evaluation {
+        confusion,
+        mistakes,
+        images: split.n,
+    })
+}
+
+impl Evaluation {
+    pub fn accuracy(&self) -> f64 {
+        self.confusion.accuracy()
+    }
+
+    /// The `--json` object.
+    pub fn to_json(&self, model: &str, float_accuracy: Option<f64>) -> serde_json::Value {
+        json!({
+            "model": model,
+            "images": self.images,
+            "accuracy": self.accuracy(),
+            "correct": self.confusion.correct(),
+            "per_class": self.confusion.per_class().to_vec(),
+            "confusion": self.confusion.m.iter().map(|r| r.to_vec()).collect::<Vec<_>>(),
+            "float_accuracy": float_accuracy,
+            "worst_mistakes": self.mistakes.iter().take(10).map(|(i, p, c)| json!({
+                "index": i, "predicted": p, "confidence": c
+            })).collect::<Vec<_>>(),
+        })
+    }
+
+    /// Write `confusion.png` and `mistakes.png` (worst `n` mistakes) into `dir`.
+    pub fn write_figures(&self, dir: &Path, split: &Split, n: usize) -> Result<()> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow!("cannot create output directory {}: {e}", dir.display()))?;
+        plot::confusion(&dir.join("confusion.png"), &self.confusion)?;
+        let items: Vec<plot::Mistake<'_>> = self
+            .mistakes
+            .iter()
+            .take(n)
+            .map(|&(i, pred, confidence)| plot::Mistake {
+                pixels: split.image(i),
+                truth: split.labels[i],
+                pred,
+                confidence,
+            })
+            .collect();
+        plot::mistakes(&dir.join("mistakes.png"), &items)
+    }
+}

@@ -1,0 +1,534 @@
+//! Post-training int8 quantization and export to the `sumi-core` blob.
+//!
+//! The scheme is the contract's, exactly: input int8 = pixel − 128 (scale 1/255, zero point
+//! −128); weights int8 symmetric per output channel (q ∈ [−127, 127]); int32 bias with the
+//! input zero point folded in; ReLU outputs int8 with zero point −128 over the calibrated range
+//! [0, max]; the last dense layer emits int32 logits. All requantization multipliers come from
+//! `sumi_core::quant::quantize_multiplier`, and the blob is written by `sumi_core::blob::encode`,
+//! so this module holds no integer inference of its own: accuracy is measured through
+//! `sumi_core::Model`.
+
+use anyhow::{Context, Result, anyhow, bail};
+use burn::tensor::{Device, Tensor};
+use sumi_core::blob::{
+    self, ConvDesc, DenseDesc, DenseOutput, LayerDesc, Metadata, ModelDesc, Padding, Pool,
+};
+use sumi_core::quant::{Requant, quantize_multiplier};
+use sumi_data::Split;
+
+use crate::data;
+use crate::model::{Arch, Net, Observed};
+
+/// Input quantization: scale 1/255, zero point −128.
+pub const INPUT_SCALE: f64 = 1.0 / 255.0;
+pub const INPUT_ZERO_POINT: i8 = -128;
+/// Zero point of every ReLU output (range [0, max] mapped onto [−128, 127]).
+pub const RELU_ZERO_POINT: i8 = -128;
+/// Logits are scaled so the calibrated largest |logit| maps to this many units.
+pub const LOGIT_UNITS: f64 = 16384.0;
+
+/// Per-layer activation ranges measured on calibration images.
+#[derive(Clone, Debug)]
+pub struct Calibration {
+    /// Upper end of each layer's (post-ReLU) output range; for the last layer, max |logit|.
+    pub max: Vec<f64>,
+    #[allow(dead_code)]
+    pub images: usize,
+}
+
+/// Calibrate activation ranges on `indices` of `split` (plain training images, no
+/// augmentation). `percentile` < 100 clips rare outliers (per layer, over all values).
+pub fn calibrate(
+    model: &Net,
+    split: &Split,
+    indices: &[usize],
+    percentile: f64,
+    device: &Device,
+) -> Calibration {
+    let layers = model.convs.len() + model.dense.len();
+    let mut values: Vec<Vec<f32>> = vec![Vec::new(); layers];
+    for chunk in indices.chunks(250) {
+        let b = data::batch(split, chunk, None, device);
+        model.forward_observed(b.images, None, |i, o| {
+            let t: Tensor<1> = match o {
+                Observed::Map(t) => t.clone().flatten(0, 3),
+                Observed::Vec(t) => t.clone().flatten(0, 1),
+            };
+            let v = crate::train::logits_vec(t.unsqueeze::<2>());
+            if i + 1 == layers {
+                values[i].extend(v.iter().map(|x| x.abs()));
+            } else if percentile >= 100.0 {
+                let m = v.iter().copied().fold(0f32, f32::max);
+                if values[i].is_empty() {
+                    values[i].push(m);
+                } else {
+                    values[i][0] = values[i][0].max(m);
+                }
+            } else {
+                values[i].extend(v);
+            }
+        });
+    }
+    let max = values
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut v)| {
+            if v.is_empty() {
+                return 1.0;
+            }
+            let p = if i + 1 == layers { 100.0 } else { percentile };
+            let m = if p >= 100.0 {
+                v.iter().copied().fold(0f32, f32::max)
+            } else {
+                let k = ((v.len() - 1) as f64 * p / 100.0).round() as usize;
+                *v.select_nth_unstable_by(k, |a, b| a.total_cmp(b)).1
+            };
+            f64::from(m).max(1e-6)
+        })
+        .collect();
+    Calibration {
+        max,
+        images: indices.len(),
+    }
+}
+
+/// One quantized layer, owning its arrays (converted to a borrowed `LayerDesc` for encoding).
+#[derive(Clone, Debug)]
+pub enum QLayer {
+    Conv {
+        k: u8,
+        in_c: u16,
+        out_c: u16,
+        pool: bool,
+        zp_out: i8,
+        weights: Vec<i8>,
+        bias: Vec<i32>,
+        rq: Vec<Requant>,
+    },
+    Flatten,
+    Dense {
+        in_f: u32,
+        out_f: u16,
+        relu: bool,
+        /// `None` = logits.
+        zp_out: Option<i8>,
+        weights: Vec<i8>,
+        bias: Vec<i32>,
+        rq: Vec<Requant>,
+    },
+}
+
+/// A quantized model ready to encode.
+#[derive(Clone, Debug)]
+pub struct QModel {
+    pub layers: Vec<QLayer>,
+    pub logit_scale: f32,
+    pub params: u32,
+}
+
+fn floats<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
+    t.into_data()
+        .try_into_vec_as::<f32>()
+        .map_err(|e| anyhow!("cannot read weights: {e:?}"))
+}
+
+/// Quantize rows of `w` (`rows` × `k`): per-row symmetric scales and int8 values.
+fn quantize_rows(w: &[f32], rows: usize) -> (Vec<i8>, Vec<f64>) {
+    let k = w.len() / rows;
+    let mut q = Vec::with_capacity(w.len());
+    let mut scales = Vec::with_capacity(rows);
+    for r in 0..rows {
+        let row = &w[r * k..(r + 1) * k];
+        let max = row.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let s = if max > 0.0 {
+            f64::from(max) / 127.0
+        } else {
+            1.0
+        };
+        scales.push(s);
+        q.extend(
+            row.iter()
+                .map(|&v| (f64::from(v) / s).round().clamp(-127.0, 127.0) as i8),
+        );
+    }
+    (q, scales)
+}
+
+/// Integer bias with the input zero point folded in, and the requantization multipliers.
+fn bias_and_rq(
+    b: &[f32],
+    q: &[i8],
+    w_scales: &[f64],
+    s_in: f64,
+    zp_in: i8,
+    s_out: f64,
+) -> Result<(Vec<i32>, Vec<Requant>)> {
+    let k = q.len() / b.len();
+    let mut bias = Vec::with_capacity(b.len());
+    let mut rq = Vec::with_capacity(b.len());
+    for (o, (&bo, &sw)) in b.iter().zip(w_scales).enumerate() {
+        let sum: i64 = q[o * k..(o + 1) * k].iter().map(|&v| i64::from(v)).sum();
+        let bq = (f64::from(bo) / (s_in * sw)).round() as i64 - i64::from(zp_in) * sum;
+        if bq.abs() >= 1 << 30 {
+            bail!(
+                "bias of output {o} does not fit the accumulator ({bq}); the model's weights are degenerate"
+            );
+        }
+        bias.push(bq as i32);
+        rq.push(quantize_multiplier(s_in * sw / s_out));
+    }
+    Ok((bias, rq))
+}
+
+/// Quantize a trained float model with calibrated activation ranges.
+pub fn quantize(model: &Net, arch: &Arch, cal: &Calibration) -> Result<QModel> {
+    let mut layers = Vec::new();
+    let mut s_in = INPUT_SCALE;
+    let mut zp_in = INPUT_ZERO_POINT;
+    let mut li = 0;
+    for (conv, spec) in model.convs.iter().zip(&arch.convs) {
+        // burn: [O, I, KH, KW] -> OHWI.
+        let w = floats(conv.weight.val())?;
+        let (o_n, i_n, k) = (spec.out_c, spec.in_c, spec.kernel);
+        let mut ohwi = vec![0f32; w.len()];
+        for o in 0..o_n {
+            for i in 0..i_n {
+                for y in 0..k {
+                    for x in 0..k {
+                        ohwi[((o * k + y) * k + x) * i_n + i] = w[((o * i_n + i) * k + y) * k + x];
+                    }
+                }
+            }
+        }
+        let b = match &conv.bias {
+            Some(b) => floats(b.val())?,
+            None => vec![0.0; o_n],
+        };
+        let (q, sw) = quantize_rows(&ohwi, o_n);
+        let s_out = cal.max[li] / 255.0;
+        let (bias, rq) = bias_and_rq(&b, &q, &sw, s_in, zp_in, s_out)?;
+        layers.push(QLayer::Conv {
+            k: k as u8,
+            in_c: i_n as u16,
+            out_c: o_n as u16,
+            pool: spec.pool,
+            zp_out: RELU_ZERO_POINT,
+            weights: q,
+            bias,
+            rq,
+        });
+        s_in = s_out;
+        zp_in = RELU_ZERO_POINT;
+        li += 1;
+    }
+    layers.push(QLayer::Flatten);
+    let (fh, fw, fc) = arch.conv_shapes().last().copied().unwrap_or((28, 28, 1));
+    let mut in_f = arch.flat_len();
+    let n_dense = model.dense.len();
+    let mut logit_scale = 1.0f64;
+    for (di, lin) in model.dense.iter().enumerate() {
+        // burn Linear weight is [in, out]; the core wants [out][in] with the input in HWC
+        // order, while burn flattened NCHW (c, h, w).
+        let w = floats(lin.weight.val())?;
+        let out_f = arch.dense[di];
+        let mut rows = vec![0f32; w.len()];
+        for o in 0..out_f {
+            for j in 0..in_f {
+                let src = if di == 0 {
+                    // j is the HWC index; find the CHW index burn used.
+                    let c = j % fc;
+                    let hw = j / fc;
+                    let (y, x) = (hw / fw, hw % fw);
+                    (c * fh + y) * fw + x
+                } else {
+                    j
+                };
+                rows[o * in_f + j] = w[src * out_f + o];
+            }
+        }
+        let b = match &lin.bias {
+            Some(b) => floats(b.val())?,
+            None => vec![0.0; out_f],
+        };
+        let (q, sw) = quantize_rows(&rows, out_f);
+        let last = di + 1 == n_dense;
+        let s_out = if last {
+            cal.max[li] / LOGIT_UNITS
+        } else {
+            cal.max[li] / 255.0
+        };
+        let (bias, rq) = bias_and_rq(&b, &q, &sw, s_in, zp_in, s_out)?;
+        layers.push(QLayer::Dense {
+            in_f: in_f as u32,
+            out_f: out_f as u16,
+            relu: !last,
+            zp_out: if last { None } else { Some(RELU_ZERO_POINT) },
+            weights: q,
+            bias,
+            rq,
+        });
+        if last {
+            logit_scale = s_out;
+        }
+        s_in = s_out;
+        zp_in = RELU_ZERO_POINT;
+        in_f = out_f;
+        li += 1;
+    }
+    Ok(QModel {
+        layers,
+        logit_scale: logit_scale as f32,
+        params: arch.params() as u32,
+    })
+}
+
+/// Metadata written into the blob (owned strings).
+#[derive(Clone, Debug, Default)]
+pub struct Meta {
+    pub name: String,
+    pub created: String,
+    pub recipe: String,
+    pub float_accuracy: Option<f32>,
+    pub int8_accuracy: Option<f32>,
+}
+
+fn i32_bytes(v: &[i32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+impl QModel {
+    /// Encode as a `sumi-core` blob.
+    pub fn to_blob(&self, meta: &Meta) -> Result<Vec<u8>> {
+        // Own every byte array first; the descriptors borrow them.
+        struct Arrays {
+            w: Vec<u8>,
+            b: Vec<u8>,
+            m: Vec<u8>,
+            s: Vec<u8>,
+        }
+        let arrays: Vec<Option<Arrays>> = self
+            .layers
+            .iter()
+            .map(|l| match l {
+                QLayer::Conv {
+                    weights, bias, rq, ..
+                }
+                | QLayer::Dense {
+                    weights, bias, rq, ..
+                } => Some(Arrays {
+                    w: weights.iter().map(|&v| v as u8).collect(),
+                    b: i32_bytes(bias),
+                    m: i32_bytes(&rq.iter().map(|r| r.multiplier).collect::<Vec<_>>()),
+                    s: rq.iter().map(|r| r.shift as u8).collect(),
+                }),
+                QLayer::Flatten => None,
+            })
+            .collect();
+        let mut descs: heapless::Vec<LayerDesc<'_>, { sumi_core::MAX_LAYERS }> =
+            heapless::Vec::new();
+        for (l, a) in self.layers.iter().zip(&arrays) {
+            let d = match (l, a) {
+                (
+                    QLayer::Conv {
+                        k,
+                        in_c,
+                        out_c,
+                        pool,
+                        zp_out,
+                        ..
+                    },
+                    Some(a),
+                ) => LayerDesc::Conv2d(ConvDesc {
+                    kernel_h: *k,
+                    kernel_w: *k,
+                    in_channels: *in_c,
+                    out_channels: *out_c,
+                    padding: Padding::Valid,
+                    relu: true,
+                    pool: if *pool { Pool::Max2 } else { Pool::None },
+                    output_zero_point: *zp_out,
+                    weights: &a.w,
+                    bias: &a.b,
+                    multipliers: &a.m,
+                    shifts: &a.s,
+                }),
+                (
+                    QLayer::Dense {
+                        in_f,
+                        out_f,
+                        relu,
+                        zp_out,
+                        ..
+                    },
+                    Some(a),
+                ) => LayerDesc::Dense(DenseDesc {
+                    in_features: *in_f,
+                    out_features: *out_f,
+                    relu: *relu,
+                    output: match zp_out {
+                        Some(z) => DenseOutput::Int8 { zero_point: *z },
+                        None => DenseOutput::Logits,
+                    },
+                    weights: &a.w,
+                    bias: &a.b,
+                    multipliers: &a.m,
+                    shifts: &a.s,
+                }),
+                _ => LayerDesc::Flatten,
+            };
+            descs.push(d).map_err(|_| {
+                anyhow!(
+                    "too many layers for the core (max {})",
+                    sumi_core::MAX_LAYERS
+                )
+            })?;
+        }
+        let desc = ModelDesc {
+            meta: Metadata {
+                name: &meta.name,
+                created: &meta.created,
+                recipe: &meta.recipe,
+                float_accuracy: meta.float_accuracy,
+                int8_accuracy: meta.int8_accuracy,
+                params: self.params,
+            },
+            input_h: 28,
+            input_w: 28,
+            input_c: 1,
+            input_zero_point: INPUT_ZERO_POINT,
+            logit_scale: self.logit_scale,
+            layers: descs,
+        };
+        let cap = arrays
+            .iter()
+            .flatten()
+            .map(|a| a.w.len() + a.b.len() + a.m.len() + a.s.len() + 64)
+            .sum::<usize>()
+            + meta.name.len()
+            + meta.created.len()
+            + meta.recipe.len()
+            + 1024;
+        let mut out = vec![0u8; cap];
+        let n = blob::encode(&desc, &mut out)
+            .map_err(|e| anyhow!("cannot encode the model blob: {e}"))?;
+        out.truncate(n);
+        sumi_core::Model::from_bytes(&out)
+            .map_err(|e| anyhow!("the encoded blob does not load back: {e}"))
+            .context("internal error in the exporter")?;
+        Ok(out)
+    }
+}
+
+/// int8 predictions of a blob (through `sumi_core`) for `indices` of `split`, in parallel.
+pub fn predict_int8(blob: &[u8], split: &Split, indices: &[usize]) -> Result<Vec<u8>> {
+    use rayon::prelude::*;
+    let model =
+        sumi_core::Model::from_bytes(blob).map_err(|e| anyhow!("invalid model blob: {e}"))?;
+    let chunks: Vec<Result<Vec<u8>>> = indices
+        .par_chunks(256)
+        .map(|chunk| {
+            let mut arena = vec![0u8; model.arena_bytes()];
+            chunk
+                .iter()
+                .map(|&i| {
+                    model
+                        .predict(split.image(i), &mut arena)
+                        .map(|p| p.digit)
+                        .map_err(|e| anyhow!("inference failed: {e}"))
+                })
+                .collect()
+        })
+        .collect();
+    let mut out = Vec::with_capacity(indices.len());
+    for c in chunks {
+        out.extend(c?);
+    }
+    Ok(out)
+}
+
+/// What [`export`] measured and wrote.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ExportReport {
+    pub blob_bytes: usize,
+    pub arena_bytes: usize,
+    pub weight_bytes: usize,
+    pub params: u32,
+    pub macs: u64,
+    pub calibration_images: usize,
+    pub calibration_percentile: f64,
+    pub val_float_accuracy: f64,
+    pub val_int8_accuracy: f64,
+    pub test_float_accuracy: f64,
+    pub test_int8_accuracy: f64,
+    /// Fraction of test images where the int8 and float predictions agree.
+    pub test_agreement: f64,
+}
+
+fn accuracy(pred: &[u8], split: &Split, idx: &[usize]) -> f64 {
+    let ok = pred
+        .iter()
+        .zip(idx)
+        .filter(|(p, i)| **p == split.labels[**i])
+        .count();
+    ok as f64 / idx.len().max(1) as f64
+}
+
+/// Calibrate, quantize, choose the calibration (max or 99.99th percentile) with the better
+/// validation int8 accuracy, measure float and int8 accuracy on the test set (reported only,
+/// never used for a choice) and return the blob with its metadata filled in.
+pub fn export(
+    model: &Net,
+    arch: &Arch,
+    train: &Split,
+    calib_idx: &[usize],
+    val_idx: &[usize],
+    test: &Split,
+    mut meta: Meta,
+    device: &Device,
+) -> Result<(Vec<u8>, ExportReport)> {
+    let val_float = crate::train::predict_float(model, train, val_idx, device);
+    let val_float_acc = accuracy(&val_float, train, val_idx);
+    let mut best: Option<(f64, f64, QModel)> = None;
+    for pct in [100.0, 99.99] {
+        let cal = calibrate(model, train, calib_idx, pct, device);
+        let q = quantize(model, arch, &cal)?;
+        let blob = q.to_blob(&meta)?;
+        let acc = accuracy(&predict_int8(&blob, train, val_idx)?, train, val_idx);
+        if best.as_ref().is_none_or(|b| acc > b.0) {
+            best = Some((acc, pct, q));
+        }
+    }
+    let (val_int8_acc, pct, q) = best.ok_or_else(|| anyhow!("no calibration"))?;
+    let test_idx: Vec<usize> = (0..test.n).collect();
+    let test_float = crate::train::predict_float(model, test, &test_idx, device);
+    let test_float_acc = accuracy(&test_float, test, &test_idx);
+    let blob = q.to_blob(&meta)?;
+    let test_int8 = predict_int8(&blob, test, &test_idx)?;
+    let test_int8_acc = accuracy(&test_int8, test, &test_idx);
+    let agree = test_int8
+        .iter()
+        .zip(&test_float)
+        .filter(|(a, b)| a == b)
+        .count() as f64
+        / test.n.max(1) as f64;
+    meta.float_accuracy = Some(test_float_acc as f32);
+    meta.int8_accuracy = Some(test_int8_acc as f32);
+    let blob = q.to_blob(&meta)?;
+    let m = sumi_core::Model::from_bytes(&blob).map_err(|e| anyhow!("{e}"))?;
+    let report = ExportReport {
+        blob_bytes: blob.len(),
+        arena_bytes: m.arena_bytes(),
+        weight_bytes: m.weight_bytes(),
+        params: m.params(),
+        macs: m.macs(),
+        calibration_images: calib_idx.len(),
+        calibration_percentile: pct,
+        val_float_accuracy: val_float_acc,
+        val_int8_accuracy: val_int8_acc,
+        test_float_accuracy: test_float_acc,
+        test_int8_accuracy: test_int8_acc,
+        test_agreement: agree,
+    };
+    drop(m);
+    Ok((blob, report))
+}

@@ -1,0 +1,299 @@
+//! End-to-end tests of the `sumi-train` binary on real MNIST (env `MNIST_DIR`).
+//!
+//! Without `MNIST_DIR` the MNIST tests print a loud notice and skip, unless
+//! `SUMI_REQUIRE_MNIST=1`, in which case they fail.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sumi-train"))
+}
+
+fn mnist_dir(test: &str) -> Option<PathBuf> {
+    match std::env::var_os("MNIST_DIR") {
+        Some(d) => Some(PathBuf::from(d)),
+        None => {
+            if std::env::var("SUMI_REQUIRE_MNIST").as_deref() == Ok("1") {
+                panic!("{test}: MNIST_DIR is not set but SUMI_REQUIRE_MNIST=1");
+            }
+            eprintln!(
+                "\n*** SKIPPED {test}: MNIST_DIR is not set (point it at the MNIST files, e.g. shared/mnist) ***\n"
+            );
+            None
+        }
+    }
+}
+
+fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("sumi-train-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("cannot start sumi-train");
+    eprintln!(
+        "--- {:?}\nstatus {:?}\nstdout:\n{}\nstderr:\n{}",
+        cmd,
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn digest(dir: &Path) -> String {
+    let o = run(bin().args(["digest", "--checkpoint"]).arg(dir));
+    assert!(o.status.success());
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// Quick training args shared by the tests: tiny model, few steps.
+fn quick(mnist: &Path, out: &Path, steps: usize) -> Command {
+    let mut c = bin();
+    c.args([
+        "train",
+        "--preset",
+        "tiny",
+        "--batch-size",
+        "64",
+        "--quiet",
+        "--threads",
+        "2",
+    ])
+    .arg("--data-dir")
+    .arg(mnist)
+    .arg("--out")
+    .arg(out)
+    .args(["--max-steps-per-epoch", &steps.to_string()]);
+    c
+}
+
+#[test]
+fn short_training_exports_a_blob_that_agrees_with_float() {
+    let Some(mnist) = mnist_dir("short_training_exports_a_blob_that_agrees_with_float") else {
+        return;
+    };
+    let dir = tmpdir("short");
+    let o = run(quick(&mnist, &dir, 300).args(["--epochs", "1"]));
+    assert!(o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("leak audit"),
+        "the leak audit must be reported before training"
+    );
+    for f in [
+        "metrics.csv",
+        "curves.png",
+        "model.sumi",
+        "export.json",
+        "config.json",
+        "state.json",
+    ] {
+        assert!(dir.join(f).is_file(), "{f} missing");
+    }
+    let rep: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("export.json")).unwrap()).unwrap();
+    let float = rep["test_float_accuracy"].as_f64().unwrap();
+    let int8 = rep["test_int8_accuracy"].as_f64().unwrap();
+    let agree = rep["test_agreement"].as_f64().unwrap();
+    assert!(float > 0.80, "float accuracy {float} after 300 steps");
+    assert!(int8 > 0.80, "int8 accuracy {int8}");
+    assert!(
+        agree >= 0.99,
+        "int8 and float agree on only {agree} of the test set"
+    );
+
+    // The blob loads in sumi-core on its own and classifies test images well.
+    let blob = std::fs::read(dir.join("model.sumi")).unwrap();
+    let model = sumi_core::Model::from_bytes(&blob).expect("blob must load");
+    assert_eq!(model.classes(), 10);
+    assert!(model.metadata().int8_accuracy.is_some());
+    let test = sumi_data::load_test(Some(&mnist)).unwrap();
+    let mut arena = vec![0u8; model.arena_bytes()];
+    let n = 1000;
+    let ok = (0..n)
+        .filter(|&i| model.predict(test.image(i), &mut arena).unwrap().digit == test.labels[i])
+        .count();
+    assert!(ok as f64 / n as f64 > 0.80, "{ok}/{n}");
+
+    // eval --json on the exported blob.
+    let figs = dir.join("eval");
+    let o = run(bin()
+        .args(["eval", "--json", "--model"])
+        .arg(dir.join("model.sumi"))
+        .arg("--data-dir")
+        .arg(&mnist)
+        .arg("--out")
+        .arg(&figs));
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["images"], 10_000);
+    assert!((v["accuracy"].as_f64().unwrap() - int8).abs() < 1e-9);
+    assert_eq!(v["per_class"].as_array().unwrap().len(), 10);
+    assert_eq!(v["confusion"].as_array().unwrap().len(), 10);
+    assert!(figs.join("confusion.png").is_file() && figs.join("mistakes.png").is_file());
+
+    // predict: a real test digit written as an inverted, upscaled PNG, plus a bad file.
+    let digit = test.labels[0];
+    let img = image::GrayImage::from_fn(112, 112, |x, y| {
+        image::Luma([255 - test.image(0)[(y / 4 * 28 + x / 4) as usize]])
+    });
+    let png = dir.join("digit.png");
+    img.save(&png).unwrap();
+    let bad = dir.join("bad.png");
+    std::fs::write(&bad, b"not an image").unwrap();
+    let o = run(bin()
+        .args(["predict", "--json", "--model"])
+        .arg(dir.join("model.sumi"))
+        .arg(&png)
+        .arg(&bad));
+    assert!(!o.status.success(), "a bad file must give a non-zero exit");
+    let lines: Vec<serde_json::Value> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["digit"], u64::from(digit));
+    assert_eq!(lines[0]["probabilities"].as_array().unwrap().len(), 10);
+    assert!(lines[1]["error"].is_string());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn resume_after_interrupt_gives_identical_weights() {
+    let Some(mnist) = mnist_dir("resume_after_interrupt_gives_identical_weights") else {
+        return;
+    };
+    let a = tmpdir("uninterrupted");
+    let b = tmpdir("interrupted");
+    let args = ["--epochs", "2", "--limit-train", "4096", "--no-export"];
+    let o = run(quick(&mnist, &a, 12).args(args));
+    assert!(o.status.success());
+    // Interrupted mid-way through the second epoch, then resumed.
+    let o = run(quick(&mnist, &b, 12)
+        .args(args)
+        .args(["--stop-after-steps", "17"]));
+    assert_eq!(
+        o.status.code(),
+        Some(130),
+        "an interrupted run exits with 130"
+    );
+    assert!(stderr(&o).contains("--resume"));
+    let mid = digest(&b);
+    assert!(mid.contains("epoch 1 step 5"), "{mid}");
+    let o = run(bin()
+        .args(["train", "--quiet", "--data-dir"])
+        .arg(&mnist)
+        .arg("--resume")
+        .arg(&b));
+    assert!(o.status.success());
+    let (da, db) = (digest(&a), digest(&b));
+    assert_eq!(da, db, "resumed run must end with the same weights");
+    assert!(da.contains("epoch 2 step 0 global_step 24"), "{da}");
+    // Same seed, fresh run: same weights (determinism); different seed: different weights.
+    let c = tmpdir("seed2");
+    let o = run(quick(&mnist, &c, 12).args(args).args(["--seed", "2"]));
+    assert!(o.status.success());
+    assert_ne!(digest(&c).split(' ').next(), da.split(' ').next());
+    for d in [a, b, c] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
+#[test]
+fn bad_inputs_give_clear_errors() {
+    let dir = tmpdir("bad");
+    // Missing data directory.
+    let o = run(bin()
+        .args(["train", "--quiet", "--data-dir"])
+        .arg(dir.join("nope"))
+        .arg("--out")
+        .arg(dir.join("run")));
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("MNIST"), "{}", stderr(&o));
+    let o = run(bin().args(["audit", "--data-dir"]).arg(dir.join("nope")));
+    assert!(!o.status.success());
+    let o = run(bin()
+        .args(["eval", "--data-dir"])
+        .arg(dir.join("nope"))
+        .args(["--model", "/nonexistent.sumi"]));
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("/nonexistent.sumi"));
+
+    // Corrupt checkpoint: not a run directory, corrupt state, corrupt model record.
+    let o = run(bin().args(["export", "--checkpoint"]).arg(dir.join("nope")));
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("not a directory"));
+    let run_dir = dir.join("corrupt");
+    std::fs::create_dir_all(&run_dir).unwrap();
+    let o = run(bin().args(["train", "--resume"]).arg(&run_dir));
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("config.json"), "{}", stderr(&o));
+    let cfg = r#"{"preset":"tiny","arch":{"convs":[{"in_c":1,"out_c":8,"kernel":3,"pool":true},{"in_c":8,"out_c":16,"kernel":3,"pool":true}],"dense":[10],"dropout_permille":100},"epochs":1,"batch_size":64,"seed":1,"backend":"flex","lr":0.003,"warmup_steps":400,"min_lr_ratio":0.01,"weight_decay":0.0001,"augment":{"shift":2.0,"rotate_deg":10.0,"scale":0.1},"val_size":5000,"limit_train":null,"max_steps_per_epoch":null}"#;
+    std::fs::write(run_dir.join("config.json"), cfg).unwrap();
+    std::fs::write(run_dir.join("state.json"), "{ garbage").unwrap();
+    let o = run(bin().args(["export", "--checkpoint"]).arg(&run_dir));
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("corrupt"), "{}", stderr(&o));
+    let state = r#"{"epoch":1,"step":0,"global_step":10,"partial":{"loss_sum":0.0,"correct":0,"seen":0,"seconds":0.0},"history":[],"model_file":"model-e1s0.bpk","optim_file":"optim-e1s0.bpk","train_seconds":1.0}"#;
+    std::fs::write(run_dir.join("state.json"), state).unwrap();
+    std::fs::write(run_dir.join("model-e1s0.bpk"), b"definitely not burnpack").unwrap();
+    std::fs::write(run_dir.join("optim-e1s0.bpk"), b"nor this").unwrap();
+    for args in [
+        &["export", "--checkpoint"][..],
+        &["digest", "--checkpoint"],
+        &["train", "--resume"],
+    ] {
+        let o = run(bin().args(args).arg(&run_dir));
+        assert!(!o.status.success());
+        assert!(stderr(&o).contains("corrupt"), "{}", stderr(&o));
+        assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    }
+
+    // predict: unreadable, empty file, empty (blank) image, corrupt model.
+    let blank = dir.join("blank.png");
+    image::GrayImage::from_pixel(64, 64, image::Luma([255]))
+        .save(&blank)
+        .unwrap();
+    let empty = dir.join("empty.png");
+    std::fs::write(&empty, b"").unwrap();
+    let model_blob = dir.join("model.sumi");
+    std::fs::write(&model_blob, b"SUMI garbage").unwrap();
+    let o = run(bin()
+        .args(["predict", "--model"])
+        .arg(&model_blob)
+        .arg(&blank));
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("not a usable Sumi model"));
+    if sumi_core::Model::from_bytes(sumi_core::models::DEFAULT).is_ok() {
+        let o = run(bin()
+            .args(["predict", "--json"])
+            .arg(dir.join("missing.png"))
+            .arg(&empty)
+            .arg(&blank));
+        assert!(!o.status.success());
+        let out = String::from_utf8(o.stdout).unwrap();
+        let lines: Vec<serde_json::Value> = out
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 3);
+        assert!(lines.iter().all(|l| l["error"].is_string()), "{out}");
+        assert!(lines[1]["error"].as_str().unwrap().contains("empty file"));
+        assert!(lines[2]["error"].as_str().unwrap().contains("empty"));
+    }
+    // Bad numeric arguments.
+    let o = run(bin()
+        .args(["train", "--threads", "0", "--data-dir"])
+        .arg(dir.join("nope")));
+    assert!(!o.status.success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
