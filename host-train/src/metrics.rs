@@ -107,12 +107,12 @@ impl Confusion {
         }
         s.push_str("   acc %\n");
         let pc = self.per_class();
-        for t in 0..10 {
+        for (t, (row, acc)) in self.m.iter().zip(pc).enumerate() {
             s.push_str(&format!("{t:>9}"));
-            for p in 0..10 {
-                s.push_str(&format!("{:>6}", self.m[t][p]));
+            for v in row {
+                s.push_str(&format!("{v:>6}"));
             }
-            s.push_str(&format!("  {:>6.2}\n", 100.0 * pc[t]));
+            s.push_str(&format!("  {:>6.2}\n", 100.0 * acc));
         }
         s
     }

@@ -65,9 +65,9 @@ impl Preset {
                 dropout_permille: 250,
             },
             Preset::Tiny => Arch {
-                convs: vec![c(1, 8, true), c(8, 16, true)],
+                convs: vec![c(1, 12, true), c(12, 20, true)],
                 dense: vec![10],
-                dropout_permille: 100,
+                dropout_permille: 0,
             },
         }
     }
@@ -251,7 +251,7 @@ mod tests {
         assert_eq!(d.flat_len(), 800);
         assert!(d.params() <= 64 * 1024, "{}", d.params());
         let t = Preset::Tiny.arch();
-        assert_eq!(t.flat_len(), 400);
+        assert_eq!(t.flat_len(), 500);
         assert!(t.params() <= 8 * 1024, "{}", t.params());
     }
 }

@@ -476,6 +476,7 @@ fn accuracy(pred: &[u8], split: &Split, idx: &[usize]) -> f64 {
 /// Calibrate, quantize, choose the calibration (max or 99.99th percentile) with the better
 /// validation int8 accuracy, measure float and int8 accuracy on the test set (reported only,
 /// never used for a choice) and return the blob with its metadata filled in.
+#[allow(clippy::too_many_arguments)]
 pub fn export(
     model: &Net,
     arch: &Arch,

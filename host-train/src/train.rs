@@ -303,7 +303,7 @@ pub fn default_config(preset: crate::model::Preset) -> RunConfig {
         arch: preset.arch(),
         epochs: match preset {
             Preset::Default => 12,
-            Preset::Tiny => 12,
+            Preset::Tiny => 15,
         },
         batch_size: 128,
         seed: 1,
@@ -312,7 +312,15 @@ pub fn default_config(preset: crate::model::Preset) -> RunConfig {
         warmup_steps: 400,
         min_lr_ratio: 0.01,
         weight_decay: 1e-4,
-        augment: data::Augment::DEFAULT,
+        // The tiny model is capacity-bound: milder augmentation fits it better.
+        augment: match preset {
+            Preset::Default => data::Augment::DEFAULT,
+            Preset::Tiny => data::Augment {
+                shift: 1.5,
+                rotate_deg: 6.0,
+                scale: 0.06,
+            },
+        },
         val_size: data::DEFAULT_VAL_SIZE,
         limit_train: None,
         max_steps_per_epoch: None,
