@@ -10,14 +10,21 @@ fn cargo_tree(args: &[&str]) -> String {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("run cargo tree");
-    assert!(out.status.success(), "cargo tree failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "cargo tree failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
 #[test]
 fn the_gui_does_not_compile_burn() {
     let tree = cargo_tree(&["-p", "sumi-desktop", "-e", "normal,build"]);
-    assert!(tree.contains("sumi-core"), "sanity: the GUI uses sumi-core\n{tree}");
+    assert!(
+        tree.contains("sumi-core"),
+        "sanity: the GUI uses sumi-core\n{tree}"
+    );
     let burn: Vec<&str> = tree.lines().filter(|l| l.starts_with("burn")).collect();
     assert!(burn.is_empty(), "sumi-desktop depends on burn: {burn:?}");
 }
@@ -26,10 +33,23 @@ fn the_gui_does_not_compile_burn() {
 fn the_core_enables_no_std_or_alloc_feature_anywhere() {
     // The thumbv6m build in CI proves `no_std`; this names the culprit if a dependency of the
     // core ever turns on its `std`/`alloc` feature.
-    let tree = cargo_tree(&["-p", "sumi-core", "-e", "normal,features", "--target", "thumbv6m-none-eabi"]);
-    assert!(tree.contains("postcard"), "sanity: the feature tree lists the core's dependencies\n{tree}");
+    let tree = cargo_tree(&[
+        "-p",
+        "sumi-core",
+        "-e",
+        "normal,features",
+        "--target",
+        "thumbv6m-none-eabi",
+    ]);
+    assert!(
+        tree.contains("postcard"),
+        "sanity: the feature tree lists the core's dependencies\n{tree}"
+    );
     for l in tree.lines() {
-        assert!(!l.contains("feature \"std\"") && !l.contains("feature \"alloc\""), "sumi-core enables `{l}`");
+        assert!(
+            !l.contains("feature \"std\"") && !l.contains("feature \"alloc\""),
+            "sumi-core enables `{l}`"
+        );
     }
 }
 
@@ -41,5 +61,8 @@ fn readme_and_ci_run_the_same_test_command() {
     for cmd in ["cargo run --release", "cargo test --workspace"] {
         assert!(readme.contains(cmd), "README lacks `{cmd}`");
     }
-    assert!(ci.lines().any(|l| l.trim() == "cargo test --workspace"), ".ci/run must call `cargo test --workspace`");
+    assert!(
+        ci.lines().any(|l| l.trim() == "cargo test --workspace"),
+        ".ci/run must call `cargo test --workspace`"
+    );
 }

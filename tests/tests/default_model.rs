@@ -7,7 +7,9 @@ fn test_set() -> Option<sumi_data::Split> {
     match sumi_data::load_test(None) {
         Ok(split) => Some(split),
         Err(e) if std::env::var("SUMI_REQUIRE_MNIST").as_deref() != Ok("1") => {
-            eprintln!("\n*** SKIPPED: MNIST test set not available ({e}); set MNIST_DIR to run this test ***\n");
+            eprintln!(
+                "\n*** SKIPPED: MNIST test set not available ({e}); set MNIST_DIR to run this test ***\n"
+            );
             None
         }
         Err(e) => panic!("SUMI_REQUIRE_MNIST=1 but MNIST is not available: {e}"),
@@ -24,13 +26,19 @@ fn default_model_reproduces_its_recorded_int8_accuracy() {
         .filter(|(img, label)| model.predict(img, &mut arena).expect("predict").digit == *label)
         .count();
     let accuracy = correct as f32 / test.n as f32;
-    let recorded = model.metadata().int8_accuracy.expect("the default model records its int8 accuracy");
+    let recorded = model
+        .metadata()
+        .int8_accuracy
+        .expect("the default model records its int8 accuracy");
     assert!(
         (accuracy - recorded).abs() < 0.5 / test.n as f32,
         "measured {accuracy} on {} images, blob metadata says {recorded}",
         test.n
     );
-    assert!(accuracy >= 0.99, "default model int8 accuracy {accuracy} is below 99 %");
+    assert!(
+        accuracy >= 0.99,
+        "default model int8 accuracy {accuracy} is below 99 %"
+    );
 }
 
 #[test]
