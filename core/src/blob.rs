@@ -142,6 +142,9 @@ pub enum BlobError {
         /// Computed from the layers.
         computed: usize,
     },
+    /// The logit scale is not a finite positive number.
+    #[error("logit scale must be a finite positive number")]
+    BadLogitScale,
     /// The output buffer given to [`encode`] is too small.
     #[error("output buffer too small to encode the blob")]
     BufferTooSmall,

@@ -181,6 +181,9 @@ impl Plan {
         if desc.layers.is_empty() {
             return Err(BlobError::NoLayers);
         }
+        if !(desc.logit_scale.is_finite() && desc.logit_scale > 0.0) {
+            return Err(BlobError::BadLogitScale);
+        }
         let mut cur = input;
         let mut arena = input.elems();
         if arena > LIMIT {

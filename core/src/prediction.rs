@@ -47,7 +47,7 @@ impl Prediction {
         for (slot, &l) in p[..n].iter_mut().zip(&self.logits[..n]) {
             let x = (l as i64 - max as i64) as f32 * self.logit_scale;
             // exp of very negative numbers underflows to 0; micromath is inaccurate below -80.
-            let e = if x < -80.0 {
+            let e = if x.is_nan() || x < -80.0 {
                 0.0
             } else {
                 micromath::F32Ext::exp(x)

@@ -207,6 +207,12 @@ fn shape_errors_are_distinct() {
         logit_scale: 1.0,
     };
     assert_eq!(encode_err(&s), BlobError::Overflow(0));
+    // A logit scale that is not a finite positive number.
+    for bad in [0.0, -1.0, f32::NAN, f32::INFINITY] {
+        let mut s = small_spec(&mut rng);
+        s.logit_scale = bad;
+        assert_eq!(encode_err(&s), BlobError::BadLogitScale);
+    }
     // No layers.
     let s = Spec {
         h: 1,
@@ -360,4 +366,21 @@ fn mutated_blobs_never_panic() {
         loaded > 100,
         "mutations should also produce loadable blobs ({loaded})"
     );
+}
+
+/// Regression (found by the CI fuzz run): a blob whose logit scale is not a finite positive
+/// number used to load and then trip micromath's debug assertion in `probabilities()`. The
+/// fuzz target repairs length, CRC and arena size before loading; so does this test.
+#[test]
+fn fuzz_regression_non_finite_logit_scale() {
+    let mut b = include_bytes!("../fuzz/regressions/nan-logit-scale.sumi").to_vec();
+    let n = (b.len() - HEADER_LEN) as u32;
+    b[8..12].copy_from_slice(&n.to_le_bytes());
+    fix_crc(&mut b);
+    let (_, desc) = blob::decode(&b).expect("the payload decodes");
+    assert!(
+        !(desc.logit_scale.is_finite() && desc.logit_scale > 0.0),
+        "reproducer lost its bad scale"
+    );
+    assert_eq!(Model::from_bytes(&b).unwrap_err(), BlobError::BadLogitScale);
 }
