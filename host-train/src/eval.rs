@@ -21,36 +21,15 @@ pub struct Evaluation {
 
 /// Run every image of `split` through the core.
 pub fn evaluate_blob(blob: &[u8], split: &Split) -> Result<Evaluation> {
-    let model =
-        sumi_core::Model::from_bytes(blob).map_err(|e| anyhow!("invalid model blob: {e}"))?;
-    use rayon::prelude::*;
     let idx: Vec<usize> = (0..split.n).collect();
-    let results: Vec<Result<Vec<(u8, f32)>>> = idx
-        .par_chunks(256)
-        .map(|chunk| {
-            let mut arena = vec![0u8; model.arena_bytes()];
-            chunk
-                .iter()
-                .map(|&i| {
-                    model
-                        .predict(split.image(i), &mut arena)
-                        .map(|p| (p.digit, p.confidence()))
-                        .map_err(|e| anyhow!("inference failed on test image {i}: {e}"))
-                })
-                .collect()
-        })
-        .collect();
+    let results = crate::quantize::classify(blob, split, &idx)?;
     let mut confusion = Confusion::default();
     let mut mistakes = Vec::new();
-    let mut i = 0;
-    for r in results {
-        for (digit, conf) in r? {
-            let truth = split.labels[i];
-            confusion.add(truth, digit);
-            if digit != truth {
-                mistakes.push((i, digit, conf));
-            }
-            i += 1;
+    for (i, (digit, conf)) in results.into_iter().enumerate() {
+        let truth = split.labels[i];
+        confusion.add(truth, digit);
+        if digit != truth {
+            mistakes.push((i, digit, conf));
         }
     }
     mistakes.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)));

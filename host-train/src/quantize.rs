@@ -421,10 +421,19 @@ impl QModel {
 
 /// int8 predictions of a blob (through `sumi_core`) for `indices` of `split`, in parallel.
 pub fn predict_int8(blob: &[u8], split: &Split, indices: &[usize]) -> Result<Vec<u8>> {
+    Ok(classify(blob, split, indices)?
+        .into_iter()
+        .map(|(d, _)| d)
+        .collect())
+}
+
+/// Digit and confidence of a blob (through `sumi_core`) for `indices` of `split`, in
+/// parallel, in the order of `indices`: the one batch-inference loop of the trainer.
+pub fn classify(blob: &[u8], split: &Split, indices: &[usize]) -> Result<Vec<(u8, f32)>> {
     use rayon::prelude::*;
     let model =
         sumi_core::Model::from_bytes(blob).map_err(|e| anyhow!("invalid model blob: {e}"))?;
-    let chunks: Vec<Result<Vec<u8>>> = indices
+    let chunks: Vec<Result<Vec<(u8, f32)>>> = indices
         .par_chunks(256)
         .map(|chunk| {
             let mut arena = vec![0u8; model.arena_bytes()];
@@ -433,8 +442,8 @@ pub fn predict_int8(blob: &[u8], split: &Split, indices: &[usize]) -> Result<Vec
                 .map(|&i| {
                     model
                         .predict(split.image(i), &mut arena)
-                        .map(|p| p.digit)
-                        .map_err(|e| anyhow!("inference failed: {e}"))
+                        .map(|p| (p.digit, p.confidence()))
+                        .map_err(|e| anyhow!("inference failed on image {i}: {e}"))
                 })
                 .collect()
         })
