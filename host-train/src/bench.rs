@@ -61,7 +61,13 @@ pub fn run(
         let optim = crate::checkpoint::load_optim(&tmp, &state, train::optimizer(&cfg))?;
         let t = Instant::now();
         let (_, s2, _) = train::train(&cfg, &sets, net, optim, state.clone(), &session(steps))?;
-        let secs = t.elapsed().as_secs_f64();
+        // The stop writes a checkpoint; time only the steps (the epoch clock the loop keeps)
+        // unless the steps crossed an epoch boundary.
+        let secs = if s2.epoch == state.epoch {
+            s2.partial.seconds - state.partial.seconds
+        } else {
+            t.elapsed().as_secs_f64()
+        };
         let imgs = (s2.global_step - state.global_step) * batch_size;
         println!(
             "{:>8}: {:>8.0} train img/s ({imgs} images in {secs:.1}s)",

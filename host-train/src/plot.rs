@@ -1,9 +1,8 @@
 //! PNG figures drawn with plotters' bitmap backend into an RGB buffer, encoded with `image`:
 //! training curves, the confusion matrix and a grid of the worst mistakes.
 //!
-//! Text needs a TrueType font at run time (plotters' `ab_glyph` backend has no system font
-//! lookup): the first of [`FONT_PATHS`] that exists is used; without one, figures are drawn
-//! without text rather than failing.
+//! Text is drawn with an embedded font ([`FONT`]): plotters' `ab_glyph` backend has no system
+//! font lookup, and figures must not lose their labels on a machine without fonts.
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -14,35 +13,22 @@ use plotters::prelude::*;
 use crate::checkpoint::write_atomic;
 use crate::metrics::{Confusion, EpochMetrics};
 
-/// Fonts tried, in order (override with env `SUMI_FONT`).
-pub const FONT_PATHS: &[&str] = &[
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/TTF/DejaVuSans.ttf",
-    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
-    "/System/Library/Fonts/Supplemental/Arial.ttf",
-    "C:\\Windows\\Fonts\\arial.ttf",
-];
+/// The workspace's one embedded font: the desktop app's Noto Sans CJK JP subset (SIL OFL 1.1,
+/// see `desktop/ui/fonts/`), which always contains printable ASCII. Plots draw ASCII text only,
+/// so every figure has its labels on every machine, with no system font needed.
+static FONT: &[u8] = include_bytes!("../../desktop/ui/fonts/NotoSansCJKjp-Sumi-Regular.otf");
 
-/// Register a font once; true if text can be drawn.
-fn have_font() -> bool {
-    static FONT: OnceLock<bool> = OnceLock::new();
-    *FONT.get_or_init(|| {
-        let env = std::env::var("SUMI_FONT").ok();
-        let candidates = env
-            .iter()
-            .map(String::as_str)
-            .chain(FONT_PATHS.iter().copied());
-        for p in candidates {
-            if let Ok(bytes) = std::fs::read(p) {
-                let leaked: &'static [u8] = Box::leak(bytes.into_boxed_slice());
-                if plotters::style::register_font("sans-serif", FontStyle::Normal, leaked).is_ok() {
-                    return true;
-                }
-            }
-        }
-        false
-    })
+/// Register [`FONT`] as plotters' "sans-serif" once.
+fn register_font() -> Result<()> {
+    static OK: OnceLock<bool> = OnceLock::new();
+    let ok = *OK.get_or_init(|| {
+        plotters::style::register_font("sans-serif", FontStyle::Normal, FONT).is_ok()
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(anyhow!("the embedded plot font could not be parsed"))
+    }
 }
 
 fn save_rgb(path: &Path, w: u32, h: u32, buf: Vec<u8>) -> Result<()> {
@@ -60,7 +46,7 @@ fn err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
 pub fn curves(path: &Path, history: &[EpochMetrics]) -> Result<()> {
     let (w, h) = (1200u32, 480u32);
     let mut buf = vec![255u8; (w * h * 3) as usize];
-    let text = have_font();
+    register_font()?;
     {
         let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
@@ -90,19 +76,20 @@ pub fn curves(path: &Path, history: &[EpochMetrics]) -> Result<()> {
             let pad = (hi - lo) * 0.05;
             let mut b = ChartBuilder::on(&area);
             b.margin(15);
-            if text {
-                b.caption(title, ("sans-serif", 20))
-                    .x_label_area_size(30)
-                    .y_label_area_size(55);
-            }
+            b.caption(title, ("sans-serif", 20))
+                .x_label_area_size(40)
+                .y_label_area_size(60);
             let mut chart = b
                 .build_cartesian_2d(0.5f64..n + 0.5, (lo - pad)..(hi + pad))
                 .map_err(err)?;
-            if text {
-                chart.configure_mesh().x_desc("epoch").draw().map_err(err)?;
-            } else {
-                chart.configure_mesh().disable_mesh().draw().map_err(err)?;
-            }
+            chart
+                .configure_mesh()
+                .x_desc("epoch")
+                .x_label_formatter(&|x| format!("{x:.0}"))
+                .label_style(("sans-serif", 15))
+                .axis_desc_style(("sans-serif", 16))
+                .draw()
+                .map_err(err)?;
             for (vals, color, label) in [(&tv, BLUE, "train"), (&vv, RED, "validation")] {
                 let s = chart
                     .draw_series(LineSeries::new(
@@ -110,25 +97,22 @@ pub fn curves(path: &Path, history: &[EpochMetrics]) -> Result<()> {
                         color.stroke_width(2),
                     ))
                     .map_err(err)?;
-                if text {
-                    s.label(label).legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-                    });
-                }
+                s.label(label).legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                });
             }
-            if text {
-                chart
-                    .configure_series_labels()
-                    .background_style(WHITE.mix(0.8))
-                    .border_style(BLACK)
-                    .position(if is_acc {
-                        SeriesLabelPosition::LowerRight
-                    } else {
-                        SeriesLabelPosition::UpperRight
-                    })
-                    .draw()
-                    .map_err(err)?;
-            }
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .label_font(("sans-serif", 15))
+                .position(if is_acc {
+                    SeriesLabelPosition::LowerRight
+                } else {
+                    SeriesLabelPosition::UpperRight
+                })
+                .draw()
+                .map_err(err)?;
         }
         root.present().map_err(err)?;
     }
@@ -141,7 +125,7 @@ pub fn confusion(path: &Path, c: &Confusion) -> Result<()> {
     let margin = 60u32;
     let (w, h) = (margin + 10 * cell + 20, margin + 10 * cell + 20);
     let mut buf = vec![255u8; (w * h * 3) as usize];
-    let text = have_font();
+    register_font()?;
     {
         let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
@@ -172,7 +156,7 @@ pub fn confusion(path: &Path, c: &Confusion) -> Result<()> {
                     RGBColor(200, 200, 200),
                 ))
                 .map_err(err)?;
-                if text && v > 0 {
+                if v > 0 {
                     root.draw(&Text::new(
                         v.to_string(),
                         (x0 + 6, y0 + cell as i32 / 2 - 8),
@@ -181,36 +165,32 @@ pub fn confusion(path: &Path, c: &Confusion) -> Result<()> {
                     .map_err(err)?;
                 }
             }
-            if text {
-                let s = ("sans-serif", 18).into_font().color(&BLACK);
-                root.draw(&Text::new(
-                    t.to_string(),
-                    (
-                        (margin + t * cell + cell / 2 - 5) as i32,
-                        (margin - 24) as i32,
-                    ),
-                    s.clone(),
-                ))
-                .map_err(err)?;
-                root.draw(&Text::new(
-                    t.to_string(),
-                    (
-                        (margin - 24) as i32,
-                        (margin + t * cell + cell / 2 - 9) as i32,
-                    ),
-                    s,
-                ))
-                .map_err(err)?;
-            }
-        }
-        if text {
+            let s = ("sans-serif", 18).into_font().color(&BLACK);
             root.draw(&Text::new(
-                "rows: true digit, columns: predicted",
-                (margin as i32, 8),
-                ("sans-serif", 16).into_font().color(&BLACK),
+                t.to_string(),
+                (
+                    (margin + t * cell + cell / 2 - 5) as i32,
+                    (margin - 24) as i32,
+                ),
+                s.clone(),
+            ))
+            .map_err(err)?;
+            root.draw(&Text::new(
+                t.to_string(),
+                (
+                    (margin - 24) as i32,
+                    (margin + t * cell + cell / 2 - 9) as i32,
+                ),
+                s,
             ))
             .map_err(err)?;
         }
+        root.draw(&Text::new(
+            "rows: true digit, columns: predicted",
+            (margin as i32, 8),
+            ("sans-serif", 16).into_font().color(&BLACK),
+        ))
+        .map_err(err)?;
         root.present().map_err(err)?;
     }
     save_rgb(path, w, h, buf)
@@ -224,14 +204,14 @@ pub struct Mistake<'a> {
     pub confidence: f32,
 }
 
-/// `mistakes.png`: a grid of 28x28 images (scaled 3x), each captioned "true→pred (conf%)".
+/// `mistakes.png`: a grid of 28x28 images (scaled 3x), each captioned "true->pred conf%".
 pub fn mistakes(path: &Path, items: &[Mistake<'_>]) -> Result<()> {
     let cols = 8u32;
     let rows = (items.len() as u32).div_ceil(cols).max(1);
     let (tw, th) = (28 * 3 + 16, 28 * 3 + 30);
     let (w, h) = (cols * tw, rows * th);
     let mut buf = vec![255u8; (w * h * 3) as usize];
-    let text = have_font();
+    register_font()?;
     {
         let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
@@ -251,16 +231,41 @@ pub fn mistakes(path: &Path, items: &[Mistake<'_>]) -> Result<()> {
                     .map_err(err)?;
                 }
             }
-            if text {
-                root.draw(&Text::new(
-                    format!("{}→{} {:.0}%", m.truth, m.pred, 100.0 * m.confidence),
-                    (cx as i32, (cy + 28 * 3 + 4) as i32),
-                    ("sans-serif", 15).into_font().color(&RED),
-                ))
-                .map_err(err)?;
-            }
+            root.draw(&Text::new(
+                format!("{}->{} {:.0}%", m.truth, m.pred, 100.0 * m.confidence),
+                (cx as i32, (cy + 28 * 3 + 4) as i32),
+                ("sans-serif", 15).into_font().color(&RED),
+            ))
+            .map_err(err)?;
         }
         root.present().map_err(err)?;
     }
     save_rgb(path, w, h, buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ink pixels (not white) in a 200x40 figure with `s` drawn by the embedded font.
+    fn ink(s: &str) -> usize {
+        register_font().unwrap();
+        let (w, h) = (200u32, 40u32);
+        let mut buf = vec![255u8; (w * h * 3) as usize];
+        {
+            let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+            root.draw(&Text::new(s, (4, 8), ("sans-serif", 20).into_font()))
+                .unwrap();
+            root.present().unwrap();
+        }
+        buf.chunks(3).filter(|p| p != &[255, 255, 255]).count()
+    }
+
+    #[test]
+    fn embedded_font_draws_text_without_system_fonts() {
+        assert_eq!(ink(""), 0);
+        let digits = ink("0123456789");
+        assert!(digits > 150, "only {digits} ink pixels for ten digits");
+        assert!(ink("validation accuracy %") > digits);
+    }
 }

@@ -302,7 +302,7 @@ pub fn default_config(preset: crate::model::Preset) -> RunConfig {
         preset,
         arch: preset.arch(),
         epochs: match preset {
-            Preset::Default => 12,
+            Preset::Default => 15,
             Preset::Tiny => 15,
         },
         batch_size: 128,
