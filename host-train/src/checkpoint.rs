@@ -60,6 +60,9 @@ pub struct RunConfig {
     pub warmup_steps: usize,
     pub min_lr_ratio: f64,
     pub weight_decay: f32,
+    /// Label smoothing of the training loss (0 = plain cross-entropy).
+    #[serde(default)]
+    pub label_smoothing: f32,
     pub augment: Augment,
     pub val_size: usize,
     /// Use only the first N training images (after the split); for quick tests.

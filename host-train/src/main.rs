@@ -83,6 +83,20 @@ struct TrainArgs {
     /// Model preset.
     #[arg(long, value_enum, default_value = "default")]
     preset: Preset,
+    /// Custom architecture instead of the preset's, e.g. "16,32p,32p/48,10" (convolution
+    /// widths, p = 2x2 max-pool, '/', dense widths ending in 10); the rest of the preset's
+    /// recipe is kept.
+    #[arg(long)]
+    arch: Option<String>,
+    /// Dropout before each dense layer (default: the preset's).
+    #[arg(long)]
+    dropout: Option<f64>,
+    /// Batch normalisation after every convolution (folded into it at export).
+    #[arg(long)]
+    batch_norm: bool,
+    /// Label smoothing of the training loss, in [0, 1).
+    #[arg(long, default_value_t = 0.0)]
+    label_smoothing: f32,
     /// Epochs (default: the preset's recipe).
     #[arg(long)]
     epochs: Option<usize>,
@@ -287,10 +301,30 @@ fn now_iso() -> String {
     )
 }
 
+/// The `train` flags that make `cfg` differ from its preset's architecture and loss.
+fn arch_flags(cfg: &RunConfig) -> String {
+    let preset = cfg.preset.arch();
+    let mut f = String::new();
+    if cfg.arch.convs != preset.convs || cfg.arch.dense != preset.dense {
+        f += &format!(" --arch {}", cfg.arch.spec());
+    }
+    if cfg.arch.dropout_permille != preset.dropout_permille {
+        f += &format!(" --dropout {}", cfg.arch.dropout());
+    }
+    if cfg.arch.batch_norm {
+        f += " --batch-norm";
+    }
+    if cfg.label_smoothing > 0.0 {
+        f += &format!(" --label-smoothing {}", cfg.label_smoothing);
+    }
+    f
+}
+
 fn recipe_string(cfg: &RunConfig) -> String {
     format!(
-        "sumi-train train --preset {} --epochs {} --batch-size {} --seed {} --lr {} --backend {}{}{}{} | {} | AdamW wd {} warm-up {} steps then cosine to {}x | augment shift ±{}px rot ±{}° scale ±{}% | val {} of 60k train",
+        "sumi-train train --preset {}{} --epochs {} --batch-size {} --seed {} --lr {} --backend {}{}{}{} | {} | AdamW wd {} warm-up {} steps then cosine to {}x | augment shift ±{}px rot ±{}° scale ±{}% | val {} of 60k train",
         cfg.preset.name(),
+        arch_flags(cfg),
         cfg.epochs,
         cfg.batch_size,
         cfg.seed,
@@ -340,6 +374,24 @@ fn cmd_train(a: TrainArgs) -> Result<ExitCode> {
         if cfg.epochs == 0 || a.batch_size == 0 {
             bail!("--epochs and --batch-size must be at least 1");
         }
+        let dropout_permille = match a.dropout {
+            None => cfg.arch.dropout_permille,
+            Some(p) if (0.0..0.95).contains(&p) => (p * 1000.0).round() as u32,
+            Some(p) => bail!("--dropout {p}: must be in [0, 0.95)"),
+        };
+        cfg.arch = match &a.arch {
+            Some(spec) => model::Arch::parse(spec, dropout_permille, a.batch_norm)
+                .map_err(anyhow::Error::msg)?,
+            None => model::Arch {
+                dropout_permille,
+                batch_norm: a.batch_norm,
+                ..cfg.arch
+            },
+        };
+        if !(0.0..1.0).contains(&a.label_smoothing) {
+            bail!("--label-smoothing {}: must be in [0, 1)", a.label_smoothing);
+        }
+        cfg.label_smoothing = a.label_smoothing;
         cfg.batch_size = a.batch_size;
         cfg.seed = a.seed;
         cfg.lr = a.lr;

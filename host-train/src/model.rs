@@ -1,14 +1,19 @@
 //! The burn model and its presets.
 //!
-//! A model is a stack of 3x3 valid convolutions (each followed by ReLU and optionally a fused
-//! 2x2 max-pool), a flatten, dropout, and fully connected layers (ReLU on all but the last).
-//! The layer list is deliberately restricted to what `sumi-core` runs integer-only, so every
-//! trained model can be exported without approximation beyond int8 quantization.
+//! A model is a stack of 3x3 valid convolutions (each followed by optional batch
+//! normalisation, ReLU and optionally a fused 2x2 max-pool), a flatten, dropout, and fully
+//! connected layers (ReLU on all but the last). The layer list is deliberately restricted to
+//! what `sumi-core` runs integer-only, so every trained model can be exported without
+//! approximation beyond int8 quantization (batch normalisation is folded into its convolution
+//! at export, [`crate::quantize`]).
+//!
+//! Besides the presets, `sumi-train train --arch SPEC` trains any such stack; [`Arch::parse`]
+//! documents the notation.
 
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
-use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
@@ -31,6 +36,9 @@ pub struct Arch {
     /// Dropout probability applied to the flattened features and hidden dense outputs, in
     /// per-mille (kept integral so the struct stays `Eq` and serialises exactly).
     pub dropout_permille: u32,
+    /// Batch normalisation after every convolution (folded into it at export).
+    #[serde(default)]
+    pub batch_norm: bool,
 }
 
 /// Named model presets.
@@ -63,17 +71,103 @@ impl Preset {
                 convs: vec![c(1, 16, false), c(16, 32, true), c(32, 32, true)],
                 dense: vec![48, 10],
                 dropout_permille: 250,
+                batch_norm: false,
             },
             Preset::Tiny => Arch {
                 convs: vec![c(1, 12, true), c(12, 20, true)],
                 dense: vec![10],
                 dropout_permille: 0,
+                batch_norm: false,
             },
         }
     }
 }
 
+/// Largest `kernel² · in_channels` a convolution may have (the core's im2col window).
+const MAX_WINDOW: usize = sumi_core::layers::MAX_WINDOW;
+
 impl Arch {
+    /// Parse an architecture written as `CONVS/DENSE`: comma-separated convolution widths, each
+    /// followed by `p` for a 2x2 max-pool, then the dense widths (the last must be 10). Dropout
+    /// and batch normalisation are given separately.
+    ///
+    /// `16,32p,32p/48,10` is the default preset: conv 1→16, conv 16→32 + pool,
+    /// conv 32→32 + pool, dense 800→48, dense 48→10.
+    pub fn parse(spec: &str, dropout_permille: u32, batch_norm: bool) -> Result<Arch, String> {
+        let bad = |why: String| {
+            format!(
+                "architecture {spec:?}: {why} (expected e.g. \"16,32p,32p/48,10\": conv widths with p = 2x2 max-pool, '/', dense widths ending in 10)"
+            )
+        };
+        let (convs_s, dense_s) = spec
+            .split_once('/')
+            .ok_or_else(|| bad("no '/' between convolutions and dense layers".into()))?;
+        let width = |t: &str| -> Result<usize, String> {
+            match t.trim().parse::<usize>() {
+                Ok(n) if (1..=256).contains(&n) => Ok(n),
+                _ => Err(bad(format!("{t:?} is not a width between 1 and 256"))),
+            }
+        };
+        let mut convs = Vec::new();
+        let mut in_c = 1;
+        for t in convs_s.split(',').filter(|t| !t.trim().is_empty()) {
+            let t = t.trim();
+            let pool = t.ends_with('p');
+            let out_c = width(t.trim_end_matches('p'))?;
+            convs.push(ConvSpec {
+                in_c,
+                out_c,
+                kernel: 3,
+                pool,
+            });
+            in_c = out_c;
+        }
+        let dense = dense_s
+            .split(',')
+            .map(width)
+            .collect::<Result<Vec<_>, _>>()?;
+        if dense.last() != Some(&10) {
+            return Err(bad("the last dense layer must have 10 outputs".into()));
+        }
+        if convs.len() + dense.len() + 1 > sumi_core::MAX_LAYERS {
+            return Err(bad(format!(
+                "more than {} layers (the core's limit)",
+                sumi_core::MAX_LAYERS
+            )));
+        }
+        let arch = Arch {
+            convs,
+            dense,
+            dropout_permille,
+            batch_norm,
+        };
+        let (mut h, mut w) = (28usize, 28usize);
+        for (i, c) in arch.convs.iter().enumerate() {
+            if c.in_c * c.kernel * c.kernel > MAX_WINDOW {
+                return Err(bad(format!(
+                    "convolution {} has {}x{}x{} inputs per output, over the core's {MAX_WINDOW}",
+                    i + 1,
+                    c.kernel,
+                    c.kernel,
+                    c.in_c
+                )));
+            }
+            if h < c.kernel + if c.pool { 1 } else { 0 } || w < c.kernel {
+                return Err(bad(format!(
+                    "the feature map is too small ({h}x{w}) for convolution {}",
+                    i + 1
+                )));
+            }
+            h = h + 1 - c.kernel;
+            w = w + 1 - c.kernel;
+            if c.pool {
+                h /= 2;
+                w /= 2;
+            }
+        }
+        Ok(arch)
+    }
+
     /// Feature-map shape (h, w, c) after each convolution, starting from 28x28x1.
     pub fn conv_shapes(&self) -> Vec<(usize, usize, usize)> {
         let (mut h, mut w) = (28usize, 28usize);
@@ -113,6 +207,17 @@ impl Arch {
         conv + dense
     }
 
+    /// The `--arch` notation of this architecture (inverse of [`Arch::parse`]).
+    pub fn spec(&self) -> String {
+        let convs: Vec<String> = self
+            .convs
+            .iter()
+            .map(|c| format!("{}{}", c.out_c, if c.pool { "p" } else { "" }))
+            .collect();
+        let dense: Vec<String> = self.dense.iter().map(|d| d.to_string()).collect();
+        format!("{}/{}", convs.join(","), dense.join(","))
+    }
+
     pub fn dropout(&self) -> f64 {
         f64::from(self.dropout_permille) / 1000.0
     }
@@ -133,6 +238,9 @@ impl Arch {
             })
             .collect();
         parts.push("flatten".into());
+        if self.batch_norm {
+            parts.push("(batch-norm after each conv)".into());
+        }
         if self.dropout_permille > 0 {
             parts.push(format!("dropout {:.2}", self.dropout()));
         }
@@ -154,6 +262,8 @@ impl Arch {
 pub struct Net {
     pub convs: Vec<Conv2d>,
     pub dense: Vec<Linear>,
+    /// One batch normalisation per convolution, or none (`Arch::batch_norm`).
+    pub bn: Vec<BatchNorm>,
     pool: MaxPool2d,
     #[module(skip)]
     pub pool_after: Vec<bool>,
@@ -180,9 +290,18 @@ impl Net {
                 l
             })
             .collect();
+        let bn = if arch.batch_norm {
+            arch.convs
+                .iter()
+                .map(|c| BatchNormConfig::new(c.out_c).init(device))
+                .collect()
+        } else {
+            Vec::new()
+        };
         Net {
             convs,
             dense,
+            bn,
             pool: MaxPool2dConfig::new([2, 2]).init(),
             pool_after: arch.convs.iter().map(|c| c.pool).collect(),
         }
@@ -207,8 +326,12 @@ impl Net {
         mut observe: impl FnMut(usize, Observed<'_>),
     ) -> Tensor<2> {
         let mut layer = 0;
-        for (conv, &pool) in self.convs.iter().zip(&self.pool_after) {
-            x = relu(conv.forward(x));
+        for (i, (conv, &pool)) in self.convs.iter().zip(&self.pool_after).enumerate() {
+            x = conv.forward(x);
+            if let Some(bn) = self.bn.get(i) {
+                x = bn.forward(x);
+            }
+            x = relu(x);
             if pool {
                 x = self.pool.forward(x);
             }
@@ -253,5 +376,30 @@ mod tests {
         let t = Preset::Tiny.arch();
         assert_eq!(t.flat_len(), 500);
         assert!(t.params() <= 8 * 1024, "{}", t.params());
+    }
+
+    #[test]
+    fn parse_reads_the_presets_and_rejects_bad_specs() {
+        assert_eq!(
+            Arch::parse("16,32p,32p/48,10", 250, false),
+            Ok(Preset::Default.arch())
+        );
+        assert_eq!(Arch::parse("12p,20p/10", 0, false), Ok(Preset::Tiny.arch()));
+        let a = Arch::parse("16, 32p, 32, 40p / 48, 10", 250, true).unwrap();
+        assert_eq!(a.conv_shapes().last(), Some(&(4, 4, 40)));
+        assert!(a.batch_norm);
+        assert_eq!(a.spec(), "16,32p,32,40p/48,10");
+        assert_eq!(Preset::Default.arch().spec(), "16,32p,32p/48,10");
+        for bad in [
+            "16,32p",         // no dense part
+            "16,32p/48",      // does not end in 10
+            "16,x/10",        // not a number
+            "16,0/10",        // zero width
+            "16,80,16/10",    // 3x3x80 window > 576
+            "8p,8p,8p,8p/10", // feature map shrinks to nothing
+        ] {
+            let e = Arch::parse(bad, 0, false).unwrap_err();
+            assert!(e.contains("expected e.g."), "{bad}: {e}");
+        }
     }
 }

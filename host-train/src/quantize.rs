@@ -180,15 +180,44 @@ fn bias_and_rq(
     Ok((bias, rq))
 }
 
+/// Float weights (burn's `[O, I, KH, KW]` order) and bias of convolution `i`, with its batch
+/// normalisation (if the model has one) folded in:
+/// `w' = w·γ/√(σ²+ε)`, `b' = (b − μ)·γ/√(σ²+ε) + β` per output channel, so that
+/// `relu(conv'(x)) = relu(bn(conv(x)))` with the running statistics.
+pub fn folded_conv(model: &Net, i: usize) -> Result<(Vec<f32>, Vec<f32>)> {
+    let conv = &model.convs[i];
+    let mut w = floats(conv.weight.val())?;
+    let o_n = conv.weight.val().dims()[0];
+    let mut b = match &conv.bias {
+        Some(b) => floats(b.val())?,
+        None => vec![0.0; o_n],
+    };
+    if let Some(bn) = model.bn.get(i) {
+        let gamma = floats(bn.gamma.val())?;
+        let beta = floats(bn.beta.val())?;
+        let mean = floats(bn.running_mean.value())?;
+        let var = floats(bn.running_var.value())?;
+        let per_o = w.len() / o_n.max(1);
+        for o in 0..o_n {
+            let f = f64::from(gamma[o]) / (f64::from(var[o]) + bn.epsilon).sqrt();
+            for v in &mut w[o * per_o..(o + 1) * per_o] {
+                *v = (f64::from(*v) * f) as f32;
+            }
+            b[o] = ((f64::from(b[o]) - f64::from(mean[o])) * f + f64::from(beta[o])) as f32;
+        }
+    }
+    Ok((w, b))
+}
+
 /// Quantize a trained float model with calibrated activation ranges.
 pub fn quantize(model: &Net, arch: &Arch, cal: &Calibration) -> Result<QModel> {
     let mut layers = Vec::new();
     let mut s_in = INPUT_SCALE;
     let mut zp_in = INPUT_ZERO_POINT;
     let mut li = 0;
-    for (conv, spec) in model.convs.iter().zip(&arch.convs) {
+    for spec in &arch.convs {
         // burn: [O, I, KH, KW] -> OHWI.
-        let w = floats(conv.weight.val())?;
+        let (w, b) = folded_conv(model, li)?;
         let (o_n, i_n, k) = (spec.out_c, spec.in_c, spec.kernel);
         let mut ohwi = vec![0f32; w.len()];
         for o in 0..o_n {
@@ -200,10 +229,6 @@ pub fn quantize(model: &Net, arch: &Arch, cal: &Calibration) -> Result<QModel> {
                 }
             }
         }
-        let b = match &conv.bias {
-            Some(b) => floats(b.val())?,
-            None => vec![0.0; o_n],
-        };
         let (q, sw) = quantize_rows(&ohwi, o_n);
         let s_out = cal.max[li] / 255.0;
         let (bias, rq) = bias_and_rq(&b, &q, &sw, s_in, zp_in, s_out)?;
@@ -541,4 +566,62 @@ pub fn export(
     };
     drop(m);
     Ok((blob, report))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::module::{Param, RunningState};
+    use burn::tensor::TensorData;
+
+    fn t1(v: Vec<f32>, device: &Device) -> Tensor<1> {
+        let n = v.len();
+        Tensor::from_data(TensorData::new(v, [n]), device)
+    }
+
+    /// A model with batch normalisation (non-trivial γ, β and running statistics) and the
+    /// same model without it, its convolutions replaced by [`folded_conv`], give the same
+    /// logits.
+    #[test]
+    fn folded_batch_norm_matches_the_unfolded_model() {
+        let device = Device::flex();
+        let bn_arch = Arch::parse("4,6p/10", 0, true).unwrap();
+        let mut with_bn = Net::new(&bn_arch, &device);
+        for (i, bn) in with_bn.bn.iter_mut().enumerate() {
+            let c = bn_arch.convs[i].out_c;
+            let f = |a: f32, b: f32| (0..c).map(|j| a + b * j as f32).collect::<Vec<_>>();
+            bn.gamma = Param::from_tensor(t1(f(0.5, 0.3), &device));
+            bn.beta = Param::from_tensor(t1(f(-0.2, 0.1), &device));
+            bn.running_mean = RunningState::new(t1(f(0.1, -0.05), &device));
+            bn.running_var = RunningState::new(t1(f(0.3, 0.4), &device));
+        }
+        let plain_arch = Arch {
+            batch_norm: false,
+            ..bn_arch.clone()
+        };
+        let mut plain = Net::new(&plain_arch, &device);
+        for i in 0..plain.convs.len() {
+            let (w, b) = folded_conv(&with_bn, i).unwrap();
+            let dims = with_bn.convs[i].weight.val().dims();
+            let n = b.len();
+            plain.convs[i].weight =
+                Param::from_tensor(Tensor::from_data(TensorData::new(w, dims), &device));
+            plain.convs[i].bias = Some(Param::from_tensor(t1(b, &device)));
+            assert_eq!(n, bn_arch.convs[i].out_c);
+        }
+        plain.dense = with_bn.dense.clone();
+        let x: Vec<f32> = (0..2 * 784)
+            .map(|i| ((i * 37) % 101) as f32 / 100.0)
+            .collect();
+        let x = Tensor::<4>::from_data(TensorData::new(x, [2, 1, 28, 28]), &device);
+        let a = floats(with_bn.forward(x.clone(), None)).unwrap();
+        let b = floats(plain.forward(x, None)).unwrap();
+        assert_eq!(a.len(), 20);
+        for (u, v) in a.iter().zip(&b) {
+            assert!((u - v).abs() <= 1e-4 * (1.0 + u.abs()), "{u} vs {v}");
+        }
+        // The fold is not the identity here: the BN model differs from the raw convolutions.
+        let raw: Vec<f32> = floats(with_bn.convs[0].weight.val()).unwrap();
+        assert_ne!(raw, folded_conv(&with_bn, 0).unwrap().0);
+    }
 }

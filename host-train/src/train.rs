@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use burn::module::Module;
-use burn::nn::loss::CrossEntropyLoss;
+use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::Device;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -146,7 +146,9 @@ pub fn train(
 ) -> Result<(Net, State, Outcome)> {
     let device = cfg.backend.device().autodiff();
     let plain = cfg.backend.device();
-    let loss_fn = CrossEntropyLoss::new(None, &device);
+    let loss_fn = CrossEntropyLossConfig::new()
+        .with_smoothing((cfg.label_smoothing > 0.0).then_some(cfg.label_smoothing))
+        .init(&device);
     let spe = steps_per_epoch(cfg, sets.train.len());
     let total = spe * cfg.epochs;
     let mut session_steps = 0usize;
@@ -311,6 +313,7 @@ pub fn default_config(preset: crate::model::Preset) -> RunConfig {
         warmup_steps: 400,
         min_lr_ratio: 0.01,
         weight_decay: 1e-4,
+        label_smoothing: 0.0,
         // The tiny model is capacity-bound: milder augmentation fits it better.
         augment: match preset {
             Preset::Default => data::Augment::DEFAULT,

@@ -290,6 +290,23 @@ fn bad_inputs_give_clear_errors() {
         assert!(lines[1]["error"].as_str().unwrap().contains("empty file"));
         assert!(lines[2]["error"].as_str().unwrap().contains("empty"));
     }
+    // Bad architecture and recipe flags (checked before any data is read).
+    for (flags, says) in [
+        (&["--arch", "16,32p/48"][..], "must have 10 outputs"),
+        (&["--arch", "16,80,16/10"], "over the core's 576"),
+        (&["--dropout", "1.5"], "--dropout"),
+        (&["--label-smoothing", "1"], "--label-smoothing"),
+    ] {
+        let o = run(bin()
+            .arg("train")
+            .args(flags)
+            .arg("--out")
+            .arg(dir.join("arch"))
+            .arg("--data-dir")
+            .arg(dir.join("nope")));
+        assert!(!o.status.success());
+        assert!(stderr(&o).contains(says), "{flags:?}: {}", stderr(&o));
+    }
     // Bad numeric arguments.
     let o = run(bin()
         .args(["train", "--threads", "0", "--data-dir"])
