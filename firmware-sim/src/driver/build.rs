@@ -37,8 +37,44 @@ pub fn work_dir() -> PathBuf {
     base.join("firmware")
 }
 
+/// Makes sure the Rust standard library for `target` is installed. A toolchain installed before
+/// `rust-toolchain.toml` named its targets has only the host target (rustup adds the file's
+/// targets only when it installs the toolchain itself), so a fresh machine lacks it: when
+/// `rustup` is on PATH the target is added through it, saying so; otherwise the error names the
+/// command to run.
+pub fn ensure_target(target: &str) -> Result<()> {
+    let listed = Command::new("rustup")
+        .current_dir(workspace_root())
+        .args(["target", "list", "--installed"])
+        .output();
+    let installed = match listed {
+        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).into_owned(),
+        // No rustup (a distribution's Rust, say): let cargo try; its error is mapped to advice.
+        _ => return Ok(()),
+    };
+    if installed.lines().any(|l| l.trim() == target) {
+        return Ok(());
+    }
+    eprintln!(
+        "sumi-firmware-sim: the Rust target {target} is not installed; running `rustup target add {target}`"
+    );
+    let status = Command::new("rustup")
+        .current_dir(workspace_root())
+        .args(["target", "add", target])
+        .status()
+        .with_context(|| format!("cannot run `rustup target add {target}`"))?;
+    if !status.success() {
+        bail!(
+            "`rustup target add {target}` failed ({status}); install the target by hand with \
+             `rustup target add {target}` and run again"
+        );
+    }
+    Ok(())
+}
+
 /// Builds the firmware for `model` (a blob file) and returns the ELF path.
 pub fn firmware(model: &Path, budget: Budget, selftest_panic: bool) -> Result<PathBuf> {
+    ensure_target(TARGET)?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let target_dir = work_dir().join("cargo");
     let mut cmd = Command::new(&cargo);
