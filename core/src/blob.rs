@@ -4,13 +4,16 @@
 //! ```text
 //! offset size field
 //!  0     4    magic        b"SUMI"
-//!  4     2    version      u16 LE, currently 1
+//!  4     2    version      u16 LE, 2 (1 is still read: no calibration, temperature 1)
 //!  6     2    flags        u16 LE, reserved, must be 0
 //!  8     4    payload_len  u32 LE, bytes of postcard payload that follow the header
 //! 12     4    arena_bytes  u32 LE, scratch the model needs (checked against the layers at load)
 //! 16     4    crc32        u32 LE, CRC-32 (IEEE) of the payload
-//! 20     ..   payload      postcard-encoded [`ModelDesc`]
+//! 20     ..   payload      postcard-encoded [`ModelDesc`], then (version 2) [`Calibration`]
 //! ```
+//!
+//! Reading a file: [`blob_len`] tells from the 20-byte header alone how many bytes the whole
+//! blob has (at most [`MAX_BLOB_BYTES`]), so a reader never needs to read more than that.
 //!
 //! Decoding borrows every weight array from the input slice: nothing is copied or allocated,
 //! so a blob in flash (`include_bytes!`) is used in place. [`encode`] is the writer the trainer
@@ -23,8 +26,21 @@ use crate::MAX_LAYERS;
 
 /// The four magic bytes at the start of every blob.
 pub const MAGIC: [u8; 4] = *b"SUMI";
-/// The blob format version this crate reads and writes.
-pub const VERSION: u16 = 1;
+/// The blob format version this crate writes. It also reads [`VERSION_1`].
+pub const VERSION: u16 = 2;
+/// The first format version: no [`Calibration`] section (temperature 1).
+pub const VERSION_1: u16 = 1;
+/// Largest blob accepted (header + payload): 16 MiB, far above any model that fits a
+/// microcontroller (the default model is about 100 KiB). Readers cap file reads at it.
+pub const MAX_BLOB_BYTES: usize = 16 * 1024 * 1024;
+/// Longest model name accepted in [`Metadata::name`], in bytes.
+pub const MAX_NAME_BYTES: usize = 64;
+/// Longest [`Metadata::created`] accepted, in bytes.
+pub const MAX_CREATED_BYTES: usize = 64;
+/// Longest [`Metadata::recipe`] accepted, in bytes.
+pub const MAX_RECIPE_BYTES: usize = 4096;
+/// Range of temperatures accepted in [`Calibration::temperature`].
+pub const TEMPERATURE_RANGE: core::ops::RangeInclusive<f32> = 0.01..=100.0;
 /// Size of the fixed header in bytes.
 pub const HEADER_LEN: usize = 20;
 
@@ -41,7 +57,7 @@ pub enum BlobError {
     BadMagic([u8; 4]),
     /// A format version this build cannot read.
     #[error(
-        "blob format version {found} is not supported (this build reads version {supported}); re-export the model with a matching sumi-train"
+        "blob format version {found} is not supported (this build reads versions 1 to {supported}); re-export the model with a matching sumi-train"
     )]
     UnsupportedVersion {
         /// Version in the header.
@@ -52,6 +68,16 @@ pub enum BlobError {
     /// Reserved header flags are set.
     #[error("reserved header flags {0:#06x} are set: blob written by an incompatible tool")]
     BadFlags(u16),
+    /// The header declares a blob larger than [`MAX_BLOB_BYTES`].
+    #[error(
+        "header declares a {declared}-byte blob, more than the {max}-byte limit: not a Sumi model, or a corrupt one"
+    )]
+    TooLarge {
+        /// Header plus declared payload length.
+        declared: u64,
+        /// [`MAX_BLOB_BYTES`].
+        max: usize,
+    },
     /// The payload is shorter or longer than the header says.
     #[error(
         "payload length mismatch: header says {header} bytes, {actual} bytes follow the header (truncated or padded file)"
@@ -79,10 +105,16 @@ pub enum BlobError {
     /// The model has no layers.
     #[error("the model has no layers")]
     NoLayers,
+    /// More layers than supported.
+    #[error("the model has {0} layers; at most {max} are supported", max = crate::MAX_LAYERS)]
+    TooManyLayers(u64),
+    /// An input dimension is zero or out of the supported range (1..=65535).
+    #[error("input: invalid dimension ({0}); each must be 1 to 65535")]
+    BadInputDimension(&'static str),
     /// A dimension is zero or out of the supported range.
     #[error("layer {layer}: invalid dimension ({what})")]
     BadDimension {
-        /// Layer index (`usize::MAX` for the input).
+        /// Layer index.
         layer: usize,
         /// Which dimension.
         what: &'static str,
@@ -145,6 +177,12 @@ pub enum BlobError {
     /// The logit scale is not a finite positive number.
     #[error("logit scale must be a finite positive number")]
     BadLogitScale,
+    /// The calibration temperature is not a finite number in [`TEMPERATURE_RANGE`].
+    #[error("calibration temperature must be a finite number from 0.01 to 100")]
+    BadTemperature,
+    /// A metadata field is out of range (accuracy not in 0..=1, or a string too long).
+    #[error("metadata: {0}")]
+    BadMetadata(&'static str),
     /// The output buffer given to [`encode`] is too small.
     #[error("output buffer too small to encode the blob")]
     BufferTooSmall,
@@ -264,6 +302,21 @@ pub struct Metadata<'a> {
     pub params: u32,
 }
 
+/// How the logits become probabilities (format version 2; version-1 blobs have the default).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// Softmax temperature: probabilities are `softmax(logit · logit_scale / temperature)`.
+    /// Fitted on validation images by the trainer; 1 means uncalibrated. It never changes the
+    /// predicted class.
+    pub temperature: f32,
+}
+
+impl Default for Calibration {
+    fn default() -> Calibration {
+        Calibration { temperature: 1.0 }
+    }
+}
+
 /// The postcard payload of a blob.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelDesc<'a> {
@@ -284,6 +337,24 @@ pub struct ModelDesc<'a> {
     /// Layers in order.
     #[serde(borrow)]
     pub layers: Vec<LayerDesc<'a>, MAX_LAYERS>,
+    /// Probability calibration. Not part of the postcard `ModelDesc` encoding: version 2 writes
+    /// it right after it (see `core/FORMAT.md`); version 1 has none (temperature 1).
+    #[serde(skip)]
+    pub calibration: Calibration,
+}
+
+/// The fields of [`ModelDesc`] up to the number of layers, to report a layer count above
+/// [`MAX_LAYERS`] before the bounded layer list fails to decode.
+#[derive(Deserialize)]
+struct DescPrefix<'a> {
+    #[serde(borrow)]
+    _meta: Metadata<'a>,
+    _input_h: u16,
+    _input_w: u16,
+    _input_c: u16,
+    _input_zero_point: i8,
+    _logit_scale: f32,
+    layers: u64,
 }
 
 /// The fields of a header, read without checking anything but its length.
@@ -346,14 +417,24 @@ pub fn read_header(blob: &[u8]) -> Result<Header, BlobError> {
     })
 }
 
-/// Check the header and CRC, then decode the payload (borrowing from `blob`). The layers are not
-/// validated here: [`crate::Model::from_bytes`] does that.
-pub fn decode(blob: &[u8]) -> Result<(Header, ModelDesc<'_>), BlobError> {
-    let header = read_header(blob)?;
+/// Check a header's magic, version and flags, and return the total length of the blob it
+/// starts (header + payload), which is at most [`MAX_BLOB_BYTES`]. `prefix` needs only the
+/// first [`HEADER_LEN`] bytes: a file reader calls this, then reads exactly that many bytes.
+///
+/// ```
+/// use sumi_core::blob::{blob_len, HEADER_LEN};
+/// let blob = sumi_core::models::DEFAULT;
+/// assert_eq!(blob_len(&blob[..HEADER_LEN]), Ok(blob.len()));
+/// ```
+pub fn blob_len(prefix: &[u8]) -> Result<usize, BlobError> {
+    check_header(&read_header(prefix)?)
+}
+
+fn check_header(header: &Header) -> Result<usize, BlobError> {
     if header.magic != MAGIC {
         return Err(BlobError::BadMagic(header.magic));
     }
-    if header.version != VERSION {
+    if header.version != VERSION && header.version != VERSION_1 {
         return Err(BlobError::UnsupportedVersion {
             found: header.version,
             supported: VERSION,
@@ -362,6 +443,21 @@ pub fn decode(blob: &[u8]) -> Result<(Header, ModelDesc<'_>), BlobError> {
     if header.flags != 0 {
         return Err(BlobError::BadFlags(header.flags));
     }
+    let declared = HEADER_LEN as u64 + u64::from(header.payload_len);
+    if declared > MAX_BLOB_BYTES as u64 {
+        return Err(BlobError::TooLarge {
+            declared,
+            max: MAX_BLOB_BYTES,
+        });
+    }
+    Ok(declared as usize)
+}
+
+/// Check the header and CRC, then decode the payload (borrowing from `blob`). The layers are not
+/// validated here: [`crate::Model::from_bytes`] does that.
+pub fn decode(blob: &[u8]) -> Result<(Header, ModelDesc<'_>), BlobError> {
+    let header = read_header(blob)?;
+    check_header(&header)?;
     let payload = &blob[HEADER_LEN..];
     if payload.len() != header.payload_len as usize {
         return Err(BlobError::LengthMismatch {
@@ -376,8 +472,19 @@ pub fn decode(blob: &[u8]) -> Result<(Header, ModelDesc<'_>), BlobError> {
             actual: crc,
         });
     }
-    let (desc, rest) =
+    if let Ok((prefix, _)) = postcard::take_from_bytes::<DescPrefix<'_>>(payload)
+        && prefix.layers > MAX_LAYERS as u64
+    {
+        return Err(BlobError::TooManyLayers(prefix.layers));
+    }
+    let (mut desc, mut rest) =
         postcard::take_from_bytes::<ModelDesc<'_>>(payload).map_err(BlobError::Malformed)?;
+    if header.version >= VERSION {
+        let (calibration, after) =
+            postcard::take_from_bytes::<Calibration>(rest).map_err(BlobError::Malformed)?;
+        desc.calibration = calibration;
+        rest = after;
+    }
     if !rest.is_empty() {
         return Err(BlobError::TrailingBytes(rest.len()));
     }
@@ -392,9 +499,18 @@ pub fn encode(desc: &ModelDesc<'_>, out: &mut [u8]) -> Result<usize, BlobError> 
         return Err(BlobError::BufferTooSmall);
     }
     let (head, body) = out.split_at_mut(HEADER_LEN);
-    let used = postcard::to_slice(desc, body)
+    let mut used = postcard::to_slice(desc, body)
         .map_err(|_| BlobError::BufferTooSmall)?
         .len();
+    used += postcard::to_slice(&desc.calibration, &mut body[used..])
+        .map_err(|_| BlobError::BufferTooSmall)?
+        .len();
+    if HEADER_LEN + used > MAX_BLOB_BYTES {
+        return Err(BlobError::TooLarge {
+            declared: (HEADER_LEN + used) as u64,
+            max: MAX_BLOB_BYTES,
+        });
+    }
     let crc = crate::crc::crc32(&body[..used]);
     let arena = u32::try_from(plan.arena_bytes).map_err(|_| BlobError::Overflow(0))?;
     head[0..4].copy_from_slice(&MAGIC);

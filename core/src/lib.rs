@@ -49,7 +49,7 @@ pub mod quant;
 pub mod simd;
 
 pub use blob::BlobError;
-pub use model::{LayerInfo, Model, PredictError, Shape};
+pub use model::{LayerInfo, Model, NotADigitClassifier, PredictError, Shape};
 pub use prediction::Prediction;
 pub use preprocess::{PreprocessError, PreprocessInfo, preprocess};
 

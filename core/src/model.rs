@@ -104,6 +104,28 @@ pub enum PredictError {
     },
 }
 
+/// The input every MNIST digit classifier takes: 28 × 28 × 1.
+pub const MNIST_INPUT: Shape = Shape { h: 28, w: 28, c: 1 };
+/// The classes of an MNIST digit classifier: the digits 0–9.
+pub const MNIST_CLASSES: usize = 10;
+
+/// A valid model that is not an MNIST digit classifier ([`Model::check_digit_classifier`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the model takes {h}×{w}×{c} input and has {classes} classes; a digit classifier takes 28×28×1 \
+     images and has exactly 10 classes (digits 0–9): use a model exported by sumi-train"
+)]
+pub struct NotADigitClassifier {
+    /// Input height.
+    pub h: u32,
+    /// Input width.
+    pub w: u32,
+    /// Input channels.
+    pub c: u32,
+    /// Output classes.
+    pub classes: usize,
+}
+
 /// The validated plan of a model description (shapes, costs, arena size).
 #[derive(Debug, Clone)]
 pub(crate) struct Plan {
@@ -171,12 +193,38 @@ fn dim(layer: usize, v: u64, what: &'static str) -> Result<u32, BlobError> {
     Ok(v as u32)
 }
 
+/// Metadata is shown to people as it is: accuracies must be fractions in `0..=1` and the
+/// strings of a reasonable length.
+fn check_metadata(meta: &Metadata<'_>) -> Result<(), BlobError> {
+    for acc in [meta.float_accuracy, meta.int8_accuracy].into_iter().flatten() {
+        if !(0.0..=1.0).contains(&acc) {
+            return Err(BlobError::BadMetadata(
+                "an accuracy is not a fraction from 0 to 1 (NaN, negative or above 1)",
+            ));
+        }
+    }
+    if meta.name.len() > blob::MAX_NAME_BYTES {
+        return Err(BlobError::BadMetadata("name is longer than 64 bytes"));
+    }
+    if meta.created.len() > blob::MAX_CREATED_BYTES {
+        return Err(BlobError::BadMetadata("creation date is longer than 64 bytes"));
+    }
+    if meta.recipe.len() > blob::MAX_RECIPE_BYTES {
+        return Err(BlobError::BadMetadata("recipe is longer than 4096 bytes"));
+    }
+    Ok(())
+}
+
 impl Plan {
     pub(crate) fn new(desc: &ModelDesc<'_>) -> Result<Plan, BlobError> {
+        let input_dim = |v: u16, what| match v {
+            0 => Err(BlobError::BadInputDimension(what)),
+            v => Ok(u32::from(v)),
+        };
         let input = Shape {
-            h: dim(usize::MAX, desc.input_h as u64, "input height")?,
-            w: dim(usize::MAX, desc.input_w as u64, "input width")?,
-            c: dim(usize::MAX, desc.input_c as u64, "input channels")?,
+            h: input_dim(desc.input_h, "input height")?,
+            w: input_dim(desc.input_w, "input width")?,
+            c: input_dim(desc.input_c, "input channels")?,
         };
         if desc.layers.is_empty() {
             return Err(BlobError::NoLayers);
@@ -184,6 +232,10 @@ impl Plan {
         if !(desc.logit_scale.is_finite() && desc.logit_scale > 0.0) {
             return Err(BlobError::BadLogitScale);
         }
+        if !blob::TEMPERATURE_RANGE.contains(&desc.calibration.temperature) {
+            return Err(BlobError::BadTemperature);
+        }
+        check_metadata(&desc.meta)?;
         let mut cur = input;
         let mut arena = input.elems();
         if arena > LIMIT {
@@ -420,6 +472,26 @@ impl<'a> Model<'a> {
     pub fn input_shape(&self) -> Shape {
         self.plan.input
     }
+    /// The one rule every front end (trainer eval and predict, desktop app) applies before
+    /// feeding 28×28 digit images and reading the answer as a digit: input exactly
+    /// [`MNIST_INPUT`] (not just as many pixels) and exactly [`MNIST_CLASSES`] classes, so no
+    /// answer can be a "digit" outside 0–9.
+    pub fn check_digit_classifier(&self) -> Result<(), NotADigitClassifier> {
+        let s = self.plan.input;
+        if s == MNIST_INPUT && self.plan.classes == MNIST_CLASSES {
+            return Ok(());
+        }
+        Err(NotADigitClassifier {
+            h: s.h,
+            w: s.w,
+            c: s.c,
+            classes: self.plan.classes,
+        })
+    }
+    /// Softmax temperature of the blob's calibration (1 for version-1 blobs).
+    pub fn temperature(&self) -> f32 {
+        self.desc.calibration.temperature
+    }
     /// Number of output classes.
     pub fn classes(&self) -> usize {
         self.plan.classes
@@ -559,6 +631,7 @@ impl<'a> Model<'a> {
             logits,
             self.plan.classes,
             self.desc.logit_scale,
+            self.desc.calibration.temperature,
         ))
     }
 }

@@ -14,10 +14,17 @@ pub struct Prediction {
     pub classes: u8,
     /// Real value of one logit unit.
     pub logit_scale: f32,
+    /// Softmax temperature from the blob's calibration (1 = uncalibrated).
+    pub temperature: f32,
 }
 
 impl Prediction {
-    pub(crate) fn new(logits: [i32; MAX_CLASSES], classes: usize, logit_scale: f32) -> Prediction {
+    pub(crate) fn new(
+        logits: [i32; MAX_CLASSES],
+        classes: usize,
+        logit_scale: f32,
+        temperature: f32,
+    ) -> Prediction {
         let mut digit = 0;
         for (i, &l) in logits[..classes].iter().enumerate() {
             if l > logits[digit] {
@@ -29,6 +36,7 @@ impl Prediction {
             logits,
             classes: classes as u8,
             logit_scale,
+            temperature,
         }
     }
 
@@ -37,15 +45,29 @@ impl Prediction {
         &self.logits[..self.classes as usize]
     }
 
-    /// Softmax of `logit · logit_scale`, with `micromath`'s `exp` (called explicitly, so host and
-    /// firmware agree). Entries past `classes` are 0.
+    /// Calibrated probabilities: softmax of `logit · logit_scale / temperature`, with
+    /// `micromath`'s `exp` (called explicitly, so host and firmware agree). Entries past
+    /// `classes` are 0.
     pub fn probabilities(&self) -> [f32; MAX_CLASSES] {
+        self.probabilities_at(self.temperature)
+    }
+
+    /// Softmax of `logit · logit_scale / temperature` for any `temperature` (1: the raw,
+    /// uncalibrated probabilities; the trainer fits the blob's temperature with this). A
+    /// non-finite or non-positive temperature is treated as 1.
+    pub fn probabilities_at(&self, temperature: f32) -> [f32; MAX_CLASSES] {
+        let t = if temperature.is_finite() && temperature > 0.0 {
+            temperature
+        } else {
+            1.0
+        };
+        let scale = self.logit_scale / t;
         let n = self.classes as usize;
         let mut p = [0f32; MAX_CLASSES];
         let max = self.logits[self.digit as usize];
         let mut sum = 0f32;
         for (slot, &l) in p[..n].iter_mut().zip(&self.logits[..n]) {
-            let x = (l as i64 - max as i64) as f32 * self.logit_scale;
+            let x = (l as i64 - max as i64) as f32 * scale;
             // exp of very negative numbers underflows to 0; micromath is inaccurate below -80.
             let e = if x.is_nan() || x < -80.0 {
                 0.0
@@ -63,7 +85,7 @@ impl Prediction {
         p
     }
 
-    /// Probability of the predicted class.
+    /// Calibrated probability of the predicted class.
     pub fn confidence(&self) -> f32 {
         self.probabilities()[self.digit as usize]
     }

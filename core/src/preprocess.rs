@@ -69,6 +69,51 @@ pub struct PreprocessInfo {
     pub offset: (usize, usize),
 }
 
+/// Convert an RGBA image (`4 · out.len()` bytes, row-major) to greyscale in `out`, compositing
+/// the alpha channel first, so ink that lives only in the alpha channel (RGB all 0, alpha =
+/// ink: a common export of drawing apps) is not lost. The background the image is composited
+/// onto is chosen to contrast with the ink: white under dark ink, black under light ink (the
+/// alpha-weighted mean luma of the pixels decides). A fully opaque image is plain luma; a fully
+/// transparent one becomes blank (and [`preprocess`] then answers [`PreprocessError::Empty`]).
+///
+/// ```
+/// use sumi_core::preprocess::grey_from_rgba;
+/// // Black ink in the alpha channel only: opaque pixel, then transparent pixel.
+/// let rgba = [0, 0, 0, 255, 0, 0, 0, 0];
+/// let mut grey = [0u8; 2];
+/// grey_from_rgba(&rgba, &mut grey)?;
+/// assert_eq!(grey, [0, 255]); // black ink on white paper
+/// # Ok::<(), sumi_core::PreprocessError>(())
+/// ```
+pub fn grey_from_rgba(rgba: &[u8], out: &mut [u8]) -> Result<(), PreprocessError> {
+    if out.len().checked_mul(4) != Some(rgba.len()) {
+        return Err(PreprocessError::BadDimensions {
+            width: out.len(),
+            height: 1,
+            len: rgba.len(),
+        });
+    }
+    let luma = |p: &[u8]| -> u64 {
+        (77 * p[0] as u64 + 150 * p[1] as u64 + 29 * p[2] as u64 + 128) >> 8
+    };
+    let (mut weighted, mut alpha_sum) = (0u64, 0u64);
+    for p in rgba.chunks_exact(4) {
+        weighted += luma(p) * p[3] as u64;
+        alpha_sum += p[3] as u64;
+    }
+    // Dark ink (mean luma below half) goes onto white paper, light ink onto black.
+    let paper: u64 = if alpha_sum == 0 || weighted * 2 < alpha_sum * 255 {
+        255
+    } else {
+        0
+    };
+    for (o, p) in out.iter_mut().zip(rgba.chunks_exact(4)) {
+        let a = p[3] as u64;
+        *o = div_round(luma(p) * a + paper * (255 - a), 255) as u8;
+    }
+    Ok(())
+}
+
 /// Round-to-nearest integer division for non-negative values.
 const fn div_round(n: u64, d: u64) -> u64 {
     (n + d / 2) / d
