@@ -11,8 +11,8 @@
 
 use crate::blob::{ConvDesc, DenseDesc, Padding, Pool};
 use crate::model::Shape;
-use crate::quant::{Requant, requantize};
-use crate::simd::{dot, dot4};
+use crate::quant::{Requant, Requant4x2, requantize};
+use crate::simd::{Tile, dot};
 
 /// Largest `kernel_h · kernel_w · in_channels` a convolution may have (the receptive field is
 /// gathered into a stack buffer of four windows for fused pooling).
@@ -105,69 +105,180 @@ pub(crate) fn conv_out(padding: Padding, h: usize, k: usize) -> usize {
     }
 }
 
-/// 2-D convolution with fused ReLU and optional fused 2×2 pooling.
+/// 2-D convolution with fused ReLU and optional fused 2×2 pooling, on the fastest micro-kernel
+/// this CPU runs (all give bit-identical results).
 pub(crate) fn conv2d(input: &[i8], s: Shape, zp_in: i8, d: &ConvDesc<'_>, out: &mut [i8]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if let Some(avx2) = crate::simd::Avx2::detect() {
+            return avx2.vectorize(|| conv2d_tiled(avx2, input, s, zp_in, d, out));
+        }
+        conv2d_tiled(crate::simd::Sse2, input, s, zp_in, d, out)
+    }
+    #[cfg(all(target_arch = "arm", sumi_dsp))]
+    conv2d_tiled(crate::simd::Dsp, input, s, zp_in, d, out);
+    #[cfg(not(any(target_arch = "x86_64", all(target_arch = "arm", sumi_dsp))))]
+    conv2d_tiled(crate::simd::Portable, input, s, zp_in, d, out);
+}
+
+/// The tile's accumulators when a weight row must be zero-padded by copying (the last rows of
+/// the weight array, when `kp > k`). Out of line, so its scratch rows take stack only while it
+/// runs, and never on paths whose [`Tile::PAD`] is 1.
+#[inline(never)]
+#[cold]
+fn dot_4x2_padded<T: Tile>(
+    t: T,
+    p: [&[i8]; 4],
+    weights: &[i8],
+    o: [usize; 2],
+    k: usize,
+    kp: usize,
+) -> [i32; 8] {
+    let mut rows = [[0i8; MAX_WINDOW]; 2];
+    for (row, &o) in rows.iter_mut().zip(&o) {
+        row[..k].copy_from_slice(&weights[o * k..o * k + k]);
+    }
+    t.dot_4x2(p, &rows[0][..kp], &rows[1][..kp], kp)
+}
+
+/// What every tile of one convolution shares.
+struct TileCtx<'a, 'd, T> {
+    t: T,
+    d: &'a ConvDesc<'d>,
+    weights: &'a [i8],
+    k: usize,
+    kp: usize,
+    oc_n: usize,
+    lo: i32,
+    hi: i32,
+}
+
+impl<T: Tile> TileCtx<'_, '_, T> {
+    /// The 4×2 tile of channels (o, o + 1) over the four patches in `buf`, requantized.
+    #[inline(always)]
+    fn tile(&self, buf: &[i8], o: usize) -> [i32; 8] {
+        let TileCtx {
+            t,
+            d,
+            weights,
+            k,
+            kp,
+            oc_n,
+            lo,
+            hi,
+        } = *self;
+        let zp = d.output_zero_point;
+        let o1 = (o + 1).min(oc_n - 1);
+        let p = [
+            &buf[..kp],
+            &buf[kp..2 * kp],
+            &buf[2 * kp..3 * kp],
+            &buf[3 * kp..4 * kp],
+        ];
+        // Bytes past row `o1` (the next rows) multiply zero padding: reading them is exact.
+        let acc = if o1 * k + kp <= weights.len() {
+            t.dot_4x2(
+                p,
+                &weights[o * k..o * k + kp],
+                &weights[o1 * k..o1 * k + kp],
+                kp,
+            )
+        } else {
+            dot_4x2_padded(t, p, weights, [o, o1], k, kp)
+        };
+        let (r0, r1) = (
+            requant_at(d.multipliers, d.shifts, o),
+            requant_at(d.multipliers, d.shifts, o1),
+        );
+        let bias = [bias_at(d.bias, o), bias_at(d.bias, o1)];
+        if r0.shift > 0 || r1.shift > 0 {
+            // A left shift (a real multiplier above 1) is rare: the scalar path handles it.
+            return core::array::from_fn(|j| {
+                let (b, rq) = if j < 4 { (bias[0], r0) } else { (bias[1], r1) };
+                to_int8(b + acc[j], rq, zp, d.relu) as i32
+            });
+        }
+        let q = Requant4x2 {
+            bias,
+            multiplier: [r0.multiplier, r1.multiplier],
+            right_shift: [-(r0.shift as i32), -(r1.shift as i32)],
+            lo,
+            hi,
+            zero_point: zp as i32,
+        };
+        t.requant_4x2(acc, &q)
+    }
+}
+
+/// Convolution over tiles of 4 output pixels (4 along a row, or the 2×2 window of a fused
+/// pool) × 2 output channels on the micro-kernel `t`: gather the four receptive fields once,
+/// then run every pair of output channels over them. Always inlined, so that each ISA's entry
+/// point compiles it with that ISA's features.
+#[inline(always)]
+fn conv2d_tiled<T: Tile>(
+    t: T,
+    input: &[i8],
+    s: Shape,
+    zp_in: i8,
+    d: &ConvDesc<'_>,
+    out: &mut [i8],
+) {
     let (kh, kw) = (d.kernel_h as usize, d.kernel_w as usize);
     let oc_n = d.out_channels as usize;
     let k = kh * kw * s.c as usize;
+    // MAX_WINDOW is a multiple of every PAD, so a padded window still fits.
+    let kp = k.next_multiple_of(T::PAD);
     let weights: &[i8] = bytemuck::cast_slice(d.weights);
     let pad = (pad_before(d.padding, kh), pad_before(d.padding, kw));
     let ch = conv_out(d.padding, s.h as usize, kh);
     let cw = conv_out(d.padding, s.w as usize, kw);
+    // Patches are zero beyond `k` (gather writes only the first `k` bytes of each).
     let mut buf = [0i8; 4 * MAX_WINDOW];
-    let (p0, rest) = buf.split_at_mut(k);
-    let (p1, rest) = rest.split_at_mut(k);
-    let (p2, rest) = rest.split_at_mut(k);
-    let p3 = &mut rest[..k];
     let zp = d.output_zero_point;
+    let lo = if d.relu { zp as i32 } else { -128 };
+    let (lo, hi) = (lo - zp as i32, 127 - zp as i32);
+    let ctx = TileCtx {
+        t,
+        d,
+        weights,
+        k,
+        kp,
+        oc_n,
+        lo,
+        hi,
+    };
+    let tile = |buf: &[i8], o: usize| ctx.tile(buf, o);
+    let gather_at = |buf: &mut [i8], j: usize, y: usize, x: usize| {
+        gather(
+            input,
+            s,
+            kh,
+            kw,
+            pad,
+            y,
+            x,
+            zp_in,
+            &mut buf[j * kp..j * kp + k],
+        );
+    };
     match d.pool {
         Pool::None => {
-            // Four neighbouring output pixels of a row at a time share each weight load.
             for oy in 0..ch {
                 let mut ox = 0;
                 while ox < cw {
                     let group = (cw - ox).min(4);
-                    gather(input, s, kh, kw, pad, oy, ox, zp_in, p0);
-                    gather(
-                        input,
-                        s,
-                        kh,
-                        kw,
-                        pad,
-                        oy,
-                        ox + (group > 1) as usize,
-                        zp_in,
-                        p1,
-                    );
-                    gather(
-                        input,
-                        s,
-                        kh,
-                        kw,
-                        pad,
-                        oy,
-                        ox + 2 * (group > 2) as usize,
-                        zp_in,
-                        p2,
-                    );
-                    gather(
-                        input,
-                        s,
-                        kh,
-                        kw,
-                        pad,
-                        oy,
-                        ox + 3 * (group > 3) as usize,
-                        zp_in,
-                        p3,
-                    );
+                    for j in 0..4 {
+                        gather_at(&mut buf, j, oy, ox + j.min(group - 1));
+                    }
                     let base = (oy * cw + ox) * oc_n;
-                    for oc in 0..oc_n {
-                        let acc = dot4([p0, p1, p2, p3], &weights[oc * k..(oc + 1) * k]);
-                        let b = bias_at(d.bias, oc);
-                        let rq = requant_at(d.multipliers, d.shifts, oc);
-                        for (j, &a) in acc.iter().enumerate().take(group) {
-                            out[base + j * oc_n + oc] = to_int8(b + a, rq, zp, d.relu);
+                    let o_row = &mut out[base..base + group * oc_n];
+                    for o in (0..oc_n).step_by(2) {
+                        let r = tile(&buf, o);
+                        for (j, px) in o_row.chunks_exact_mut(oc_n).enumerate() {
+                            px[o] = r[j] as i8;
+                            if let Some(v) = px.get_mut(o + 1) {
+                                *v = r[4 + j] as i8;
+                            }
                         }
                     }
                     ox += group;
@@ -179,16 +290,18 @@ pub(crate) fn conv2d(input: &[i8], s: Shape, zp_in: i8, d: &ConvDesc<'_>, out: &
             for py in 0..ph {
                 for px in 0..pw {
                     let (y, x) = (2 * py, 2 * px);
-                    gather(input, s, kh, kw, pad, y, x, zp_in, p0);
-                    gather(input, s, kh, kw, pad, y, x + 1, zp_in, p1);
-                    gather(input, s, kh, kw, pad, y + 1, x, zp_in, p2);
-                    gather(input, s, kh, kw, pad, y + 1, x + 1, zp_in, p3);
-                    let o = &mut out[(py * pw + px) * oc_n..(py * pw + px + 1) * oc_n];
-                    for (oc, slot) in o.iter_mut().enumerate() {
-                        let acc = dot4([p0, p1, p2, p3], &weights[oc * k..(oc + 1) * k]);
-                        let b = bias_at(d.bias, oc);
-                        let rq = requant_at(d.multipliers, d.shifts, oc);
-                        *slot = combine(pool, acc.map(|a| to_int8(b + a, rq, zp, d.relu)));
+                    gather_at(&mut buf, 0, y, x);
+                    gather_at(&mut buf, 1, y, x + 1);
+                    gather_at(&mut buf, 2, y + 1, x);
+                    gather_at(&mut buf, 3, y + 1, x + 1);
+                    let o_px = &mut out[(py * pw + px) * oc_n..(py * pw + px + 1) * oc_n];
+                    for o in (0..oc_n).step_by(2) {
+                        let r = tile(&buf, o);
+                        let v = |h: usize| core::array::from_fn(|j| r[h + j] as i8);
+                        o_px[o] = combine(pool, v(0));
+                        if let Some(slot) = o_px.get_mut(o + 1) {
+                            *slot = combine(pool, v(4));
+                        }
                     }
                 }
             }
@@ -301,5 +414,194 @@ pub(crate) fn dense_logits(input: &[i8], d: &DenseDesc<'_>, out: &mut [i32]) {
     for (o, slot) in out.iter_mut().enumerate() {
         let acc = bias_at(d.bias, o) + dot(input, &weights[o * n..(o + 1) * n]);
         *slot = requantize(acc, requant_at(d.multipliers, d.shifts, o));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+
+    struct Lcg(u64);
+    impl Lcg {
+        fn next(&mut self) -> u32 {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (self.0 >> 33) as u32
+        }
+        fn below(&mut self, n: u32) -> u32 {
+            self.next() % n
+        }
+        fn i8(&mut self) -> i8 {
+            self.next() as i8
+        }
+    }
+
+    /// Direct definition of the convolution (FORMAT.md semantics), one output at a time.
+    fn reference(input: &[i8], s: Shape, zp_in: i8, d: &ConvDesc<'_>) -> [i8; 4096] {
+        let (kh, kw) = (d.kernel_h as usize, d.kernel_w as usize);
+        let (h, w, c) = (s.h as usize, s.w as usize, s.c as usize);
+        let oc_n = d.out_channels as usize;
+        let weights: &[i8] = bytemuck::cast_slice(d.weights);
+        let pad = (pad_before(d.padding, kh), pad_before(d.padding, kw));
+        let (ch, cw) = (conv_out(d.padding, h, kh), conv_out(d.padding, w, kw));
+        let value = |oy: usize, ox: usize, o: usize| {
+            let mut acc = bias_at(d.bias, o);
+            for ky in 0..kh {
+                for kx in 0..kw {
+                    for ci in 0..c {
+                        let (iy, ix) =
+                            ((oy + ky).wrapping_sub(pad.0), (ox + kx).wrapping_sub(pad.1));
+                        let x = if iy < h && ix < w {
+                            input[(iy * w + ix) * c + ci]
+                        } else {
+                            zp_in
+                        };
+                        acc += x as i32 * weights[((o * kh + ky) * kw + kx) * c + ci] as i32;
+                    }
+                }
+            }
+            to_int8(
+                acc,
+                requant_at(d.multipliers, d.shifts, o),
+                d.output_zero_point,
+                d.relu,
+            )
+        };
+        let mut out = [0i8; 4096];
+        match d.pool {
+            Pool::None => {
+                for oy in 0..ch {
+                    for ox in 0..cw {
+                        for o in 0..oc_n {
+                            out[(oy * cw + ox) * oc_n + o] = value(oy, ox, o);
+                        }
+                    }
+                }
+            }
+            pool => {
+                let pw = cw / 2;
+                for py in 0..ch / 2 {
+                    for px in 0..pw {
+                        for o in 0..oc_n {
+                            let (y, x) = (2 * py, 2 * px);
+                            let v = [
+                                value(y, x, o),
+                                value(y, x + 1, o),
+                                value(y + 1, x, o),
+                                value(y + 1, x + 1, o),
+                            ];
+                            out[(py * pw + px) * oc_n + o] = combine(pool, v);
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Every conv kernel this CPU has (AVX2, the four-patch dot path) equals the direct
+    /// definition on random layers: windows from 1 to 576 taps, odd channel counts, both
+    /// paddings, fused pools, ReLU, left and right shifts, extreme weights and inputs.
+    #[test]
+    fn every_conv_kernel_equals_the_definition() {
+        let mut rng = Lcg(42);
+        #[allow(unused_mut)]
+        let mut checked_avx2 = 0;
+        for case in 0..400 {
+            let kh = [1, 2, 3, 5][rng.below(4) as usize];
+            let kw = [1, 3, 3, 5][rng.below(4) as usize];
+            let c = [1, 1, 2, 3, 8, 16, 23, 32][rng.below(8) as usize].min(576 / (kh * kw));
+            let oc_n = [1, 2, 3, 5, 16, 17][rng.below(6) as usize];
+            let padding = if rng.below(2) == 0 {
+                Padding::Valid
+            } else {
+                Padding::Same
+            };
+            let pool = [Pool::None, Pool::Max2, Pool::Avg2][rng.below(3) as usize];
+            let h = kh + rng.below(7) as usize + 1;
+            let w = kw + rng.below(7) as usize + 1;
+            let s = Shape {
+                h: h as u32,
+                w: w as u32,
+                c: c as u32,
+            };
+            let extreme = case % 10 == 0;
+            let k = kh * kw * c;
+            let wts: [u8; 576 * 17] = core::array::from_fn(|_| {
+                if extreme {
+                    [0x81u8, 0x7F][rng.below(2) as usize]
+                } else {
+                    rng.i8() as u8
+                }
+            });
+            let input: [i8; 4096] = core::array::from_fn(|_| if extreme { -128 } else { rng.i8() });
+            let mut bias = [0u8; 4 * 17];
+            let mut mult = [0u8; 4 * 17];
+            let mut shifts = [0u8; 17];
+            for o in 0..oc_n {
+                let b = rng.below(1 << 21) as i32 - (1 << 20);
+                bias[4 * o..4 * o + 4].copy_from_slice(&b.to_le_bytes());
+                // Q31 multipliers, sometimes zero (a dead channel).
+                let m = if rng.below(20) == 0 {
+                    0
+                } else {
+                    (1i32 << 30) + rng.below(1 << 30) as i32
+                };
+                mult[4 * o..4 * o + 4].copy_from_slice(&m.to_le_bytes());
+                // Mostly right shifts of trained layers (about 6–12), the whole range 0..=31,
+                // sometimes a left shift.
+                let sh = match rng.below(4) {
+                    0 => rng.below(34) as i32 - 31,
+                    _ => -(6 + rng.below(7) as i32),
+                };
+                shifts[o] = sh as i8 as u8;
+            }
+            let d = ConvDesc {
+                kernel_h: kh as u8,
+                kernel_w: kw as u8,
+                in_channels: c as u16,
+                out_channels: oc_n as u16,
+                padding,
+                relu: rng.below(2) == 0,
+                pool,
+                output_zero_point: rng.i8(),
+                weights: &wts[..k * oc_n],
+                bias: &bias[..4 * oc_n],
+                multipliers: &mult[..4 * oc_n],
+                shifts: &shifts[..oc_n],
+            };
+            let zp_in = rng.i8();
+            let (ch, cw) = (conv_out(padding, h, kh), conv_out(padding, w, kw));
+            let n = if pool == Pool::None {
+                ch * cw
+            } else {
+                (ch / 2) * (cw / 2)
+            } * oc_n;
+            let want = reference(&input[..h * w * c], s, zp_in, &d);
+            let x = &input[..h * w * c];
+            let check = |name: &str, got: &[i8]| {
+                assert_eq!(&got[..n], &want[..n], "{name} kernel, case {case}: {d:?}");
+            };
+            let mut got = [0i8; 4096];
+            conv2d_tiled(crate::simd::Portable, x, s, zp_in, &d, &mut got[..n]);
+            check("portable", &got);
+            #[cfg(target_arch = "x86_64")]
+            {
+                conv2d_tiled(crate::simd::Sse2, x, s, zp_in, &d, &mut got[..n]);
+                check("SSE2", &got);
+                if let Some(avx2) = crate::simd::Avx2::detect() {
+                    conv2d_tiled(avx2, x, s, zp_in, &d, &mut got[..n]);
+                    check("AVX2", &got);
+                    checked_avx2 += 1;
+                }
+            }
+            conv2d(x, s, zp_in, &d, &mut got[..n]);
+            check("dispatched", &got);
+        }
+        // Say which fast paths this machine checked (CI's x86-64 machines have AVX2).
+        std::println!("AVX2 kernel checked on {checked_avx2} of 400 random layers");
     }
 }

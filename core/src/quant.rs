@@ -76,6 +76,43 @@ pub fn requantize(acc: i32, rq: Requant) -> i32 {
     )
 }
 
+/// Requantization parameters of two output channels for a tile of 4 output pixels × 2 channels
+/// (accumulator lanes 0–3: the first channel, 4–7: the second). Only right shifts: a channel
+/// with a left shift (a real multiplier above 1, rare) takes the scalar path.
+#[derive(Clone, Copy, Debug)]
+pub struct Requant4x2 {
+    /// Per-channel int32 bias.
+    pub bias: [i32; 2],
+    /// Per-channel Q31 multiplier, `0` or in `[2^30, 2^31)`.
+    pub multiplier: [i32; 2],
+    /// Per-channel right shift (`-shift`), `0..=31`.
+    pub right_shift: [i32; 2],
+    /// Lower clamp before the zero point is added: (`zp` with ReLU, else `-128`) `- zp`.
+    pub lo: i32,
+    /// Upper clamp before the zero point is added: `127 - zp`.
+    pub hi: i32,
+    /// Output zero point.
+    pub zero_point: i32,
+}
+
+impl Requant4x2 {
+    /// The reference: `clamp(requantize(acc + bias) + zp, lo + zp, 127)` lane by lane, exactly
+    /// what the scalar kernels compute. Vector implementations must equal it bit for bit.
+    #[inline(always)]
+    pub fn apply(&self, acc: [i32; 8]) -> [i32; 8] {
+        let mut out = [0i32; 8];
+        for (j, (o, &a)) in out.iter_mut().zip(&acc).enumerate() {
+            let c = j / 4;
+            let rq = Requant {
+                multiplier: self.multiplier[c],
+                shift: -(self.right_shift[c] as i8),
+            };
+            *o = requantize(a + self.bias[c], rq).clamp(self.lo, self.hi) + self.zero_point;
+        }
+        out
+    }
+}
+
 /// Turn a real, non-negative multiplier into its fixed-point form (used at export time only;
 /// inference never touches floating point). Values too small to represent become zero; values
 /// too large saturate.

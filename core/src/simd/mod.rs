@@ -14,7 +14,7 @@
 //! Audit notes: the x86 loads are unaligned 16-byte loads at `i` with `i + 16 <= n`, where `n`
 //! is the length of both slices; the ARM asm reads and writes registers only (`pure, nomem`).
 
-// The fallbacks are dead code where a fast path replaces them (they stay the tested reference).
+// `portable::dot` is dead code where a fast path replaces it (it stays the tested reference).
 #[cfg_attr(
     any(target_arch = "x86_64", all(target_arch = "arm", sumi_dsp)),
     allow(dead_code)
@@ -25,15 +25,51 @@ pub use portable::dot_portable;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 #[cfg(target_arch = "x86_64")]
-pub use x86::{dot, dot4};
+pub use x86::{Avx2, Sse2, dot, set_avx2_allowed};
 
 #[cfg(all(target_arch = "arm", sumi_dsp))]
 mod dsp;
 #[cfg(all(target_arch = "arm", sumi_dsp))]
-pub use dsp::{dot, dot4};
+pub use dsp::{Dsp, dot};
 
 #[cfg(not(any(target_arch = "x86_64", all(target_arch = "arm", sumi_dsp))))]
-pub use portable::{dot, dot4};
+pub use portable::dot;
+
+use crate::quant::Requant4x2;
+
+/// A convolution micro-kernel: a tile of 4 output pixels × 2 output channels, the unit every
+/// ISA path implements. The convolution driver (`layers`) gathers the four receptive fields
+/// ("patches", zero-padded to a multiple of [`Tile::PAD`]) and picks two weight rows; the
+/// kernel returns the eight accumulators, then requantizes them. Integer arithmetic is exact,
+/// so every implementation equals [`Portable`] bit for bit (tested in `layers`).
+pub trait Tile: Copy {
+    /// Patches and weight rows are zero-padded to a multiple of this many bytes.
+    const PAD: usize;
+    /// `[Σ p_j·w0 for j in 0..4, Σ p_j·w1 for j in 0..4]` over the first `kp` bytes (`kp` a
+    /// multiple of [`Tile::PAD`]; every slice at least `kp` long).
+    fn dot_4x2(self, p: [&[i8]; 4], w0: &[i8], w1: &[i8], kp: usize) -> [i32; 8];
+    /// Requantize the tile (bias, multiplier, right shift, zero point, clamp); the default is
+    /// the scalar reference [`Requant4x2::apply`].
+    #[inline(always)]
+    fn requant_4x2(self, acc: [i32; 8], q: &Requant4x2) -> [i32; 8] {
+        q.apply(acc)
+    }
+}
+
+/// The portable micro-kernel: plain Rust, for cores without a fast path (Cortex-M0/M0+,
+/// RISC-V, wasm) and the reference the others are tested against.
+#[derive(Clone, Copy, Debug)]
+pub struct Portable;
+
+impl Tile for Portable {
+    const PAD: usize = 1;
+    #[inline(always)]
+    fn dot_4x2(self, p: [&[i8]; 4], w0: &[i8], w1: &[i8], kp: usize) -> [i32; 8] {
+        let a = portable::dot4(p, &w0[..kp]);
+        let b = portable::dot4(p, &w1[..kp]);
+        [a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3]]
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -61,7 +97,7 @@ mod tests {
             assert_eq!(dot(&lo[..n], &hi[..n]), -16256 * n as i32);
             let q = [&a[..n], &b[..n], &lo[..n], &hi[..n]];
             let want = q.map(|x| dot_portable(x, &b[..n]));
-            assert_eq!(dot4(q, &b[..n]), want, "n={n}");
+            assert_eq!(portable::dot4(q, &b[..n]), want, "n={n}");
         }
     }
 }

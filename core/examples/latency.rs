@@ -1,0 +1,42 @@
+//! Single-image latency of a model, min and median over interleaved rounds, per kernel path
+//! this CPU runs. `cargo run --release -p sumi-core --example latency [-- MODEL.sumi|default [ROUNDS]]`
+//! (default: the embedded default model, 2,000 rounds).
+
+use std::time::Instant;
+use sumi_core::{Model, models};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let blob = match args.get(1) {
+        Some(path) if path != "default" => std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {path}: {e}")),
+        _ => models::DEFAULT.to_vec(),
+    };
+    let rounds: usize = args.get(2).map_or(2000, |r| r.parse().expect("ROUNDS is a number"));
+    let model = Model::from_bytes(&blob).expect("the model loads");
+    let mut arena = vec![0u8; model.arena_bytes()];
+    let n = model.input_shape().len();
+    let input: Vec<u8> = (0..n).map(|i| ((i * 37) % 251) as u8).collect();
+    let paths: &[&str] = if cfg!(target_arch = "x86_64") { &["avx2", "sse2"] } else { &["native"] };
+    let mut times = vec![Vec::with_capacity(rounds); paths.len()];
+    for _ in 0..rounds {
+        for (p, name) in paths.iter().enumerate() {
+            #[cfg(target_arch = "x86_64")]
+            sumi_core::simd::set_avx2_allowed(*name == "avx2");
+            let _ = name;
+            let t = Instant::now();
+            std::hint::black_box(model.predict(std::hint::black_box(&input), &mut arena).unwrap());
+            times[p].push(t.elapsed().as_secs_f64() * 1e6);
+        }
+    }
+    println!("{} MACs per inference, {rounds} rounds", model.macs());
+    for (p, name) in paths.iter().enumerate() {
+        let t = &mut times[p];
+        t.sort_by(f64::total_cmp);
+        println!(
+            "{name:>6}: min {:8.1} µs  median {:8.1} µs  ({:.1} GMAC/s at the median)",
+            t[0],
+            t[t.len() / 2],
+            model.macs() as f64 / t[t.len() / 2] / 1e3
+        );
+    }
+}

@@ -1,0 +1,302 @@
+//! x86-64 fast paths: SSE2 (part of the x86-64 baseline, so always present).
+//!
+//! Audit notes: every load is an unaligned 16-byte load at `i` with `i + 16 <= n`, where `n` is
+//! at most the length of each slice read.
+#![allow(unsafe_code)]
+
+use super::Tile;
+use super::portable::dot_portable;
+use crate::quant::Requant4x2;
+use core::arch::x86_64::*;
+
+/// Sign-extends 16 int8 lanes to two vectors of 8 int16 with a `pcmpgtb` mask. (The textbook
+/// `srai(unpack(x, x), 8)` lets LLVM feed the unpack a stale register, which chained four
+/// independent dot products into one serial dependency.)
+#[inline(always)]
+fn widen(x: __m128i) -> (__m128i, __m128i) {
+    // SAFETY: SSE2 is part of the x86-64 baseline; register-only operations.
+    unsafe {
+        let sign = _mm_cmpgt_epi8(_mm_setzero_si128(), x);
+        (_mm_unpacklo_epi8(x, sign), _mm_unpackhi_epi8(x, sign))
+    }
+}
+
+/// `Σ a[i]·b[i]` over the common length of `a` and `b`.
+#[inline(always)]
+pub fn dot(a: &[i8], b: &[i8]) -> i32 {
+    let n = a.len().min(b.len());
+    let mut i = 0;
+    let mut lanes = [0i32; 4];
+    // SAFETY: SSE2 is always available on x86_64; both loads read 16 bytes starting at `i`, and
+    // the loop condition keeps `i + 16 <= n <= len` for both slices. The store writes exactly
+    // the 16 bytes of `lanes`.
+    unsafe {
+        let mut acc = _mm_setzero_si128();
+        while i + 16 <= n {
+            let x = _mm_loadu_si128(a.as_ptr().add(i) as *const __m128i);
+            let y = _mm_loadu_si128(b.as_ptr().add(i) as *const __m128i);
+            let (xl, xh) = widen(x);
+            let (yl, yh) = widen(y);
+            acc = _mm_add_epi32(acc, _mm_madd_epi16(xl, yl));
+            acc = _mm_add_epi32(acc, _mm_madd_epi16(xh, yh));
+            i += 16;
+        }
+        _mm_storeu_si128(lanes.as_mut_ptr() as *mut __m128i, acc);
+    }
+    lanes.iter().sum::<i32>() + dot_portable(&a[i..n], &b[i..n])
+}
+
+/// The SSE2 micro-kernel (the x86-64 baseline: every x86-64 CPU has it).
+#[derive(Clone, Copy, Debug)]
+pub struct Sse2;
+
+/// `[Σ a0, Σ a1, Σ a2, Σ a3]`: the lane sums of four vectors, by two transposing rounds.
+#[inline(always)]
+fn hsum4(a: [__m128i; 4]) -> __m128i {
+    // SAFETY: SSE2 is part of the x86-64 baseline; register-only operations.
+    unsafe {
+        let s01 = _mm_add_epi32(
+            _mm_unpacklo_epi32(a[0], a[1]),
+            _mm_unpackhi_epi32(a[0], a[1]),
+        );
+        let s23 = _mm_add_epi32(
+            _mm_unpacklo_epi32(a[2], a[3]),
+            _mm_unpackhi_epi32(a[2], a[3]),
+        );
+        _mm_add_epi32(_mm_unpacklo_epi64(s01, s23), _mm_unpackhi_epi64(s01, s23))
+    }
+}
+
+impl Tile for Sse2 {
+    const PAD: usize = 16;
+
+    #[inline(always)]
+    fn dot_4x2(self, p: [&[i8]; 4], w0: &[i8], w1: &[i8], kp: usize) -> [i32; 8] {
+        assert!(kp.is_multiple_of(16) && w0.len() >= kp && w1.len() >= kp);
+        assert!(p.iter().all(|x| x.len() >= kp));
+        let mut out = [0i32; 8];
+        // SAFETY: SSE2 is part of the x86-64 baseline; every 16-byte load is at `i` with
+        // `i + 16 <= kp`, and the assertions above bound each slice by `kp`. The stores write
+        // the 32 bytes of `out`.
+        unsafe {
+            let mut a = [_mm_setzero_si128(); 4];
+            let mut b = [_mm_setzero_si128(); 4];
+            let mut i = 0;
+            while i < kp {
+                let (al, ah) = widen(_mm_loadu_si128(w0.as_ptr().add(i) as *const __m128i));
+                let (bl, bh) = widen(_mm_loadu_si128(w1.as_ptr().add(i) as *const __m128i));
+                for j in 0..4 {
+                    let (xl, xh) = widen(_mm_loadu_si128(p[j].as_ptr().add(i) as *const __m128i));
+                    let xa = _mm_add_epi32(_mm_madd_epi16(xl, al), _mm_madd_epi16(xh, ah));
+                    let xb = _mm_add_epi32(_mm_madd_epi16(xl, bl), _mm_madd_epi16(xh, bh));
+                    a[j] = _mm_add_epi32(a[j], xa);
+                    b[j] = _mm_add_epi32(b[j], xb);
+                }
+                i += 16;
+            }
+            _mm_storeu_si128(out.as_mut_ptr() as *mut __m128i, hsum4(a));
+            _mm_storeu_si128(out.as_mut_ptr().add(4) as *mut __m128i, hsum4(b));
+        }
+        out
+    }
+
+    #[inline(always)]
+    fn requant_4x2(self, acc: [i32; 8], q: &Requant4x2) -> [i32; 8] {
+        let mut out = [0i32; 8];
+        for c in 0..2 {
+            // SAFETY: SSE2 is part of the x86-64 baseline; 16-byte loads/stores of four i32 at
+            // offsets 0 and 4 of the eight-element arrays.
+            unsafe {
+                let x = _mm_loadu_si128(acc.as_ptr().add(4 * c) as *const __m128i);
+                let r = requant4_sse2(x, q, c);
+                _mm_storeu_si128(out.as_mut_ptr().add(4 * c) as *mut __m128i, r);
+            }
+        }
+        out
+    }
+}
+
+/// [`Requant4x2::apply`] for the four lanes of channel `c` (one multiplier and one shift, so
+/// SSE2's uniform shifts suffice). SSE2 has no signed 32×32→64 multiply: the unsigned one is
+/// corrected by subtracting `m · 2^32` where `x` is negative (the multiplier is never negative).
+#[inline(always)]
+fn requant4_sse2(x: __m128i, q: &Requant4x2, c: usize) -> __m128i {
+    // SAFETY: SSE2 is part of the x86-64 baseline; register-only operations.
+    unsafe {
+        let x = _mm_add_epi32(x, _mm_set1_epi32(q.bias[c]));
+        let m = _mm_set1_epi32(q.multiplier[c]);
+        let nudge = _mm_set1_epi64x(1 << 30);
+        // Signed 64-bit products of lanes 0 and 2 (of `v`) with the multiplier.
+        let mul = |v: __m128i| {
+            let neg = _mm_and_si128(_mm_srai_epi32(v, 31), m);
+            let p = _mm_sub_epi64(_mm_mul_epu32(v, m), _mm_slli_epi64(neg, 32));
+            _mm_srli_epi64(_mm_add_epi64(p, nudge), 31)
+        };
+        let even = mul(x);
+        let odd = mul(_mm_srli_epi64(x, 32));
+        // Low dwords of `even` to lanes 0, 2; of `odd` to lanes 1, 3.
+        let high = _mm_or_si128(
+            _mm_and_si128(even, _mm_set_epi32(0, -1, 0, -1)),
+            _mm_slli_epi64(odd, 32),
+        );
+        let e = _mm_cvtsi32_si128(q.right_shift[c]);
+        let mask = _mm_set1_epi32(((1i64 << q.right_shift[c]) - 1) as i32);
+        let remainder = _mm_and_si128(high, mask);
+        let negative = _mm_cmpgt_epi32(_mm_setzero_si128(), high);
+        let threshold = _mm_sub_epi32(_mm_srli_epi32(mask, 1), negative);
+        let rounded = _mm_sub_epi32(
+            _mm_sra_epi32(high, e),
+            _mm_cmpgt_epi32(remainder, threshold),
+        );
+        // SSE2 has no 32-bit min/max: clamp with compares and selects.
+        let lo = _mm_set1_epi32(q.lo);
+        let hi = _mm_set1_epi32(q.hi);
+        let below = _mm_cmpgt_epi32(lo, rounded);
+        let r = _mm_or_si128(_mm_and_si128(below, lo), _mm_andnot_si128(below, rounded));
+        let above = _mm_cmpgt_epi32(r, hi);
+        let r = _mm_or_si128(_mm_and_si128(above, hi), _mm_andnot_si128(above, r));
+        _mm_add_epi32(r, _mm_set1_epi32(q.zero_point))
+    }
+}
+
+cpufeatures::new!(cpuid_avx2, "avx2");
+
+/// Proof that the CPU (and the OS, which must save the YMM registers) supports AVX2: the AVX2
+/// kernels are methods of this token, so safe code can call them only after detection.
+/// Detection runs CPUID/XGETBV once (through the `cpufeatures` crate) and is cached.
+#[derive(Clone, Copy, Debug)]
+pub struct Avx2(());
+
+/// Whether the AVX2 kernels may be used when the CPU has them (see [`set_avx2_allowed`]).
+static AVX2_ALLOWED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(true);
+
+/// Allow (the default) or forbid the AVX2 kernels in this process, e.g. to benchmark or test the
+/// SSE2 baseline on an AVX2 machine. Results are bit-identical either way; only speed changes.
+pub fn set_avx2_allowed(allowed: bool) {
+    AVX2_ALLOWED.store(allowed, core::sync::atomic::Ordering::Relaxed);
+}
+
+impl Avx2 {
+    /// The token, if this CPU runs AVX2 (and [`set_avx2_allowed`] has not forbidden it).
+    #[inline]
+    pub fn detect() -> Option<Avx2> {
+        (AVX2_ALLOWED.load(core::sync::atomic::Ordering::Relaxed) && cpuid_avx2::get())
+            .then_some(Avx2(()))
+    }
+
+    /// Runs `f` inside a function compiled with AVX2 enabled, so that a kernel driver marked
+    /// `#[inline(always)]` and the AVX2 micro-kernels it calls inline into one AVX2 loop nest
+    /// (a `#[target_feature]` function cannot inline into a caller without the feature).
+    #[inline(always)]
+    pub fn vectorize<R>(self, f: impl FnOnce() -> R) -> R {
+        #[target_feature(enable = "avx2")]
+        unsafe fn run<R>(f: impl FnOnce() -> R) -> R {
+            f()
+        }
+        // SAFETY: the token proves the CPU runs AVX2.
+        unsafe { run(f) }
+    }
+}
+
+impl Tile for Avx2 {
+    const PAD: usize = 16;
+
+    /// Eight accumulators of a 4-pixel × 2-channel tile: `[Σ p_j·w0 for j in 0..4, Σ p_j·w1 for
+    /// j in 0..4]` over the first `kp` bytes. `kp` must be a multiple of 16 and every slice at
+    /// least `kp` long (callers zero-pad patches, so padding contributes nothing).
+    #[inline]
+    fn dot_4x2(self, p: [&[i8]; 4], w0: &[i8], w1: &[i8], kp: usize) -> [i32; 8] {
+        assert!(kp.is_multiple_of(16) && w0.len() >= kp && w1.len() >= kp);
+        assert!(p.iter().all(|x| x.len() >= kp));
+        // SAFETY: the token proves AVX2 is available; the assertions above bound every load.
+        unsafe { dot_4x2_avx2(p, w0, w1, kp) }
+    }
+
+    /// gemmlowp requantization of a tile's accumulators (bias added here), plus zero point and
+    /// clamp, eight lanes at once; bit-identical to [`crate::quant::requantize`] followed by the
+    /// kernels' clamp for every right shift `0..=31`.
+    #[inline]
+    fn requant_4x2(self, acc: [i32; 8], q: &Requant4x2) -> [i32; 8] {
+        debug_assert!(q.right_shift.iter().all(|s| (0..=31).contains(s)));
+        // SAFETY: the token proves AVX2 is available; the function touches only registers and
+        // the two local arrays.
+        unsafe { requant_4x2_avx2(acc, q) }
+    }
+}
+
+#[target_feature(enable = "avx2")]
+unsafe fn dot_4x2_avx2(p: [&[i8]; 4], w0: &[i8], w1: &[i8], kp: usize) -> [i32; 8] {
+    let mut a = [_mm256_setzero_si256(); 4];
+    let mut b = [_mm256_setzero_si256(); 4];
+    let mut i = 0;
+    // SAFETY (whole body): every 16-byte load is at `i` with `i + 16 <= kp`, and the caller
+    // checked that each slice is at least `kp` long.
+    unsafe {
+        while i < kp {
+            let x0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(w0.as_ptr().add(i) as *const __m128i));
+            let x1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(w1.as_ptr().add(i) as *const __m128i));
+            for j in 0..4 {
+                let x =
+                    _mm256_cvtepi8_epi16(_mm_loadu_si128(p[j].as_ptr().add(i) as *const __m128i));
+                a[j] = _mm256_add_epi32(a[j], _mm256_madd_epi16(x, x0));
+                b[j] = _mm256_add_epi32(b[j], _mm256_madd_epi16(x, x1));
+            }
+            i += 16;
+        }
+        // Horizontal sums of the eight accumulators into one vector [a0..a3, b0..b3].
+        let t1 = _mm256_hadd_epi32(_mm256_hadd_epi32(a[0], a[1]), _mm256_hadd_epi32(a[2], a[3]));
+        let t2 = _mm256_hadd_epi32(_mm256_hadd_epi32(b[0], b[1]), _mm256_hadd_epi32(b[2], b[3]));
+        let r = _mm256_add_epi32(
+            _mm256_permute2x128_si256(t1, t2, 0x20),
+            _mm256_permute2x128_si256(t1, t2, 0x31),
+        );
+        let mut out = [0i32; 8];
+        _mm256_storeu_si256(out.as_mut_ptr() as *mut __m256i, r);
+        out
+    }
+}
+
+#[target_feature(enable = "avx2")]
+unsafe fn requant_4x2_avx2(acc: [i32; 8], q: &Requant4x2) -> [i32; 8] {
+    let pair = |v: [i32; 2]| _mm256_setr_epi32(v[0], v[0], v[0], v[0], v[1], v[1], v[1], v[1]);
+    // SAFETY: unaligned 32-byte load from / store to local `[i32; 8]` arrays.
+    let x = unsafe { _mm256_loadu_si256(acc.as_ptr() as *const __m256i) };
+    let x = _mm256_add_epi32(x, pair(q.bias));
+    let m = pair(q.multiplier);
+    // SaturatingRoundingDoublingHighMul with a non-negative multiplier never saturates and
+    // equals floor((x·m + 2^30) / 2^31) (gemmlowp's nudge and truncation, combined): 64-bit
+    // products of the even and odd lanes, a logical shift keeps the low 32 bits of the floor.
+    let nudge = _mm256_set1_epi64x(1 << 30);
+    let even = _mm256_srli_epi64(_mm256_add_epi64(_mm256_mul_epi32(x, m), nudge), 31);
+    let odd = _mm256_srli_epi64(
+        _mm256_add_epi64(
+            _mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(m, 32)),
+            nudge,
+        ),
+        31,
+    );
+    let high = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0b1010_1010);
+    // RoundingDivideByPOT: (x >> e) + (remainder > (mask >> 1) + (x < 0)).
+    let e = pair(q.right_shift);
+    let mask = _mm256_sub_epi32(
+        _mm256_sllv_epi32(_mm256_set1_epi32(1), e),
+        _mm256_set1_epi32(1),
+    );
+    let remainder = _mm256_and_si256(high, mask);
+    let negative = _mm256_cmpgt_epi32(_mm256_setzero_si256(), high);
+    let threshold = _mm256_sub_epi32(_mm256_srli_epi32(mask, 1), negative);
+    let rounded = _mm256_sub_epi32(
+        _mm256_srav_epi32(high, e),
+        _mm256_cmpgt_epi32(remainder, threshold),
+    );
+    // clamp(r + zp, lo', 127) == clamp(r, lo' - zp, 127 - zp) + zp, without overflow.
+    let clamped = _mm256_min_epi32(
+        _mm256_max_epi32(rounded, _mm256_set1_epi32(q.lo)),
+        _mm256_set1_epi32(q.hi),
+    );
+    let r = _mm256_add_epi32(clamped, _mm256_set1_epi32(q.zero_point));
+    let mut out = [0i32; 8];
+    // SAFETY: see above.
+    unsafe { _mm256_storeu_si256(out.as_mut_ptr() as *mut __m256i, r) };
+    out
+}
