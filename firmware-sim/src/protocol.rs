@@ -45,6 +45,8 @@ pub const EXIT_PREDICT: i32 = 4;
 pub const EXIT_STACK: i32 = 5;
 /// The model's input shape is not the 28×28×1 the images file carries.
 pub const EXIT_SHAPE: i32 = 6;
+/// The core faulted (Cortex-M hard fault, RISC-V trap); the message was printed to stderr.
+pub const EXIT_FAULT: i32 = 7;
 /// The firmware panicked (the message was printed to stderr).
 pub const EXIT_PANIC: i32 = 101;
 
@@ -64,6 +66,7 @@ pub fn describe_exit(code: i32) -> &'static str {
         EXIT_PREDICT => "Model::predict failed on the firmware",
         EXIT_STACK => "stack overflow: the stack used its whole region",
         EXIT_SHAPE => "the model input is not 28x28x1",
+        EXIT_FAULT => "the core faulted (hard fault / trap)",
         EXIT_PANIC => "the firmware panicked",
         _ => "unknown exit code",
     }

@@ -1,11 +1,17 @@
 //! End-to-end tests of the firmware under QEMU, through the driver binary.
 //!
-//! QEMU is required when `SUMI_REQUIRE_QEMU=1` (CI); elsewhere a missing `qemu-system-arm`
-//! makes the QEMU-dependent tests print a loud SKIPPED line and return. The build-budget tests
-//! need only cargo. All tests share one firmware output directory, so they run one at a time.
+//! QEMU is required when `SUMI_REQUIRE_QEMU=1` (CI); elsewhere a missing `qemu-system-arm` /
+//! `qemu-system-riscv32` makes the QEMU-dependent tests print a loud SKIPPED line and return.
+//! The build-budget tests need only cargo. All tests share one firmware output directory, so
+//! they run one at a time.
 
 use std::process::{Command, Output};
 use std::sync::Mutex;
+
+// The driver's board table (plain data, no dependencies): byte formatting and board names.
+#[path = "../src/boards.rs"]
+#[allow(dead_code)]
+mod boards;
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -24,9 +30,20 @@ fn text(out: &Output) -> String {
     )
 }
 
-/// Whether QEMU can run; panics under CI (`SUMI_REQUIRE_QEMU=1`) when it cannot.
+/// Whether `qemu-system-arm` can run; panics under CI (`SUMI_REQUIRE_QEMU=1`) when it cannot.
 fn qemu_or_skip(test: &str) -> bool {
-    let exe = std::env::var("QEMU_SYSTEM_ARM").unwrap_or_else(|_| "qemu-system-arm".into());
+    qemu_exe_or_skip(
+        test,
+        "QEMU_SYSTEM_ARM",
+        "qemu-system-arm",
+        "qemu-system-arm",
+    )
+}
+
+/// Whether the QEMU `default` (overridden by `$env_var`, from Debian package `package`) can run;
+/// panics under CI (`SUMI_REQUIRE_QEMU=1`) when it cannot.
+fn qemu_exe_or_skip(test: &str, env_var: &str, default: &str, package: &str) -> bool {
+    let exe = std::env::var(env_var).unwrap_or_else(|_| default.into());
     let ok = Command::new(&exe)
         .arg("--version")
         .output()
@@ -34,10 +51,10 @@ fn qemu_or_skip(test: &str) -> bool {
     if !ok {
         assert!(
             std::env::var("SUMI_REQUIRE_QEMU").as_deref() != Ok("1"),
-            "SUMI_REQUIRE_QEMU=1 but {exe} cannot run: install qemu-system-arm"
+            "SUMI_REQUIRE_QEMU=1 but {exe} cannot run: install {package}"
         );
         eprintln!(
-            "SKIPPED {test}: {exe} not found (install qemu-system-arm; set SUMI_REQUIRE_QEMU=1 to make this fail)"
+            "SKIPPED {test}: {exe} not found (install {package}; set SUMI_REQUIRE_QEMU=1 to make this fail)"
         );
     }
     ok
@@ -186,11 +203,15 @@ fn firmware_over_flash_budget_fails_at_link_time() {
     // A blob larger than the whole budget is refused before compiling, with its size.
     let out = driver(&["--flash-kib", "4", "--limit", "1"]);
     assert!(!out.status.success());
+    let t = text(&out);
     assert!(
-        text(&out).contains("larger than the whole 4 KiB flash budget"),
-        "{}",
-        text(&out)
+        t.contains(&format!(
+            "the blob alone is {} B, the flash budget is 4,096 B",
+            boards::bytes(sumi_core::models::DEFAULT.len())
+        )),
+        "{t}"
     );
+    assert!(!t.contains("building the firmware"), "{t}");
 }
 
 #[test]
@@ -202,4 +223,162 @@ fn firmware_over_ram_budget_fails_at_build_time() {
     let out = driver(&["--ram-kib", &kib, "--limit", "1"]);
     assert!(!out.status.success());
     assert!(text(&out).contains("RAM budget"), "{}", text(&out));
+}
+
+/// The small bundled model that fits the 16 KiB boards.
+fn tiny_model() -> String {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../host-train/models/tiny.sumi"
+    );
+    assert!(
+        std::path::Path::new(path).is_file(),
+        "{path} is missing: it is a committed model"
+    );
+    path.to_string()
+}
+
+/// Runs `args` through the driver, checks bit-identical logits and plausible figures for
+/// `board`, and returns the JSON report.
+fn parity(board: &str, model: Option<&str>, n: usize, ram_kib: u64) -> serde_json::Value {
+    let limit = n.to_string();
+    let mut args = vec!["--board", board, "--limit", &limit, "--json"];
+    if let Some(m) = model {
+        args.extend(["--model", m]);
+    }
+    let out = driver(&args);
+    assert!(
+        out.status.success(),
+        "{board}: driver failed:\n{}",
+        text(&out)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    assert_eq!(report["board"], board, "{report}");
+    assert_eq!(report["images"], n, "{report}");
+    assert_eq!(
+        report["identical_logits"], n,
+        "{board}: logits differ: {report}"
+    );
+    let blob = match model {
+        Some(m) => std::fs::read(m).expect("read model"),
+        None => sumi_core::models::DEFAULT.to_vec(),
+    };
+    let host = sumi_core::Model::from_bytes(&blob).expect("model loads");
+    let compute = &report["compute"];
+    assert_eq!(compute["macs_per_inference"], host.macs());
+    let min = compute["instructions_per_inference_min"]
+        .as_u64()
+        .expect("instructions measured");
+    // No DSP on these cores: at least one multiply per MAC.
+    assert!(
+        min >= host.macs(),
+        "{board}: {min} instructions for {} MACs is impossible without SIMD",
+        host.macs()
+    );
+    let ram = &report["ram"];
+    assert_eq!(ram["budget_bytes"], ram_kib * 1024, "{ram}");
+    let used = ram["used_bytes"].as_u64().unwrap();
+    let stack = ram["stack_peak_bytes"].as_u64().unwrap();
+    assert!(
+        stack > 0 && stack < ram["stack_region_bytes"].as_u64().unwrap(),
+        "{ram}"
+    );
+    assert!(
+        used <= ram_kib * 1024,
+        "{board}: {used} B of RAM used: {ram}"
+    );
+    assert!(
+        ram["static_bytes"].as_u64().unwrap() >= host.arena_bytes() as u64,
+        "{ram}"
+    );
+    report
+}
+
+#[test]
+fn cortex_m0_logits_are_bit_identical_to_host() {
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !qemu_or_skip("cortex_m0_logits_are_bit_identical_to_host") {
+        return;
+    }
+    let report = parity("microbit", Some(&tiny_model()), 100, 16);
+    assert_eq!(report["target"], "thumbv6m-none-eabi", "{report}");
+}
+
+#[test]
+fn riscv32_logits_are_bit_identical_to_host() {
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !qemu_exe_or_skip(
+        "riscv32_logits_are_bit_identical_to_host",
+        "QEMU_SYSTEM_RISCV32",
+        "qemu-system-riscv32",
+        "qemu-system-misc",
+    ) {
+        return;
+    }
+    // The tiny model on the 16 KiB SiFive E, the default model on the large-RAM virt board.
+    let report = parity("sifive_e", Some(&tiny_model()), 100, 16);
+    assert_eq!(report["target"], "riscv32imac-unknown-none-elf", "{report}");
+    let report = parity("riscv32-virt", None, 20, 64);
+    assert_eq!(report["target"], "riscv32imac-unknown-none-elf", "{report}");
+}
+
+#[test]
+fn a_model_too_big_for_a_16_kib_board_is_refused_with_budget_and_need() {
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let model =
+        sumi_core::Model::from_bytes(sumi_core::models::DEFAULT).expect("default model loads");
+    let arena = boards::bytes(model.arena_bytes());
+    // The driver refuses before building, naming the budget and what the model needs.
+    for board in ["microbit", "sifive_e"] {
+        let out = driver(&["--board", board, "--limit", "1"]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        let t = text(&out);
+        assert!(
+            t.contains(&format!("does not fit the RAM of {board}")),
+            "{t}"
+        );
+        assert!(t.contains(&format!("{arena} B arena")), "{t}");
+        assert!(t.contains("the RAM budget is 16,384 B (16 KiB)"), "{t}");
+        assert!(!t.contains("building the firmware"), "{t}");
+    }
+    // A budget beyond the board is refused too.
+    let out = driver(&["--board", "microbit", "--ram-kib", "64", "--limit", "1"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("board microbit has 256 KiB flash and 16 KiB RAM"),
+        "{}",
+        text(&out)
+    );
+
+    // Built by hand (no driver), the firmware's build script refuses the same model.
+    let base = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["build", "-p", "sumi-firmware-sim", "--release"])
+        .args(["--target", "thumbv6m-none-eabi"])
+        .env("CARGO_TARGET_DIR", base.join("firmware").join("cargo"))
+        .env("SUMI_BOARD", "microbit")
+        .env_remove("SUMI_MODEL")
+        .env_remove("SUMI_RAM_KIB")
+        .env_remove("RUSTFLAGS")
+        .output()
+        .expect("run cargo");
+    assert!(!out.status.success());
+    let t = text(&out);
+    assert!(t.contains("does not fit the RAM of microbit"), "{t}");
+    assert!(t.contains(&format!("{arena} B arena")), "{t}");
+}
+
+#[test]
+fn an_unknown_board_lists_the_boards() {
+    let out = driver(&["--board", "nrf52", "--limit", "1"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("invalid value 'nrf52' for '--board"), "{t}");
+    for board in boards::BOARDS {
+        assert!(t.contains(board.name), "{} not listed: {t}", board.name);
+    }
 }

@@ -5,19 +5,8 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-/// The firmware's Rust target.
-pub const TARGET: &str = "thumbv7em-none-eabihf";
-
-/// MCU budget the firmware is linked against.
-#[derive(Debug, Clone, Copy)]
-pub struct Budget {
-    /// Flash in KiB.
-    pub flash_kib: u32,
-    /// RAM in KiB.
-    pub ram_kib: u32,
-    /// Minimum stack the static data must leave free, in KiB.
-    pub min_stack_kib: u32,
-}
+use super::Board;
+pub use crate::boards::Budget;
 
 /// Workspace root (this package's parent directory).
 pub fn workspace_root() -> PathBuf {
@@ -72,9 +61,15 @@ pub fn ensure_target(target: &str) -> Result<()> {
     Ok(())
 }
 
-/// Builds the firmware for `model` (a blob file) and returns the ELF path.
-pub fn firmware(model: &Path, budget: Budget, selftest_panic: bool) -> Result<PathBuf> {
-    ensure_target(TARGET)?;
+/// Builds the firmware for `model` (a blob file) and `board`, and returns the ELF path.
+pub fn firmware(
+    model: &Path,
+    board: Board,
+    budget: Budget,
+    selftest_panic: bool,
+) -> Result<PathBuf> {
+    let target = board.spec().target;
+    ensure_target(target)?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let target_dir = work_dir().join("cargo");
     let mut cmd = Command::new(&cargo);
@@ -86,9 +81,10 @@ pub fn firmware(model: &Path, budget: Budget, selftest_panic: bool) -> Result<Pa
             "sumi-firmware-sim",
             "--release",
             "--target",
-            TARGET,
+            target,
         ])
         .env("CARGO_TARGET_DIR", &target_dir)
+        .env("SUMI_BOARD", board.spec().name)
         .env("SUMI_MODEL", model)
         .env("SUMI_FLASH_KIB", budget.flash_kib.to_string())
         .env("SUMI_RAM_KIB", budget.ram_kib.to_string())
@@ -116,23 +112,29 @@ pub fn firmware(model: &Path, budget: Budget, selftest_panic: bool) -> Result<Pa
             || stderr.contains("RAM budget exceeded")
         {
             format!(
-                "the firmware does not fit the MCU budget ({} KiB flash, {} KiB RAM, {} KiB minimum stack); \
-                 use a smaller model or raise --flash-kib / --ram-kib",
-                budget.flash_kib, budget.ram_kib, budget.min_stack_kib
+                "the firmware does not fit the MCU budget of {} ({} KiB flash, {} KiB RAM, {} KiB \
+                 minimum stack); use a smaller model or raise --flash-kib / --ram-kib (at most {} / {} \
+                 KiB on this board)",
+                board.spec().name,
+                budget.flash_kib,
+                budget.ram_kib,
+                budget.min_stack_kib,
+                board.spec().flash_kib,
+                board.spec().ram_kib
             )
         } else if stderr.contains("sumi-firmware-sim:") {
             "the firmware build rejected the model or budget (see the message above)".to_string()
         } else if stderr.contains("target may not be installed")
             || stderr.contains("can't find crate for `core`")
         {
-            format!("the Rust target {TARGET} is missing: rustup target add {TARGET}")
+            format!("the Rust target {target} is missing: rustup target add {target}")
         } else {
             "the firmware build failed".to_string()
         };
         bail!("{}\n{hint}", relevant_lines(&stderr));
     }
     let elf = target_dir
-        .join(TARGET)
+        .join(target)
         .join("release")
         .join("sumi-firmware-sim");
     if !elf.is_file() {

@@ -5,19 +5,17 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use object::{Object, ObjectSection, ObjectSymbol, SectionFlags, SectionKind};
 
-/// Where SRAM starts on the MPS2 boards; everything below is code memory (flash).
-const RAM_BASE: u64 = 0x2000_0000;
-
 /// Memory the firmware image occupies.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Sizes {
-    /// Vector table and machine code (`.vector_table`, `.text`).
+    /// Vector table (Cortex-M) and machine code (`.text`).
     pub code: u64,
-    /// Read-only data in flash (`.rodata`: the model blob, tables, strings).
+    /// Read-only data in flash (`.rodata`, RISC-V `.srodata`: the model blob, tables, strings).
     pub rodata: u64,
     /// Initial values of `.data`, stored in flash and copied to RAM at reset.
     pub data_init: u64,
-    /// Statically allocated RAM: `.data` + `.bss` + `.uninit` (includes the arena).
+    /// Statically allocated RAM: `.data` + `.bss` + `.uninit` (RISC-V: with `.sdata`/`.sbss`;
+    /// includes the arena).
     pub static_ram: u64,
 }
 
@@ -29,8 +27,9 @@ impl Sizes {
 }
 
 /// Reads the allocated sections' sizes and the address of `symbol` (Thumb bit cleared), if
-/// the firmware has it.
-pub fn inspect(path: &Path, symbol: &str) -> Result<(Sizes, Option<u64>)> {
+/// the firmware has it. Sections at or above `ram_origin` are RAM, the others flash (every
+/// board's flash lies below its RAM).
+pub fn inspect(path: &Path, symbol: &str, ram_origin: u64) -> Result<(Sizes, Option<u64>)> {
     let bytes =
         std::fs::read(path).with_context(|| format!("cannot read firmware {}", path.display()))?;
     let file = object::File::parse(&*bytes)
@@ -44,7 +43,7 @@ pub fn inspect(path: &Path, symbol: &str) -> Result<(Sizes, Option<u64>)> {
         if !alloc || section.size() == 0 {
             continue;
         }
-        if section.address() >= RAM_BASE {
+        if section.address() >= ram_origin {
             sizes.static_ram += section.size();
             if section.kind() != SectionKind::UninitializedData {
                 sizes.data_init += section.size();

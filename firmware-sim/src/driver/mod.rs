@@ -24,9 +24,10 @@ use sumi_core::Model;
 use crate::protocol::{IMAGES_FILE, INPUT_LEN, MARK_SYMBOL};
 pub use qemu::Board;
 
-/// Build the Sumi firmware, run it on an emulated Cortex-M under QEMU over MNIST test images,
-/// check its integer logits are bit-identical to the host core's, and report flash, RAM,
-/// stack, arena and instructions per inference.
+/// Build the Sumi firmware, run it on an emulated microcontroller (Cortex-M4F/M7, Cortex-M0,
+/// RISC-V RV32IMAC) under QEMU over MNIST test images, check its integer logits are
+/// bit-identical to the host core's, and report flash, RAM, stack, arena and instructions per
+/// inference.
 #[derive(Debug, Parser)]
 #[command(name = "sumi-firmware-sim", version)]
 pub struct Cli {
@@ -40,19 +41,19 @@ pub struct Cli {
     #[arg(long, value_name = "N")]
     limit: Option<usize>,
     /// Emulated board.
-    #[arg(long, value_enum, default_value = "mps2-an386")]
+    #[arg(long, value_enum, default_value_t = Board(&crate::boards::BOARDS[0]))]
     board: Board,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
-    /// Flash budget the firmware is linked against, KiB.
-    #[arg(long, default_value_t = 256, value_name = "KIB")]
-    flash_kib: u32,
-    /// RAM budget the firmware is linked against, KiB.
-    #[arg(long, default_value_t = 64, value_name = "KIB")]
-    ram_kib: u32,
-    /// Stack the static data must leave free, KiB (checked at link time).
-    #[arg(long, default_value_t = 8, value_name = "KIB")]
+    /// Flash budget the firmware is linked against, KiB (default: the board's default, 256).
+    #[arg(long, value_name = "KIB")]
+    flash_kib: Option<u32>,
+    /// RAM budget the firmware is linked against, KiB (default: 64, 16 on the 16 KiB boards).
+    #[arg(long, value_name = "KIB")]
+    ram_kib: Option<u32>,
+    /// Stack the static data must leave free, KiB (checked before the build and at link time).
+    #[arg(long, default_value_t = crate::boards::DEFAULT_MIN_STACK_KIB, value_name = "KIB")]
     min_stack_kib: u32,
     /// QEMU processes to run in parallel, each on a consecutive share of the images
     /// (default: the number of CPUs, at most 8).
@@ -124,6 +125,8 @@ fn run(cli: &Cli) -> Result<bool> {
         }
     }
 
+    let budget = budget(cli, &blob, &model_label)?;
+
     let test =
         sumi_data::load_test(cli.data_dir.as_deref()).context("cannot load the MNIST test set")?;
     let n = cli.limit.map_or(test.n, |l| l.min(test.n));
@@ -146,6 +149,7 @@ fn run(cli: &Cli) -> Result<bool> {
         .with_context(|| format!("cannot create {}", run_dir.display()))?;
     let result = run_in(
         cli,
+        budget,
         &blob,
         &model_label,
         host_model.as_ref(),
@@ -161,8 +165,27 @@ fn run(cli: &Cli) -> Result<bool> {
     result
 }
 
+/// The MCU budget: the options, else the board's defaults. Refuses, before anything is built,
+/// a budget larger than the board or a model that does not fit it (`build.rs` and the linker
+/// check the same again at build time).
+fn budget(cli: &Cli, blob: &[u8], model_label: &str) -> Result<build::Budget> {
+    let spec = cli.board.spec();
+    let budget = build::Budget {
+        flash_kib: cli.flash_kib.unwrap_or(spec.default_flash_kib),
+        ram_kib: cli.ram_kib.unwrap_or(spec.default_ram_kib),
+        min_stack_kib: cli.min_stack_kib,
+    };
+    let arena = sumi_core::blob::header_arena_bytes(blob);
+    if let Err(e) = crate::boards::check_fit(spec, budget, model_label, blob.len(), arena) {
+        bail!("{e} (--flash-kib, --ram-kib, --min-stack-kib; --board lists the boards)");
+    }
+    Ok(budget)
+}
+
+#[allow(clippy::too_many_arguments)]
 fn run_in(
     cli: &Cli,
+    budget: build::Budget,
     blob: &[u8],
     model_label: &str,
     host_model: Option<&Model<'_>>,
@@ -185,27 +208,18 @@ fn run_in(
         std::fs::write(&model_file, blob)
             .with_context(|| format!("cannot write {}", model_file.display()))?;
     }
-    let budget = build::Budget {
-        flash_kib: cli.flash_kib,
-        ram_kib: cli.ram_kib,
-        min_stack_kib: cli.min_stack_kib,
-    };
     eprintln!(
         "building the firmware ({} for {})...",
-        build::TARGET,
-        cli.board.machine()
+        cli.board.spec().target,
+        cli.board.spec().name
     );
-    let built = build::firmware(&model_file, budget, cli.selftest_panic)?;
+    let built = build::firmware(&model_file, cli.board, budget, cli.selftest_panic)?;
     // Private copy: a concurrent driver may rebuild the shared output path.
     let elf = run_dir.join("firmware.elf");
     std::fs::copy(&built, &elf).with_context(|| format!("cannot copy {}", built.display()))?;
-    let (sizes, mark) = elf::inspect(&elf, MARK_SYMBOL)?;
+    let (sizes, mark) = elf::inspect(&elf, MARK_SYMBOL, cli.board.spec().ram_origin)?;
 
-    let Some(qemu_exe) = qemu::find_qemu() else {
-        bail!(
-            "qemu-system-arm not found (set QEMU_SYSTEM_ARM or install it: apt-get install qemu-system-arm)"
-        );
-    };
+    let qemu_exe = qemu::find_qemu(cli.board)?;
     let plugin = if cli.no_icount {
         None
     } else {

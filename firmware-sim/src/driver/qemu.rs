@@ -1,47 +1,55 @@
-//! Running the firmware under `qemu-system-arm` and reading back what it wrote.
+//! Running the firmware under QEMU (`qemu-system-arm`, `qemu-system-riscv32`) and reading back
+//! what it wrote.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+use crate::boards::{self, BoardSpec};
 use crate::protocol::{self, RESULTS_FILE, STATS_FILE, describe_exit};
 
-/// An emulated board.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Board {
-    /// Arm MPS2 with a Cortex-M4F (AN386).
-    #[value(name = "mps2-an386")]
-    Mps2An386,
-    /// Arm MPS2 with a Cortex-M7 (AN500).
-    #[value(name = "mps2-an500")]
-    Mps2An500,
+/// An emulated board (one of [`crate::boards::BOARDS`]); `--board` takes its name.
+#[derive(Debug, Clone, Copy)]
+pub struct Board(pub &'static BoardSpec);
+
+static BOARD_VALUES: LazyLock<Vec<Board>> =
+    LazyLock::new(|| boards::BOARDS.iter().map(Board).collect());
+
+impl clap::ValueEnum for Board {
+    fn value_variants<'a>() -> &'a [Self] {
+        &BOARD_VALUES
+    }
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.0.name).help(self.0.description))
+    }
 }
 
 impl Board {
+    /// The board's specification.
+    pub fn spec(self) -> &'static BoardSpec {
+        self.0
+    }
     /// QEMU `-machine` name.
     pub fn machine(self) -> &'static str {
-        match self {
-            Board::Mps2An386 => "mps2-an386",
-            Board::Mps2An500 => "mps2-an500",
-        }
+        self.0.machine
     }
-    /// QEMU `-cpu` name.
-    pub fn cpu(self) -> &'static str {
-        match self {
-            Board::Mps2An386 => "cortex-m4",
-            Board::Mps2An500 => "cortex-m7",
-        }
+    /// The core, as the report names it.
+    pub fn core(self) -> &'static str {
+        self.0.core
     }
 }
 
-/// The QEMU executable (`$QEMU_SYSTEM_ARM`, default `qemu-system-arm`), if it can be run.
-pub fn find_qemu() -> Option<PathBuf> {
-    let exe = std::env::var_os("QEMU_SYSTEM_ARM")
+/// The QEMU executable for `board` (`$QEMU_SYSTEM_ARM` / `$QEMU_SYSTEM_RISCV32`, default
+/// `qemu-system-arm` / `qemu-system-riscv32`), or an error saying how to install it.
+pub fn find_qemu(board: Board) -> Result<PathBuf> {
+    let spec = board.spec();
+    let exe = std::env::var_os(spec.qemu_env)
         .map(PathBuf::from)
-        .unwrap_or_else(|| "qemu-system-arm".into());
+        .unwrap_or_else(|| spec.qemu.into());
     let ok = Command::new(&exe)
         .arg("--version")
         .stdout(Stdio::null())
@@ -49,7 +57,16 @@ pub fn find_qemu() -> Option<PathBuf> {
         .status()
         .map(|s| s.success())
         .unwrap_or(false);
-    ok.then_some(exe)
+    if !ok {
+        bail!(
+            "{} not found, needed for board {} (install it: apt-get install {}, or set {})",
+            exe.display(),
+            spec.name,
+            spec.qemu_package,
+            spec.qemu_env
+        );
+    }
+    Ok(exe)
 }
 
 /// One firmware prediction.
@@ -87,27 +104,32 @@ pub fn run(
     timeout: Duration,
 ) -> Result<Outcome> {
     let mut cmd = Command::new(qemu);
-    cmd.current_dir(run_dir)
-        .args([
-            "-cpu",
-            board.cpu(),
-            "-machine",
-            board.machine(),
-            "-nographic",
-            "-monitor",
-            "none",
-        ])
-        .args([
-            "-serial",
-            "none",
-            "-semihosting-config",
-            "enable=on,target=native",
-            "-kernel",
-        ])
-        .arg(elf)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.current_dir(run_dir);
+    if let Some(cpu) = board.spec().cpu {
+        cmd.args(["-cpu", cpu]);
+    }
+    if board.spec().runtime == boards::Runtime::Riscv {
+        // No firmware (OpenSBI) in front: the reset vector jumps straight to the ELF.
+        cmd.args(["-bios", "none"]);
+    }
+    cmd.args([
+        "-machine",
+        board.machine(),
+        "-nographic",
+        "-monitor",
+        "none",
+    ])
+    .args([
+        "-serial",
+        "none",
+        "-semihosting-config",
+        "enable=on,target=native",
+        "-kernel",
+    ])
+    .arg(elf)
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     let icount_file = run_dir.join("icount.txt");
     if let Some((lib, mark)) = plugin {
         cmd.arg("-plugin").arg(format!(

@@ -125,8 +125,10 @@ impl Report {
     pub fn to_json(&self) -> Value {
         let n = self.images;
         json!({
-            "board": self.board.machine(),
-            "cpu": self.board.cpu(),
+            "board": self.board.spec().name,
+            "qemu_machine": self.board.machine(),
+            "cpu": self.board.core(),
+            "target": self.board.spec().target,
             "model": self.model_label,
             "model_name": self.model_name,
             "images": n,
@@ -185,7 +187,12 @@ impl Report {
         };
         row(
             "board",
-            format!("{} ({})", self.board.machine(), self.board.cpu()),
+            format!(
+                "{} ({}, {})",
+                self.board.spec().name,
+                self.board.core(),
+                self.board.spec().target
+            ),
         );
         row(
             "model",

@@ -9,7 +9,6 @@ mod sys;
 
 use core::fmt::Write;
 
-use cortex_m_rt::entry;
 use sumi_core::Model;
 
 use crate::protocol::{
@@ -36,7 +35,7 @@ impl Write for HostWriter {
 }
 
 /// Prints a line on the host's stderr (best effort: nothing else can report a failure).
-fn report_error(args: core::fmt::Arguments<'_>) {
+pub(crate) fn report_error(args: core::fmt::Arguments<'_>) {
     if let Some(h) = sys::open(":tt", sys::MODE_APPEND) {
         let mut w = HostWriter(h);
         let _ = w.write_fmt(args);
@@ -44,16 +43,12 @@ fn report_error(args: core::fmt::Arguments<'_>) {
     }
 }
 
-#[entry]
-fn main() -> ! {
-    sys::exit(run())
-}
-
 /// Highest arena byte that differs from `paint`, plus one.
 fn touched(arena: &[u8], paint: u8) -> usize {
     arena.iter().rposition(|&b| b != paint).map_or(0, |i| i + 1)
 }
 
+/// The whole firmware; returns the exit code. Called by the start-up code (`sys`).
 fn run() -> i32 {
     if cfg!(sumi_selftest_panic) {
         panic!("self-test panic requested at build time (SUMI_SELFTEST_PANIC=1)");

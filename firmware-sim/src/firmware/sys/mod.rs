@@ -1,13 +1,25 @@
-//! The only module with `unsafe` code: everything that touches the machine directly.
+//! The only module (with its per-architecture children) with `unsafe` code: everything that
+//! touches the machine directly.
 //!
-//! * ARM semihosting calls (`BKPT 0xAB`, r0 = operation, r1 = pointer to the argument block):
-//!   there is no safe way to issue a breakpoint that the debugger/QEMU services.
+//! * Semihosting calls, issued by [`arm::semihost`] (`BKPT 0xAB`) or [`riscv::semihost`] (the
+//!   `slli; ebreak; srai` sequence); there is no safe way to trap into the debugger/QEMU.
+//! * Start-up and fault handling: `cortex-m-rt` on Arm, [`riscv`]'s own start-up code.
 //! * The statically allocated inference arena, handed out once as `&'static mut [u8]`.
 //! * Reading the painted stack region between linker symbols `_stack_end` and `_stack_start`.
 //! * The `#[no_mangle]` marker function the instruction-counting plugin looks for.
 //!
 //! Each `unsafe` block states why it is sound. The rest of the firmware is safe Rust.
 #![allow(unsafe_code)]
+
+#[cfg(target_arch = "arm")]
+mod arm;
+#[cfg(target_arch = "arm")]
+use arm as arch;
+
+#[cfg(target_arch = "riscv32")]
+mod riscv;
+#[cfg(target_arch = "riscv32")]
+use riscv as arch;
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -21,15 +33,7 @@ const ADP_STOPPED_APPLICATION_EXIT: u32 = 0x20026;
 
 /// Issues one semihosting call. `block` points to the call's argument block (or is 0).
 fn syscall(op: u32, block: usize) -> isize {
-    let result: u32;
-    // SAFETY: BKPT 0xAB is the semihosting trap; QEMU services it and writes only r0 and the
-    // memory the argument block names (which the callers pass as live, correctly sized
-    // buffers). The asm block is not `nomem`, so the compiler treats it as reading/writing
-    // memory and keeps the argument blocks and buffers alive and in memory across it.
-    unsafe {
-        core::arch::asm!("bkpt #0xab", inout("r0") op => result, in("r1") block, options(nostack));
-    }
-    result as i32 as isize
+    arch::semihost(op, block)
 }
 
 /// Open mode for reading a binary file ("rb").
@@ -113,9 +117,12 @@ static ARENA_TAKEN: AtomicBool = AtomicBool::new(false);
 
 /// Hands out the static arena; `None` on any call after the first.
 pub fn take_arena() -> Option<&'static mut [u8]> {
-    if ARENA_TAKEN.swap(true, Ordering::AcqRel) {
+    // Load then store, not `swap`: Armv6-M has no atomic read-modify-write. The firmware is
+    // single-threaded and enables no interrupts, so nothing can run between the two.
+    if ARENA_TAKEN.load(Ordering::Acquire) {
         return None;
     }
+    ARENA_TAKEN.store(true, Ordering::Release);
     // SAFETY: the flag above guarantees this unique mutable reference is created once.
     Some(unsafe { &mut (*core::ptr::addr_of_mut!(ARENA)).0 })
 }
@@ -125,17 +132,18 @@ unsafe extern "C" {
     static _stack_end: u32;
 }
 
-/// Stack high-water mark in bytes, and the stack region size, from cortex-m-rt's paint
-/// (`0xCCCC_CCCC` between `_stack_end` and `_stack_start`, written before `main`).
+/// Stack high-water mark in bytes, and the stack region size, from the start-up code's paint
+/// ([`arch::STACK_PAINT`] between `_stack_end` and `_stack_start`, written before `main`).
 pub fn stack_usage() -> (usize, usize) {
     let top = core::ptr::addr_of!(_stack_start) as usize;
     let bottom = core::ptr::addr_of!(_stack_end) as usize;
     let mut p = bottom;
     while p < top {
         // SAFETY: [bottom, top) is the stack region defined by the linker script; it is RAM,
-        // word aligned (asserted by cortex-m-rt's link.x) and always readable.
+        // word aligned (cortex-m-rt's link.x asserts it; sumi-riscv.x aligns it to 16) and
+        // always readable.
         let word = unsafe { core::ptr::read_volatile(p as *const u32) };
-        if word != cortex_m_rt::STACK_PAINT_VALUE {
+        if word != arch::STACK_PAINT {
             break;
         }
         p += 4;
