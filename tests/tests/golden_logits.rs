@@ -1,0 +1,71 @@
+//! The committed models' integer logits on all 10,000 MNIST test images are exactly those of the
+//! original engine (format v1, commit db2207e, one SSE2 dot-product path), on every kernel path
+//! this machine runs. The digests are FNV-1a 64 over every logit (i32, little-endian) in test-set
+//! order; they were computed with the original engine and must never change unless a model is
+//! retrained. Run on aarch64 under qemu-aarch64 (`core/aarch64-parity.sh`), this also proves the
+//! NEON path; the firmware parity run proves the Cortex-M paths.
+
+use sumi_core::Model;
+
+/// Digests of the original engine (`sumi-core` at db2207e) on the committed blobs.
+const DEFAULT_DIGEST: u64 = 0x429e_c23a_6351_a144;
+const TINY_DIGEST: u64 = 0xd408_fcef_83c6_2728;
+const TINY: &[u8] = include_bytes!("../../host-train/models/tiny.sumi");
+
+fn test_set() -> Option<sumi_data::Split> {
+    match sumi_data::load_test(None) {
+        Ok(split) => Some(split),
+        Err(e) if std::env::var("SUMI_REQUIRE_MNIST").as_deref() != Ok("1") => {
+            eprintln!(
+                "\n*** SKIPPED: MNIST test set not available ({e}); set MNIST_DIR to run this test ***\n"
+            );
+            None
+        }
+        Err(e) => panic!("SUMI_REQUIRE_MNIST=1 but MNIST is not available: {e}"),
+    }
+}
+
+fn digest(model: &Model<'_>, test: &sumi_data::Split) -> u64 {
+    let mut arena = vec![0u8; model.arena_bytes()];
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for (img, _) in test.iter() {
+        let p = model.predict(img, &mut arena).expect("predict");
+        for b in p.logits().iter().flat_map(|l| l.to_le_bytes()) {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+#[test]
+fn committed_models_give_the_original_engines_logits_on_every_kernel_path() {
+    let Some(test) = test_set() else { return };
+    assert_eq!(test.n, 10_000);
+    let models = [
+        ("default", sumi_core::models::DEFAULT, DEFAULT_DIGEST),
+        ("tiny", TINY, TINY_DIGEST),
+    ];
+    // The paths this machine runs: the dispatched one (AVX2 where the CPU has it), and on
+    // x86-64 also the SSE2 baseline.
+    let paths: &[&str] = if cfg!(target_arch = "x86_64") {
+        &["dispatched", "sse2"]
+    } else {
+        &["dispatched"]
+    };
+    for path in paths {
+        #[cfg(target_arch = "x86_64")]
+        sumi_core::simd::set_avx2_allowed(*path != "sse2");
+        for (name, blob, want) in models {
+            let model = Model::from_bytes(blob).expect("committed model loads");
+            let got = digest(&model, &test);
+            assert_eq!(
+                got, want,
+                "{name} model, {path} kernels: logits differ from the original engine's"
+            );
+            eprintln!("{name} model, {path} kernels: 10,000 logit vectors identical ({got:#018x})");
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    sumi_core::simd::set_avx2_allowed(true);
+}
