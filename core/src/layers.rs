@@ -115,9 +115,20 @@ pub(crate) fn conv2d(input: &[i8], s: Shape, zp_in: i8, d: &ConvDesc<'_>, out: &
         }
         conv2d_tiled(crate::simd::Sse2, input, s, zp_in, d, out)
     }
+    #[cfg(target_arch = "aarch64")]
+    {
+        if let Some(sdot) = crate::simd::NeonDot::detect() {
+            return sdot.vectorize(|| conv2d_tiled(sdot, input, s, zp_in, d, out));
+        }
+        conv2d_tiled(crate::simd::Neon, input, s, zp_in, d, out)
+    }
     #[cfg(all(target_arch = "arm", sumi_dsp))]
     conv2d_tiled(crate::simd::Dsp, input, s, zp_in, d, out);
-    #[cfg(not(any(target_arch = "x86_64", all(target_arch = "arm", sumi_dsp))))]
+    #[cfg(not(any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        all(target_arch = "arm", sumi_dsp)
+    )))]
     conv2d_tiled(crate::simd::Portable, input, s, zp_in, d, out);
 }
 
@@ -169,11 +180,13 @@ impl<T: Tile> TileCtx<'_, '_, T> {
         } = *self;
         let zp = d.output_zero_point;
         let o1 = (o + 1).min(oc_n - 1);
+        // Patches sit a constant MAX_WINDOW apart: one base register with immediate offsets.
+        const W: usize = MAX_WINDOW;
         let p = [
             &buf[..kp],
-            &buf[kp..2 * kp],
-            &buf[2 * kp..3 * kp],
-            &buf[3 * kp..4 * kp],
+            &buf[W..W + kp],
+            &buf[2 * W..2 * W + kp],
+            &buf[3 * W..3 * W + kp],
         ];
         // Bytes past row `o1` (the next rows) multiply zero padding: reading them is exact.
         let acc = if o1 * k + kp <= weights.len() {
@@ -258,30 +271,29 @@ fn conv2d_tiled<T: Tile>(
             y,
             x,
             zp_in,
-            &mut buf[j * kp..j * kp + k],
+            &mut buf[j * MAX_WINDOW..j * MAX_WINDOW + k],
         );
     };
     match d.pool {
         Pool::None => {
-            for oy in 0..ch {
-                let mut ox = 0;
-                while ox < cw {
-                    let group = (cw - ox).min(4);
-                    for j in 0..4 {
-                        gather_at(&mut buf, j, oy, ox + j.min(group - 1));
-                    }
-                    let base = (oy * cw + ox) * oc_n;
-                    let o_row = &mut out[base..base + group * oc_n];
-                    for o in (0..oc_n).step_by(2) {
-                        let r = tile(&buf, o);
-                        for (j, px) in o_row.chunks_exact_mut(oc_n).enumerate() {
-                            px[o] = r[j] as i8;
-                            if let Some(v) = px.get_mut(o + 1) {
-                                *v = r[4 + j] as i8;
-                            }
+            // Four consecutive output pixels in row-major order (a tile may wrap to the next
+            // row), so only the very last tile of the map can be partial.
+            let n_px = ch * cw;
+            for first in (0..n_px).step_by(4) {
+                let group = (n_px - first).min(4);
+                for j in 0..4 {
+                    let i = first + j.min(group - 1);
+                    gather_at(&mut buf, j, i / cw, i % cw);
+                }
+                let o_px = &mut out[first * oc_n..(first + group) * oc_n];
+                for o in (0..oc_n).step_by(2) {
+                    let r = tile(&buf, o);
+                    for (j, px) in o_px.chunks_exact_mut(oc_n).enumerate() {
+                        px[o] = r[j] as i8;
+                        if let Some(v) = px.get_mut(o + 1) {
+                            *v = r[4 + j] as i8;
                         }
                     }
-                    ox += group;
                 }
             }
         }
@@ -510,6 +522,8 @@ mod tests {
         let mut rng = Lcg(42);
         #[allow(unused_mut)]
         let mut checked_avx2 = 0;
+        #[cfg(target_arch = "aarch64")]
+        let mut checked_sdot = 0;
         for case in 0..400 {
             let kh = [1, 2, 3, 5][rng.below(4) as usize];
             let kw = [1, 3, 3, 5][rng.below(4) as usize];
@@ -598,10 +612,22 @@ mod tests {
                     checked_avx2 += 1;
                 }
             }
+            #[cfg(target_arch = "aarch64")]
+            {
+                conv2d_tiled(crate::simd::Neon, x, s, zp_in, &d, &mut got[..n]);
+                check("NEON", &got);
+                if let Some(sdot) = crate::simd::NeonDot::detect() {
+                    sdot.vectorize(|| conv2d_tiled(sdot, x, s, zp_in, &d, &mut got[..n]));
+                    check("NEON SDOT", &got);
+                    checked_sdot += 1;
+                }
+            }
             conv2d(x, s, zp_in, &d, &mut got[..n]);
             check("dispatched", &got);
         }
         // Say which fast paths this machine checked (CI's x86-64 machines have AVX2).
         std::println!("AVX2 kernel checked on {checked_avx2} of 400 random layers");
+        #[cfg(target_arch = "aarch64")]
+        std::println!("NEON SDOT kernel checked on {checked_sdot} of 400 random layers");
     }
 }

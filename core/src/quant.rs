@@ -56,24 +56,30 @@ pub fn rounding_divide_by_pot(x: i32, exponent: u32) -> i32 {
 
 /// Multiply an accumulator by a quantized multiplier (TFLite `MultiplyByQuantizedMultiplier`).
 /// The left shift saturates instead of overflowing.
+///
+/// Computed without branches on the sign: with a non-negative multiplier (all valid ones),
+/// gemmlowp's `SaturatingRoundingDoublingHighMul` — add `2^30` or `1 - 2^30` by sign, then
+/// divide by `2^31` truncating toward zero — equals `floor((acc·m + 2^30) / 2^31)` and never
+/// saturates, and `RoundingDivideByPOT` needs only a mask and a compare. This is what the
+/// vector kernels do too; `tests::matches_exact_reference_on_random_inputs` pins it.
 #[inline(always)]
 pub fn requantize(acc: i32, rq: Requant) -> i32 {
-    let left = if rq.shift > 0 { rq.shift as u32 } else { 0 };
-    let right = if rq.shift < 0 {
-        (-(rq.shift as i32)) as u32
-    } else {
-        0
-    };
-    let shifted = if left == 0 {
-        acc
-    } else {
-        let wide = (acc as i64) << left.min(31);
+    let shifted = if rq.shift > 0 {
+        let wide = (acc as i64) << (rq.shift as u32).min(31);
         wide.clamp(i32::MIN as i64, i32::MAX as i64) as i32
+    } else {
+        acc
     };
-    rounding_divide_by_pot(
-        saturating_rounding_doubling_high_mul(shifted, rq.multiplier),
-        right,
-    )
+    let high = if rq.multiplier >= 0 {
+        ((shifted as i64 * rq.multiplier as i64 + (1 << 30)) >> 31) as i32
+    } else {
+        // Only reachable with an invalid (negative) multiplier: keep gemmlowp's exact form.
+        saturating_rounding_doubling_high_mul(shifted, rq.multiplier)
+    };
+    let right = (-(rq.shift as i32)).clamp(0, 31) as u32;
+    let mask = ((1u32 << right) - 1) as i32;
+    let threshold = (mask >> 1) + (high < 0) as i32;
+    (high >> right) + ((high & mask) > threshold) as i32
 }
 
 /// Requantization parameters of two output channels for a tile of 4 output pixels × 2 channels
@@ -101,13 +107,18 @@ impl Requant4x2 {
     #[inline(always)]
     pub fn apply(&self, acc: [i32; 8]) -> [i32; 8] {
         let mut out = [0i32; 8];
-        for (j, (o, &a)) in out.iter_mut().zip(&acc).enumerate() {
-            let c = j / 4;
-            let rq = Requant {
-                multiplier: self.multiplier[c],
-                shift: -(self.right_shift[c] as i8),
-            };
-            *o = requantize(a + self.bias[c], rq).clamp(self.lo, self.hi) + self.zero_point;
+        for (c, (lanes, acc)) in out.chunks_exact_mut(4).zip(acc.chunks_exact(4)).enumerate() {
+            // Per channel once: the multiplier (never negative in a valid blob), the rounding
+            // mask of the right shift and its half; then `requantize`'s branch-free body.
+            let m = self.multiplier[c] as i64;
+            let e = self.right_shift[c].clamp(0, 31) as u32;
+            let mask = ((1u32 << e) - 1) as i32;
+            let half = mask >> 1;
+            for (o, &a) in lanes.iter_mut().zip(acc) {
+                let high = (((a + self.bias[c]) as i64 * m + (1 << 30)) >> 31) as i32;
+                let r = (high >> e) + ((high & mask) > half + (high < 0) as i32) as i32;
+                *o = r.clamp(self.lo, self.hi) + self.zero_point;
+            }
         }
         out
     }
@@ -202,8 +213,16 @@ mod tests {
         for _ in 0..200_000 {
             let acc = (rng.next() as i64 - (1i64 << 52)) as i32 >> (rng.next() % 20);
             let rq = Requant {
-                multiplier: (1 << 30) + (rng.next() % (1 << 30)) as i32,
-                shift: -((rng.next() % 20) as i8),
+                multiplier: match rng.next() % 50 {
+                    0 => 0,
+                    1 => i32::MAX,
+                    _ => (1 << 30) + (rng.next() % (1 << 30)) as i32,
+                },
+                // Every valid shift, right shifts of trained layers most often.
+                shift: match rng.next() % 3 {
+                    0 => (rng.next() % 62) as i8 - 31,
+                    _ => -((rng.next() % 20) as i8),
+                },
             };
             assert_eq!(
                 requantize(acc, rq),

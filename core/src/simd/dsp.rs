@@ -7,6 +7,7 @@
 
 use super::Tile;
 use super::portable::dot_portable;
+use core::arch::asm;
 
 /// Four int8 lanes as one little-endian word (one unaligned `LDR`: the length is known).
 #[inline(always)]
@@ -18,7 +19,6 @@ fn word(c: &[i8]) -> u32 {
 /// `Σ a[i]·b[i]` over the common length of `a` and `b`.
 #[inline(always)]
 pub fn dot(a: &[i8], b: &[i8]) -> i32 {
-    use core::arch::asm;
     let n = a.len().min(b.len());
     let mut acc = 0i32;
     let i = n & !3;
@@ -47,59 +47,71 @@ pub fn dot(a: &[i8], b: &[i8]) -> i32 {
     acc + dot_portable(&a[i..n], &b[i..n])
 }
 
-/// Four dot products sharing one weight vector: `[Σ p0·w, Σ p1·w, Σ p2·w, Σ p3·w]` over the
-/// length of `w` (each `p` must be at least as long). Loading and widening `w` once for four
-/// receptive fields is what makes convolution cheap.
+/// `SXTB16` twice: the int8 lanes 0, 2 and 1, 3 of `x` as pairs of int16.
 #[inline(always)]
-fn dot4(p: [&[i8]; 4], w: &[i8]) -> [i32; 4] {
-    use core::arch::asm;
-    let n = w
-        .len()
-        .min(p[0].len())
-        .min(p[1].len())
-        .min(p[2].len())
-        .min(p[3].len());
-    let mut acc = [0i32; 4];
-    let i = n & !3;
-    let chunks = w[..i]
-        .chunks_exact(4)
-        .zip(p[0][..i].chunks_exact(4))
-        .zip(p[1][..i].chunks_exact(4))
-        .zip(p[2][..i].chunks_exact(4))
-        .zip(p[3][..i].chunks_exact(4));
-    for ((((cw, c0), c1), c2), c3) in chunks {
-        let y = word(cw);
-        let (y02, y13): (u32, u32);
-        // SAFETY: register-only DSP instruction, no memory access.
-        unsafe {
-            asm!("sxtb16 {a}, {y}", "sxtb16 {b}, {y}, ror #8", y = in(reg) y, a = out(reg) y02, b = out(reg) y13,
-                 options(pure, nomem, nostack));
-        }
-        for (k, c) in [c0, c1, c2, c3].into_iter().enumerate() {
-            let x = word(c);
-            // SAFETY: register-only DSP instructions (SXTB16, SMLAD), no memory access.
-            unsafe {
-                asm!(
-                    "sxtb16 {x02}, {x}",
-                    "sxtb16 {x13}, {x}, ror #8",
-                    "smlad {acc}, {x02}, {y02}, {acc}",
-                    "smlad {acc}, {x13}, {y13}, {acc}",
-                    x = in(reg) x,
-                    y02 = in(reg) y02,
-                    y13 = in(reg) y13,
-                    x02 = out(reg) _,
-                    x13 = out(reg) _,
-                    acc = inout(reg) acc[k],
-                    options(pure, nomem, nostack),
-                );
-            }
-        }
+fn unpack(x: u32) -> (u32, u32) {
+    let (even, odd): (u32, u32);
+    // SAFETY: register-only DSP instructions; `out` (not `lateout`) keeps `even` from sharing
+    // `x`'s register, which the second instruction still reads.
+    unsafe {
+        asm!(
+            "sxtb16 {e}, {x}",
+            "sxtb16 {o}, {x}, ror #8",
+            x = in(reg) x,
+            e = out(reg) even,
+            o = lateout(reg) odd,
+            options(pure, nomem, nostack),
+        );
     }
-    let tail = |k: usize| acc[k] + dot_portable(&p[k][i..n], &w[i..n]);
-    [tail(0), tail(1), tail(2), tail(3)]
+    (even, odd)
 }
 
-/// The Cortex-M DSP micro-kernel (M4/M7/M33): SXTB16 + SMLAD.
+/// `acc + x·w` over four int8 lanes given as unpacked int16 pairs: two `SMLAD`s.
+#[inline(always)]
+fn mac4(acc: i32, x: (u32, u32), w: (u32, u32)) -> i32 {
+    let mut acc = acc;
+    // SAFETY: register-only DSP instructions (SMLAD), no memory access.
+    unsafe {
+        asm!(
+            "smlad {a}, {xe}, {we}, {a}",
+            "smlad {a}, {xo}, {wo}, {a}",
+            a = inout(reg) acc,
+            xe = in(reg) x.0,
+            xo = in(reg) x.1,
+            we = in(reg) w.0,
+            wo = in(reg) w.1,
+            options(pure, nomem, nostack),
+        );
+    }
+    acc
+}
+
+/// CMSIS-NN-style 2×2 block: two patches × two weight rows over the first `n` bytes (`n` a
+/// multiple of 4), `[x0·w0, x1·w0, x0·w1, x1·w1]`. Each weight word is loaded and unpacked once
+/// for two pixels, each patch word once for two channels: 4 loads, 8 `SXTB16` and 8 `SMLAD`
+/// per 16 multiply-accumulates.
+#[inline(always)]
+fn block_2x2(x0: &[i8], x1: &[i8], w0: &[i8], w1: &[i8], n: usize) -> [i32; 4] {
+    let mut acc = [0i32; 4];
+    let chunks = x0[..n]
+        .chunks_exact(4)
+        .zip(x1[..n].chunks_exact(4))
+        .zip(w0[..n].chunks_exact(4))
+        .zip(w1[..n].chunks_exact(4));
+    for (((a, b), u), v) in chunks {
+        let (u, v) = (unpack(word(u)), unpack(word(v)));
+        let a = unpack(word(a));
+        acc[0] = mac4(acc[0], a, u);
+        acc[2] = mac4(acc[2], a, v);
+        let b = unpack(word(b));
+        acc[1] = mac4(acc[1], b, u);
+        acc[3] = mac4(acc[3], b, v);
+    }
+    acc
+}
+
+/// The Cortex-M DSP micro-kernel (M4/M7/M33): two CMSIS-NN-style 2×2 blocks (pixels 0–1 and
+/// 2–3 × both channels) of `SXTB16` + `SMLAD`, and a scalar tail for `k % 4` bytes.
 #[derive(Clone, Copy, Debug)]
 pub struct Dsp;
 
@@ -107,8 +119,14 @@ impl Tile for Dsp {
     const PAD: usize = 1;
     #[inline(always)]
     fn dot_4x2(self, p: [&[i8]; 4], w0: &[i8], w1: &[i8], kp: usize) -> [i32; 8] {
-        let a = dot4(p, &w0[..kp]);
-        let b = dot4(p, &w1[..kp]);
-        [a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3]]
+        let n = kp & !3;
+        let a = block_2x2(p[0], p[1], w0, w1, n);
+        let b = block_2x2(p[2], p[3], w0, w1, n);
+        let mut out = [a[0], a[1], b[0], b[1], a[2], a[3], b[2], b[3]];
+        for (j, x) in p.iter().enumerate() {
+            out[j] += dot_portable(&x[n..kp], &w0[n..kp]);
+            out[4 + j] += dot_portable(&x[n..kp], &w1[n..kp]);
+        }
+        out
     }
 }
