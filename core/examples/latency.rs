@@ -29,6 +29,39 @@ fn main() {
         }
     }
     println!("{} MACs per inference, {rounds} rounds", model.macs());
+    // Per layer (dispatched kernels): time from the previous layer's end to this one's, via the
+    // observation callback (the logits layer is the remainder).
+    #[cfg(target_arch = "x86_64")]
+    sumi_core::simd::set_avx2_allowed(true);
+    let layers: Vec<_> = model.layers().collect();
+    let mut per_layer = vec![Vec::with_capacity(rounds); layers.len()];
+    for _ in 0..rounds {
+        let mut stamps = Vec::with_capacity(layers.len() + 1);
+        let t0 = Instant::now();
+        model
+            .predict_with(&input, &mut arena, |i, _, _| stamps.push((i, Instant::now())))
+            .unwrap();
+        let end = Instant::now();
+        let mut prev = t0;
+        for &(i, t) in &stamps {
+            per_layer[i].push((t - prev).as_secs_f64() * 1e6);
+            prev = t;
+        }
+        per_layer[layers.len() - 1].push((end - prev).as_secs_f64() * 1e6);
+    }
+    for (i, (info, t)) in layers.iter().zip(&mut per_layer).enumerate() {
+        if t.is_empty() {
+            continue;
+        }
+        t.sort_by(f64::total_cmp);
+        println!(
+            "  layer {i:2} {:>12} -> {:>12}  {:>9} MACs  median {:7.1} µs",
+            format!("{}x{}x{}", info.input.h, info.input.w, info.input.c),
+            format!("{}x{}x{}", info.output.h, info.output.w, info.output.c),
+            info.macs,
+            t[t.len() / 2]
+        );
+    }
     for (p, name) in paths.iter().enumerate() {
         let t = &mut times[p];
         t.sort_by(f64::total_cmp);

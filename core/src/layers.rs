@@ -111,7 +111,11 @@ pub(crate) fn conv2d(input: &[i8], s: Shape, zp_in: i8, d: &ConvDesc<'_>, out: &
     #[cfg(target_arch = "x86_64")]
     {
         if let Some(avx2) = crate::simd::Avx2::detect() {
-            return avx2.vectorize(|| conv2d_tiled(avx2, input, s, zp_in, d, out));
+            return avx2.vectorize(|| {
+                if !conv2d_first_avx2(avx2, input, s, zp_in, d, out) {
+                    conv2d_tiled(avx2, input, s, zp_in, d, out)
+                }
+            });
         }
         conv2d_tiled(crate::simd::Sse2, input, s, zp_in, d, out)
     }
@@ -132,6 +136,156 @@ pub(crate) fn conv2d(input: &[i8], s: Shape, zp_in: i8, d: &ConvDesc<'_>, out: &
     conv2d_tiled(crate::simd::Portable, input, s, zp_in, d, out);
 }
 
+/// What every output pixel of [`conv2d_first_avx2`] shares.
+#[cfg(target_arch = "x86_64")]
+struct FirstCtx<'a> {
+    avx2: crate::simd::Avx2,
+    input: &'a [i8],
+    h: usize,
+    w: usize,
+    kh: usize,
+    kw: usize,
+    pad: (usize, usize),
+    zp_in: i8,
+    pairs_n: usize,
+    groups_n: usize,
+    wq: &'a [[[i32; 8]; 8]; 16],
+    groups: &'a [crate::simd::FirstLayerGroup; 8],
+    lo: i32,
+    hi: i32,
+    zp: i32,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl FirstCtx<'_> {
+    /// One output pixel's requantized channels, eight per group (always inlined, so that it
+    /// compiles inside the AVX2 entry point).
+    #[inline(always)]
+    fn pixel(&self, oy: usize, ox: usize, res: &mut [[i32; 8]; 8]) {
+        let (h, w) = (self.h, self.w);
+        let mut pairs = [0i32; 16];
+        let mut t = 0;
+        for ky in 0..self.kh {
+            let iy = (oy + ky).wrapping_sub(self.pad.0);
+            for kx in 0..self.kw {
+                let ix = (ox + kx).wrapping_sub(self.pad.1);
+                let x = if iy < h && ix < w {
+                    self.input[iy * w + ix]
+                } else {
+                    self.zp_in
+                };
+                pairs[t / 2] |= first_half(x, t);
+                t += 1;
+            }
+        }
+        self.avx2.first_layer_pixel(
+            &pairs[..self.pairs_n],
+            self.wq,
+            self.groups,
+            self.lo,
+            self.hi,
+            self.zp,
+            &mut res[..self.groups_n],
+        );
+    }
+}
+
+/// Tap `t` as the low (even `t`) or high int16 half of an int32, for `pmaddwd`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn first_half(v: i8, t: usize) -> i32 {
+    ((v as i16 as u16 as u32) << (16 * (t % 2))) as i32
+}
+
+/// The first layer's kernel on AVX2: one input channel (so the tiles' dot products would be a
+/// few taps long), output channels in vector lanes instead. Takes windows of up to 32 taps and
+/// up to 64 output channels without left shifts; returns `false` (computing nothing) otherwise.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn conv2d_first_avx2(
+    avx2: crate::simd::Avx2,
+    input: &[i8],
+    s: Shape,
+    zp_in: i8,
+    d: &ConvDesc<'_>,
+    out: &mut [i8],
+) -> bool {
+    use crate::simd::FirstLayerGroup;
+    let (kh, kw) = (d.kernel_h as usize, d.kernel_w as usize);
+    let (oc_n, taps) = (d.out_channels as usize, kh * kw);
+    if s.c != 1 || taps > 32 || oc_n > 64 || d.shifts.iter().any(|&sh| sh as i8 > 0) {
+        return false;
+    }
+    let (pairs_n, groups_n) = (taps.div_ceil(2), oc_n.div_ceil(8));
+    let weights: &[i8] = bytemuck::cast_slice(d.weights);
+    let mut wq = [[[0i32; 8]; 8]; 16];
+    for o in 0..oc_n {
+        for t in 0..taps {
+            wq[t / 2][o / 8][o % 8] |= first_half(weights[o * taps + t], t);
+        }
+    }
+    let mut groups = [FirstLayerGroup {
+        bias: [0; 8],
+        multiplier: [0; 8],
+        right_shift: [0; 8],
+    }; 8];
+    for o in 0..oc_n {
+        let (g, l) = (o / 8, o % 8);
+        let rq = requant_at(d.multipliers, d.shifts, o);
+        groups[g].bias[l] = bias_at(d.bias, o);
+        groups[g].multiplier[l] = rq.multiplier;
+        groups[g].right_shift[l] = -(rq.shift as i32);
+    }
+    let zp = d.output_zero_point as i32;
+    let lo = if d.relu { zp } else { -128 };
+    let (lo, hi) = (lo - zp, 127 - zp);
+    let (h, w) = (s.h as usize, s.w as usize);
+    let pad = (pad_before(d.padding, kh), pad_before(d.padding, kw));
+    let (ch, cw) = (conv_out(d.padding, h, kh), conv_out(d.padding, w, kw));
+    let ctx = FirstCtx {
+        avx2,
+        input,
+        h,
+        w,
+        kh,
+        kw,
+        pad,
+        zp_in,
+        pairs_n,
+        groups_n,
+        wq: &wq,
+        groups: &groups,
+        lo,
+        hi,
+        zp,
+    };
+    let pixel = |oy: usize, ox: usize, res: &mut [[i32; 8]; 8]| ctx.pixel(oy, ox, res);
+    let mut res = [[[0i32; 8]; 8]; 4];
+    match d.pool {
+        Pool::None => {
+            for (i, px) in out.chunks_exact_mut(oc_n).enumerate().take(ch * cw) {
+                pixel(i / cw, i % cw, &mut res[0]);
+                for (o, v) in px.iter_mut().enumerate() {
+                    *v = res[0][o / 8][o % 8] as i8;
+                }
+            }
+        }
+        pool => {
+            let pw = cw / 2;
+            for (i, px) in out.chunks_exact_mut(oc_n).enumerate().take((ch / 2) * pw) {
+                let (y, x) = (2 * (i / pw), 2 * (i % pw));
+                for (j, r) in res.iter_mut().enumerate() {
+                    pixel(y + j / 2, x + j % 2, r);
+                }
+                for (o, v) in px.iter_mut().enumerate() {
+                    *v = combine(pool, core::array::from_fn(|j| res[j][o / 8][o % 8] as i8));
+                }
+            }
+        }
+    }
+    true
+}
+
 /// The tile's accumulators when a weight row must be zero-padded by copying (the last rows of
 /// the weight array, when `kp > k`). Out of line, so its scratch rows take stack only while it
 /// runs, and never on paths whose [`Tile::PAD`] is 1.
@@ -145,6 +299,14 @@ fn dot_4x2_padded<T: Tile>(
     k: usize,
     kp: usize,
 ) -> [i32; 8] {
+    // Zeroing 2 × 576 bytes per call would dominate short windows: use 64-byte rows when they do.
+    if kp <= 64 {
+        let mut rows = [[0i8; 64]; 2];
+        for (row, &o) in rows.iter_mut().zip(&o) {
+            row[..k].copy_from_slice(&weights[o * k..o * k + k]);
+        }
+        return t.dot_4x2(p, &rows[0][..kp], &rows[1][..kp], kp);
+    }
     let mut rows = [[0i8; MAX_WINDOW]; 2];
     for (row, &o) in rows.iter_mut().zip(&o) {
         row[..k].copy_from_slice(&weights[o * k..o * k + k]);
@@ -521,7 +683,7 @@ mod tests {
     fn every_conv_kernel_equals_the_definition() {
         let mut rng = Lcg(42);
         #[allow(unused_mut)]
-        let mut checked_avx2 = 0;
+        let (mut checked_avx2, mut checked_first) = (0, 0);
         #[cfg(target_arch = "aarch64")]
         let mut checked_sdot = 0;
         for case in 0..400 {
@@ -610,6 +772,11 @@ mod tests {
                     conv2d_tiled(avx2, x, s, zp_in, &d, &mut got[..n]);
                     check("AVX2", &got);
                     checked_avx2 += 1;
+                    got.fill(0);
+                    if conv2d_first_avx2(avx2, x, s, zp_in, &d, &mut got[..n]) {
+                        check("AVX2 first-layer", &got);
+                        checked_first += 1;
+                    }
                 }
             }
             #[cfg(target_arch = "aarch64")]
@@ -626,7 +793,10 @@ mod tests {
             check("dispatched", &got);
         }
         // Say which fast paths this machine checked (CI's x86-64 machines have AVX2).
-        std::println!("AVX2 kernel checked on {checked_avx2} of 400 random layers");
+        std::println!(
+            "AVX2 kernel checked on {checked_avx2} of 400 random layers, the AVX2 first-layer \
+             kernel on the {checked_first} with one input channel and no left shift"
+        );
         #[cfg(target_arch = "aarch64")]
         std::println!("NEON SDOT kernel checked on {checked_sdot} of 400 random layers");
     }

@@ -16,7 +16,11 @@
 
 // `portable::dot` is dead code where a fast path replaces it (it stays the tested reference).
 #[cfg_attr(
-    any(target_arch = "x86_64", all(target_arch = "arm", sumi_dsp)),
+    any(
+        target_arch = "x86_64",
+        target_arch = "aarch64",
+        all(target_arch = "arm", sumi_dsp)
+    ),
     allow(dead_code)
 )]
 mod portable;
@@ -25,14 +29,23 @@ pub use portable::dot_portable;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 #[cfg(target_arch = "x86_64")]
-pub use x86::{Avx2, Sse2, dot, set_avx2_allowed};
+pub use x86::{Avx2, FirstLayerGroup, Sse2, dot, set_avx2_allowed};
+
+#[cfg(target_arch = "aarch64")]
+mod neon;
+#[cfg(target_arch = "aarch64")]
+pub use neon::{Neon, NeonDot, dot};
 
 #[cfg(all(target_arch = "arm", sumi_dsp))]
 mod dsp;
 #[cfg(all(target_arch = "arm", sumi_dsp))]
 pub use dsp::{Dsp, dot};
 
-#[cfg(not(any(target_arch = "x86_64", all(target_arch = "arm", sumi_dsp))))]
+#[cfg(not(any(
+    target_arch = "x86_64",
+    target_arch = "aarch64",
+    all(target_arch = "arm", sumi_dsp)
+)))]
 pub use portable::dot;
 
 use crate::quant::Requant4x2;

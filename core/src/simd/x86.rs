@@ -261,8 +261,24 @@ unsafe fn requant_4x2_avx2(acc: [i32; 8], q: &Requant4x2) -> [i32; 8] {
     let pair = |v: [i32; 2]| _mm256_setr_epi32(v[0], v[0], v[0], v[0], v[1], v[1], v[1], v[1]);
     // SAFETY: unaligned 32-byte load from / store to local `[i32; 8]` arrays.
     let x = unsafe { _mm256_loadu_si256(acc.as_ptr() as *const __m256i) };
-    let x = _mm256_add_epi32(x, pair(q.bias));
-    let m = pair(q.multiplier);
+    let r = requant8(
+        _mm256_add_epi32(x, pair(q.bias)),
+        pair(q.multiplier),
+        pair(q.right_shift),
+        q.lo,
+        q.hi,
+        q.zero_point,
+    );
+    let mut out = [0i32; 8];
+    // SAFETY: see above.
+    unsafe { _mm256_storeu_si256(out.as_mut_ptr() as *mut __m256i, r) };
+    out
+}
+
+/// gemmlowp requantization of eight lanes with per-lane multiplier `m` (never negative) and
+/// right shift `e` (`0..=31`), then clamp to `[lo, hi]` and add the zero point.
+#[target_feature(enable = "avx2")]
+fn requant8(x: __m256i, m: __m256i, e: __m256i, lo: i32, hi: i32, zp: i32) -> __m256i {
     // SaturatingRoundingDoublingHighMul with a non-negative multiplier never saturates and
     // equals floor((x·m + 2^30) / 2^31) (gemmlowp's nudge and truncation, combined): 64-bit
     // products of the even and odd lanes, a logical shift keeps the low 32 bits of the floor.
@@ -277,7 +293,6 @@ unsafe fn requant_4x2_avx2(acc: [i32; 8], q: &Requant4x2) -> [i32; 8] {
     );
     let high = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0b1010_1010);
     // RoundingDivideByPOT: (x >> e) + (remainder > (mask >> 1) + (x < 0)).
-    let e = pair(q.right_shift);
     let mask = _mm256_sub_epi32(
         _mm256_sllv_epi32(_mm256_set1_epi32(1), e),
         _mm256_set1_epi32(1),
@@ -291,12 +306,76 @@ unsafe fn requant_4x2_avx2(acc: [i32; 8], q: &Requant4x2) -> [i32; 8] {
     );
     // clamp(r + zp, lo', 127) == clamp(r, lo' - zp, 127 - zp) + zp, without overflow.
     let clamped = _mm256_min_epi32(
-        _mm256_max_epi32(rounded, _mm256_set1_epi32(q.lo)),
-        _mm256_set1_epi32(q.hi),
+        _mm256_max_epi32(rounded, _mm256_set1_epi32(lo)),
+        _mm256_set1_epi32(hi),
     );
-    let r = _mm256_add_epi32(clamped, _mm256_set1_epi32(q.zero_point));
-    let mut out = [0i32; 8];
-    // SAFETY: see above.
-    unsafe { _mm256_storeu_si256(out.as_mut_ptr() as *mut __m256i, r) };
-    out
+    _mm256_add_epi32(clamped, _mm256_set1_epi32(zp))
+}
+
+/// Per-output-channel constants of a first-layer convolution, eight channels per vector.
+#[derive(Clone, Copy, Debug)]
+pub struct FirstLayerGroup {
+    /// Bias of each of the eight channels (unused lanes: 0).
+    pub bias: [i32; 8],
+    /// Q31 multiplier (never negative).
+    pub multiplier: [i32; 8],
+    /// Right shift, `0..=31`.
+    pub right_shift: [i32; 8],
+}
+
+impl Avx2 {
+    /// One output pixel of a convolution with a single input channel, output channels in
+    /// vector lanes: for each group `g` of eight channels, `Σ_q pairs[q] ⊙ weights[q][g]`
+    /// (`pairs[q]` = two int16 taps in one int32, `weights[q][g]` = the same two taps of eight
+    /// channels as int16 pairs), then requantized with `groups[g]`, clamped to `[lo, hi]`, plus
+    /// `zp`. Returns the eight int32 results of each group in `out[g]`.
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    pub fn first_layer_pixel(
+        self,
+        pairs: &[i32],
+        weights: &[[[i32; 8]; 8]],
+        groups: &[FirstLayerGroup],
+        lo: i32,
+        hi: i32,
+        zp: i32,
+        out: &mut [[i32; 8]],
+    ) {
+        assert!(weights.len() >= pairs.len() && groups.len() >= out.len() && out.len() <= 8);
+        // SAFETY: the token proves AVX2 is available; the slices were checked above.
+        unsafe { first_layer_pixel_avx2(pairs, weights, groups, lo, hi, zp, out) }
+    }
+}
+
+#[target_feature(enable = "avx2")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn first_layer_pixel_avx2(
+    pairs: &[i32],
+    weights: &[[[i32; 8]; 8]],
+    groups: &[FirstLayerGroup],
+    lo: i32,
+    hi: i32,
+    zp: i32,
+    out: &mut [[i32; 8]],
+) {
+    // SAFETY: loads and stores address whole `[i32; 8]` arrays inside the slices, whose
+    // lengths the caller checked (`weights` covers every pair, `groups` every output group).
+    unsafe {
+        for (g, (o, grp)) in out.iter_mut().zip(groups).enumerate() {
+            let mut acc = _mm256_loadu_si256(grp.bias.as_ptr() as *const __m256i);
+            for (q, &x) in pairs.iter().enumerate() {
+                let w = _mm256_loadu_si256(weights[q][g].as_ptr() as *const __m256i);
+                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_set1_epi32(x), w));
+            }
+            let r = requant8(
+                acc,
+                _mm256_loadu_si256(grp.multiplier.as_ptr() as *const __m256i),
+                _mm256_loadu_si256(grp.right_shift.as_ptr() as *const __m256i),
+                lo,
+                hi,
+                zp,
+            );
+            _mm256_storeu_si256(o.as_mut_ptr() as *mut __m256i, r);
+        }
+    }
 }
