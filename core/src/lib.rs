@@ -9,12 +9,12 @@
 //! |---|---|
 //! | [`blob`] | the versioned model blob: header, postcard payload, CRC-32, encoder (spec: `core/FORMAT.md`) |
 //! | [`model`] | [`Model`]: validation, memory planning (arena), and the inference engine |
-//! | [`layers`] | the int8 kernels: conv2d, depthwise conv2d, pooling, fully connected |
-//! | [`quant`] | fixed-point requantization (gemmlowp/TFLite style) |
+//! | [`layers`] | the int8 kernels: the tiled conv2d driver (and an AVX2 first-layer kernel), depthwise conv2d, pooling, fully connected |
+//! | [`quant`] | fixed-point requantization (gemmlowp/TFLite style), scalar reference of the vector paths |
 //! | [`prediction`] | [`Prediction`]: integer logits, digit, softmax probabilities |
 //! | [`preprocess`] | canvas → 28×28 MNIST convention (polarity, crop, 20×20 fit, centre of mass) |
 //! | [`idx`] | zero-copy parser for the MNIST IDX file format |
-//! | [`simd`] | the int8 dot product: SSE2 on x86-64, SMLAD on Cortex-M DSP, portable elsewhere |
+//! | [`simd`] | per-ISA micro-kernels ([`simd::Tile`]: 4 pixels × 2 channels): portable, SSE2 and AVX2 (chosen at run time), Cortex-M DSP (SMLAD), aarch64 NEON |
 //! | [`crc`] | CRC-32 (IEEE) used by the blob |
 //! | [`models`] | the embedded default model blob |
 //!

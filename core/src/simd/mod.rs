@@ -1,18 +1,25 @@
-//! The int8 dot product, the one place where `unsafe` is allowed in this crate.
+//! The micro-kernels, one file per ISA, the one place where `unsafe` is allowed in this crate
+//! (as TFLM keeps `kernels/` reference code beside vendor fast paths).
 //!
-//! Every kernel's inner loop is `Σ a[i]·b[i]` over int8 vectors. Exact integer arithmetic makes
-//! the result independent of the order of summation, so these fast paths give bit-identical
-//! results to the portable loop (tested below, and by host/firmware parity over MNIST):
+//! A convolution is computed in tiles of 4 output pixels × 2 output channels ([`Tile`]): the
+//! driver in `layers` gathers the four receptive fields once, then each micro-kernel returns
+//! the tile's eight int32 accumulators and requantizes them. Exact integer arithmetic makes the
+//! result independent of the order of summation, so every path is bit-identical to
+//! [`Portable`] (tested against the definition on random layers in `layers`, and on all 10,000
+//! MNIST test images by the workspace's golden-logits test and the firmware parity runs):
 //!
-//! * **x86-64**: SSE2 (part of the x86-64 baseline, so always present): sign-extend 16 bytes to
-//!   two vectors of i16 and `pmaddwd` them — 16 MACs in a handful of instructions.
-//! * **Cortex-M4/M7/M33 (DSP extension)**: `SXTB16` unpacks pairs of int8 to int16 and `SMLAD`
-//!   does two multiply-accumulates per instruction, as CMSIS-NN does. Stable Rust has no
-//!   intrinsics for them, hence inline assembly.
-//! * anything else (Cortex-M0+, …): the portable loop.
+//! | file | ISA | how |
+//! |---|---|---|
+//! | `portable.rs` | any (Cortex-M0/M0+, RISC-V, wasm) | plain Rust; the reference |
+//! | `x86.rs` | x86-64 SSE2 (baseline) | `pcmpgtb` sign extension, `pmaddwd`, SSE2 requantization |
+//! | `x86.rs` | x86-64 AVX2 (CPUID at run time, [`set_avx2_allowed`] to forbid) | 256-bit `vpmaddwd`, vector requantization, first-layer kernel |
+//! | `dsp.rs` | Cortex-M4/M7/M33 | CMSIS-NN-style 2×2 blocks of `SXTB16` + `SMLAD` (inline asm) |
+//! | `neon.rs` | aarch64 | NEON widening multiply-accumulate |
 //!
-//! Audit notes: the x86 loads are unaligned 16-byte loads at `i` with `i + 16 <= n`, where `n`
-//! is the length of both slices; the ARM asm reads and writes registers only (`pure, nomem`).
+//! `dot` (one int8 dot product, for fully connected layers) has one implementation per ISA too.
+//!
+//! Audit notes: every x86/NEON load is bounded by an assertion on the slice lengths next to it;
+//! the Cortex-M asm reads and writes registers only (`pure, nomem`).
 
 // `portable::dot` is dead code where a fast path replaces it (it stays the tested reference).
 #[cfg_attr(
