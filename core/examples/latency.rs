@@ -1,6 +1,7 @@
 //! Single-image latency of a model, min and median over interleaved rounds, per kernel path
 //! this CPU runs. `cargo run --release -p sumi-core --example latency [-- MODEL.sumi|default [ROUNDS]]`
-//! (default: the embedded default model, 2,000 rounds).
+//! (default: the embedded default model, 2,000 rounds). A third argument `sse2` times the layers
+//! on the SSE2 baseline instead of the dispatched kernels.
 
 use std::time::Instant;
 use sumi_core::{Model, models};
@@ -31,8 +32,9 @@ fn main() {
     println!("{} MACs per inference, {rounds} rounds", model.macs());
     // Per layer (dispatched kernels): time from the previous layer's end to this one's, via the
     // observation callback (the logits layer is the remainder).
+    // `latency MODEL ROUNDS sse2`: per-layer figures of the SSE2 baseline instead.
     #[cfg(target_arch = "x86_64")]
-    sumi_core::simd::set_avx2_allowed(true);
+    sumi_core::simd::set_avx2_allowed(args.get(3).map(String::as_str) != Some("sse2"));
     let layers: Vec<_> = model.layers().collect();
     let mut per_layer = vec![Vec::with_capacity(rounds); layers.len()];
     for _ in 0..rounds {
