@@ -196,7 +196,10 @@ fn dim(layer: usize, v: u64, what: &'static str) -> Result<u32, BlobError> {
 /// Metadata is shown to people as it is: accuracies must be fractions in `0..=1` and the
 /// strings of a reasonable length.
 fn check_metadata(meta: &Metadata<'_>) -> Result<(), BlobError> {
-    for acc in [meta.float_accuracy, meta.int8_accuracy].into_iter().flatten() {
+    for acc in [meta.float_accuracy, meta.int8_accuracy]
+        .into_iter()
+        .flatten()
+    {
         if !(0.0..=1.0).contains(&acc) {
             return Err(BlobError::BadMetadata(
                 "an accuracy is not a fraction from 0 to 1 (NaN, negative or above 1)",
@@ -207,7 +210,9 @@ fn check_metadata(meta: &Metadata<'_>) -> Result<(), BlobError> {
         return Err(BlobError::BadMetadata("name is longer than 64 bytes"));
     }
     if meta.created.len() > blob::MAX_CREATED_BYTES {
-        return Err(BlobError::BadMetadata("creation date is longer than 64 bytes"));
+        return Err(BlobError::BadMetadata(
+            "creation date is longer than 64 bytes",
+        ));
     }
     if meta.recipe.len() > blob::MAX_RECIPE_BYTES {
         return Err(BlobError::BadMetadata("recipe is longer than 4096 bytes"));

@@ -93,9 +93,8 @@ pub fn grey_from_rgba(rgba: &[u8], out: &mut [u8]) -> Result<(), PreprocessError
             len: rgba.len(),
         });
     }
-    let luma = |p: &[u8]| -> u64 {
-        (77 * p[0] as u64 + 150 * p[1] as u64 + 29 * p[2] as u64 + 128) >> 8
-    };
+    let luma =
+        |p: &[u8]| -> u64 { (77 * p[0] as u64 + 150 * p[1] as u64 + 29 * p[2] as u64 + 128) >> 8 };
     let (mut weighted, mut alpha_sum) = (0u64, 0u64);
     for p in rgba.chunks_exact(4) {
         weighted += luma(p) * p[3] as u64;

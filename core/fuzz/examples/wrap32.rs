@@ -61,6 +61,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         input_zero_point: -128,
         logit_scale: 1.0,
         layers,
+        calibration: Default::default(),
     };
     // Arena the 32-bit plan computes: max(118416, 118416 + 29604, 29604).
     let arena: u32 = 118_416 + 29_604;

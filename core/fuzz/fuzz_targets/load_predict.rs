@@ -7,6 +7,11 @@
 //!
 //! Properties checked (any failure is a crash libFuzzer reports):
 //! - loading any byte string returns `Ok` or `Err`, never panics or hangs;
+//! - the bounded file read path (header first, `blob::blob_len`, then exactly the declared
+//!   bytes plus one, as `sumi_data::model_file::read` does) never asks for more than
+//!   `MAX_BLOB_BYTES + 1` bytes, and yields exactly the blob whenever the whole input loads;
+//! - calibrated probabilities are finite, sum to about 1 and never change the digit, and the
+//!   digit-classifier rule answers without panicking;
 //! - a loaded model is consistent: `header_arena_bytes` equals `arena_bytes`, at most 16
 //!   classes, layer shapes chain;
 //! - it re-encodes with `blob::encode` into a blob that loads again with the same plan;
@@ -55,10 +60,29 @@ fn repair_header(data: &[u8]) -> Option<Vec<u8>> {
     (b != data).then_some(b)
 }
 
+/// What a bounded reader takes from a file holding `data`: header first, then at most the
+/// declared length plus one byte. `None` when the header is refused or the file is longer.
+fn bounded_read(data: &[u8]) -> Option<&[u8]> {
+    let head = &data[..data.len().min(HEADER_LEN)];
+    let declared = blob::blob_len(head).ok()?;
+    assert!(declared <= blob::MAX_BLOB_BYTES, "the size cap holds");
+    assert!(declared >= HEADER_LEN);
+    let taken = &data[..data.len().min(declared + 1)];
+    (taken.len() <= declared).then_some(taken)
+}
+
 fn check(data: &[u8]) {
+    let read = bounded_read(data);
     let Ok(model) = Model::from_bytes(data) else {
+        if let Some(bytes) = read {
+            // What the reader returns is what the loader refuses, never something else.
+            assert_eq!(bytes, data);
+        }
         return;
     };
+    assert_eq!(read, Some(data), "a loadable blob reads back whole");
+    let _ = model.check_digit_classifier();
+    assert!(blob::TEMPERATURE_RANGE.contains(&model.temperature()));
     check_model(&model, data);
     reencode(&model);
     if model.arena_bytes() > MAX_ARENA || model.macs() > MAX_MACS {
@@ -132,7 +156,12 @@ fn run(model: &Model<'_>, input: &[u8]) {
             .iter()
             .all(|&l| l <= a.logits()[a.digit as usize])
     );
-    let _ = a.probabilities();
+    let p = a.probabilities();
+    assert!(p.iter().all(|v| v.is_finite() && *v >= 0.0));
+    let sum: f32 = p.iter().sum();
+    assert!(sum == 0.0 || (sum - 1.0).abs() < 1e-3, "probabilities sum to {sum}");
+    let raw = a.probabilities_at(1.0);
+    assert!(raw.iter().all(|v| v.is_finite()));
     let _ = a.confidence();
     // Same input, dirty (and larger) arena: identical result.
     let mut dirty: Vec<u8> = (0..size + 7).map(|i| (i * 131 + 77) as u8).collect();

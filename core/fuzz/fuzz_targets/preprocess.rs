@@ -1,12 +1,14 @@
 //! Fuzz `sumi_core::preprocess::preprocess`: byte 0 = width, byte 1 = height, the rest is the
 //! canvas. It is called once with the bytes as given (mostly a dimension mismatch) and once with
 //! the canvas cycled to exactly `width · height` bytes. It must never panic, and a success must
-//! describe a digit that fits the 28×28 field with nothing drawn outside it.
+//! describe a digit that fits the 28×28 field with nothing drawn outside it. The canvas bytes are
+//! also read as RGBA and composited (`grey_from_rgba`) before preprocessing, as `sumi-train
+//! predict` does with images that have an alpha channel.
 #![no_main]
 #![forbid(unsafe_code)]
 
 use libfuzzer_sys::fuzz_target;
-use sumi_core::preprocess::{FIT, SIDE, preprocess};
+use sumi_core::preprocess::{FIT, SIDE, grey_from_rgba, preprocess};
 
 fuzz_target!(|data: &[u8]| {
     if data.len() < 2 {
@@ -19,6 +21,12 @@ fuzz_target!(|data: &[u8]| {
     if w == 0 || h == 0 || rest.is_empty() {
         return;
     }
+    let rgba: Vec<u8> = rest.iter().copied().cycle().take(4 * w * h).collect();
+    let mut grey = vec![0u8; w * h];
+    grey_from_rgba(&rgba, &mut grey).expect("sizes match");
+    assert!(grey_from_rgba(&rgba[1..], &mut grey).is_err());
+    let mut out = [0u8; SIDE * SIDE];
+    let _ = preprocess(&grey, w, h, &mut out);
     let canvas: Vec<u8> = rest.iter().copied().cycle().take(w * h).collect();
     let mut out = [0xAAu8; SIDE * SIDE];
     if let Ok(info) = preprocess(&canvas, w, h, &mut out) {

@@ -262,6 +262,7 @@ pub fn encode(spec: &Spec) -> Result<Vec<u8>, blob::BlobError> {
         input_zero_point: -128,
         logit_scale: spec.logit_scale,
         layers,
+        calibration: Default::default(),
     };
     let mut out = vec![0u8; 1 << 22];
     let n = blob::encode(&desc, &mut out)?;
