@@ -12,6 +12,10 @@
 //! * others, e.g. RISC-V ([`dot4_pairs`]): loads take an immediate offset from one pointer per
 //!   vector, so unrolling by two halves the pointer increments and branches.
 //!
+//! [`dot_4x2`] is the whole 4-pixel × 2-channel tile of the convolution driver: on RISC-V one
+//! pass loads each patch byte once for both weight rows (six loads per eight MACs, 32
+//! registers hold the eight accumulators); on Armv6-M it is two [`dot4`] passes.
+//!
 //! Integer addition is associative and no partial sum can overflow `i32` (|x·y| ≤ 2^14, so it
 //! would take 2^17 terms), so the order of summation does not change the result: every kernel
 //! here is bit-identical to [`dot_portable`] (tested below and in `simd::tests`).
@@ -100,6 +104,52 @@ fn dot4_pairs(p: [&[i8]; 4], w: &[i8]) -> [i32; 4] {
     acc
 }
 
+/// The 4 × 2 tile: `[Σ p_j·w0 for j in 0..4, Σ p_j·w1 for j in 0..4]` over the length of
+/// `w0` (`w1` and every `p` at least as long). On Armv6-M two [`dot4_indexed`] passes (eight
+/// accumulators do not fit its seven free low registers); elsewhere one pass loads each patch
+/// byte once for both weight rows (six loads per eight MACs).
+// Dead until `simd::Portable::dot_4x2` (mod.rs) calls it instead of two `dot4` passes.
+#[allow(dead_code)]
+#[inline(always)]
+pub fn dot_4x2(p: [&[i8]; 4], w0: &[i8], w1: &[i8]) -> [i32; 8] {
+    if cfg!(target_arch = "arm") {
+        let a = dot4_indexed(p, w0);
+        let b = dot4_indexed(p, &w1[..w0.len()]);
+        [a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3]]
+    } else {
+        dot_4x2_fused(p, w0, w1)
+    }
+}
+
+#[allow(dead_code)]
+/// [`dot_4x2`] in one pass, two elements per iteration: each patch byte is loaded once and
+/// multiplied by both weights (six loads per eight MACs, half the pointer increments).
+#[inline(always)]
+fn dot_4x2_fused(p: [&[i8]; 4], w0: &[i8], w1: &[i8]) -> [i32; 8] {
+    let n = w0.len();
+    let [c0, c1, c2, c3] = p.map(|x| x[..n].chunks_exact(2));
+    let (cw0, cw1) = (w0.chunks_exact(2), w1[..n].chunks_exact(2));
+    let mut acc = [0i32; 8];
+    let tails = [
+        c0.remainder(),
+        c1.remainder(),
+        c2.remainder(),
+        c3.remainder(),
+    ];
+    for j in 0..4 {
+        acc[j] = dot_portable(tails[j], cw0.remainder());
+        acc[4 + j] = dot_portable(tails[j], cw1.remainder());
+    }
+    for (((((x0, x1), x2), x3), y0), y1) in c0.zip(c1).zip(c2).zip(c3).zip(cw0).zip(cw1) {
+        let x = [x0, x1, x2, x3];
+        for j in 0..4 {
+            acc[j] += mul(x[j][0], y0[0]) + mul(x[j][1], y0[1]);
+            acc[4 + j] += mul(x[j][0], y1[0]) + mul(x[j][1], y1[1]);
+        }
+    }
+    acc
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,6 +187,11 @@ mod tests {
                 assert_eq!(dot4_indexed(p, w), want, "indexed n={n}");
                 assert_eq!(dot4_pairs(p, w), want, "pairs n={n}");
                 assert_eq!(dot4(p, w), want, "n={n}");
+                let w1 = &rand[3][..n + 1];
+                let want1 = p.map(|x| dot_portable(&x[..n], &w1[..n]));
+                let tile = [want, want1].concat();
+                assert_eq!(dot_4x2(p, w, w1)[..], tile[..], "4x2 n={n}");
+                assert_eq!(dot_4x2_fused(p, w, w1)[..], tile[..], "4x2 fused n={n}");
             }
         }
     }
