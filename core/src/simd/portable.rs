@@ -1,20 +1,17 @@
 //! The portable kernels: plain Rust, used on cores without a fast path (Cortex-M0/M0+,
 //! RISC-V, …), and [`dot_portable`], the reference every fast path is tested against.
 //!
-//! [`dot`] and [`dot4`] are shaped for a scalar core without SIMD (Cortex-M0, RV32IMAC): one
-//! 32-bit multiply and one add per MAC are the floor, so what is left to win is the overhead
-//! around them. [`dot4`] loads each weight once for its four patches (five loads per four MACs
-//! instead of eight) and keeps four accumulators. The loop shape follows the addressing modes:
-//!
-//! * Armv6-M ([`dot4_indexed`]): `LDRSB` takes a register offset, so one index serves all five
-//!   vectors; with only seven free low registers (r7 is the frame pointer) an unrolled loop
-//!   spills and loses.
-//! * others, e.g. RISC-V ([`dot4_pairs`]): loads take an immediate offset from one pointer per
-//!   vector, so unrolling by two halves the pointer increments and branches.
-//!
-//! [`dot_4x2`] is the whole 4-pixel × 2-channel tile of the convolution driver: on RISC-V one
-//! pass loads each patch byte once for both weight rows (six loads per eight MACs, 32
-//! registers hold the eight accumulators); on Armv6-M it is two [`dot4`] passes.
+//! [`dot`], [`dot4`] and [`dot_4x2`] are shaped for a scalar core without SIMD (Cortex-M0,
+//! RV32IMAC): one 32-bit multiply and one add per MAC are the floor, so what is left to win is
+//! the overhead around them. [`dot4`] loads each weight once for its four patches (five loads
+//! per four MACs instead of eight); [`dot_4x2`], the convolution driver's whole 4-pixel ×
+//! 2-channel tile, also loads each patch byte once for both weight rows (six loads per eight
+//! MACs). Both take two elements per iteration, which halves the pointer increments and
+//! branches (loads with an immediate offset: RISC-V `lb rd, k(rs)`, Thumb `ldrb` + sign
+//! extension or `ldrsb` with a register offset). Measured alternatives that lost: one index for
+//! all vectors (Armv6-M `ldrsb rt, [rn, rm]`: it won with the old per-pixel driver, it spills
+//! with the tiled one: r7 is the frame pointer, seven low registers are left) and four elements
+//! per iteration (the tails of short kernels cost more than the saved branches).
 //!
 //! Integer addition is associative and no partial sum can overflow `i32` (|x·y| ≤ 2^14, so it
 //! would take 2^17 terms), so the order of summation does not change the result: every kernel
@@ -55,35 +52,9 @@ pub fn dot(a: &[i8], b: &[i8]) -> i32 {
 }
 
 /// Four dot products sharing one weight vector: `[Σ p0·w, Σ p1·w, Σ p2·w, Σ p3·w]` over the
-/// length of `w` (each `p` must be at least as long).
+/// length of `w` (each `p` must be at least as long), two elements per iteration.
 #[inline(always)]
 pub fn dot4(p: [&[i8]; 4], w: &[i8]) -> [i32; 4] {
-    if cfg!(target_arch = "arm") {
-        dot4_indexed(p, w)
-    } else {
-        dot4_pairs(p, w)
-    }
-}
-
-/// [`dot4`] with one index for all five vectors (Armv6-M: `LDRSB rt, [rn, rm]`).
-#[inline(always)]
-fn dot4_indexed(p: [&[i8]; 4], w: &[i8]) -> [i32; 4] {
-    let n = w.len();
-    let [p0, p1, p2, p3] = p.map(|x| &x[..n]);
-    let mut acc = [0i32; 4];
-    for i in 0..n {
-        let y = w[i];
-        acc[0] += mul(p0[i], y);
-        acc[1] += mul(p1[i], y);
-        acc[2] += mul(p2[i], y);
-        acc[3] += mul(p3[i], y);
-    }
-    acc
-}
-
-/// [`dot4`] two elements per iteration (immediate-offset loads, e.g. RISC-V `lb rd, k(rs)`).
-#[inline(always)]
-fn dot4_pairs(p: [&[i8]; 4], w: &[i8]) -> [i32; 4] {
     let n = w.len();
     let [c0, c1, c2, c3] = p.map(|x| x[..n].chunks_exact(2));
     let cw = w.chunks_exact(2);
@@ -105,27 +76,11 @@ fn dot4_pairs(p: [&[i8]; 4], w: &[i8]) -> [i32; 4] {
 }
 
 /// The 4 × 2 tile: `[Σ p_j·w0 for j in 0..4, Σ p_j·w1 for j in 0..4]` over the length of
-/// `w0` (`w1` and every `p` at least as long). On Armv6-M two [`dot4_indexed`] passes (eight
-/// accumulators do not fit its seven free low registers); elsewhere one pass loads each patch
-/// byte once for both weight rows (six loads per eight MACs).
+/// `w0` (`w1` and every `p` at least as long), in one pass, two elements per iteration.
 // Dead until `simd::Portable::dot_4x2` (mod.rs) calls it instead of two `dot4` passes.
 #[allow(dead_code)]
 #[inline(always)]
 pub fn dot_4x2(p: [&[i8]; 4], w0: &[i8], w1: &[i8]) -> [i32; 8] {
-    if cfg!(target_arch = "arm") {
-        let a = dot4_indexed(p, w0);
-        let b = dot4_indexed(p, &w1[..w0.len()]);
-        [a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3]]
-    } else {
-        dot_4x2_fused(p, w0, w1)
-    }
-}
-
-#[allow(dead_code)]
-/// [`dot_4x2`] in one pass, two elements per iteration: each patch byte is loaded once and
-/// multiplied by both weights (six loads per eight MACs, half the pointer increments).
-#[inline(always)]
-fn dot_4x2_fused(p: [&[i8]; 4], w0: &[i8], w1: &[i8]) -> [i32; 8] {
     let n = w0.len();
     let [c0, c1, c2, c3] = p.map(|x| x[..n].chunks_exact(2));
     let (cw0, cw1) = (w0.chunks_exact(2), w1[..n].chunks_exact(2));
@@ -154,9 +109,8 @@ fn dot_4x2_fused(p: [&[i8]; 4], w0: &[i8], w1: &[i8]) -> [i32; 8] {
 mod tests {
     use super::*;
 
-    /// Every portable kernel (both `dot4` shapes, whichever the host would pick) equals the
-    /// reference on every length from 0 to 299, on random and on extreme vectors, and when the
-    /// patches are longer than the weights.
+    /// Every portable kernel equals the reference on every length from 0 to 299, on random and
+    /// on extreme vectors, and when the patches are longer than the weights.
     #[test]
     fn portable_kernels_equal_the_reference() {
         let mut s = 7u32;
@@ -184,14 +138,11 @@ mod tests {
                     &hi[..n + 1],
                 ];
                 let want = p.map(|x| dot_portable(&x[..n], w));
-                assert_eq!(dot4_indexed(p, w), want, "indexed n={n}");
-                assert_eq!(dot4_pairs(p, w), want, "pairs n={n}");
                 assert_eq!(dot4(p, w), want, "n={n}");
                 let w1 = &rand[3][..n + 1];
                 let want1 = p.map(|x| dot_portable(&x[..n], &w1[..n]));
                 let tile = [want, want1].concat();
                 assert_eq!(dot_4x2(p, w, w1)[..], tile[..], "4x2 n={n}");
-                assert_eq!(dot_4x2_fused(p, w, w1)[..], tile[..], "4x2 fused n={n}");
             }
         }
     }
