@@ -14,7 +14,7 @@
 //! | `x86.rs` | x86-64 SSE2 (baseline) | `pcmpgtb` sign extension, `pmaddwd`, SSE2 requantization |
 //! | `x86.rs` | x86-64 AVX2 (CPUID at run time, [`set_avx2_allowed`] to forbid) | 256-bit `vpmaddwd`, vector requantization, first-layer kernel |
 //! | `dsp.rs` | Cortex-M4/M7/M33 | CMSIS-NN-style 2×2 blocks of `SXTB16` + `SMLAD` (inline asm) |
-//! | `neon.rs` | aarch64 | NEON widening multiply-accumulate |
+//! | `neon.rs` | aarch64 | NEON widening multiply-accumulate (SMULL + SADALP); SDOT (dotprod) chosen at run time |
 //!
 //! `dot` (one int8 dot product, for fully connected layers) has one implementation per ISA too.
 //!
