@@ -158,8 +158,8 @@ pub fn names() -> String {
 }
 
 /// The stack the static data must leave free when `--min-stack-kib` / `SUMI_MIN_STACK_KIB` is
-/// not given, KiB. The firmware's measured peak stack is 8.7 KB (Cortex-M4), 9.4 KB (RV32) and
-/// 10.6 KB (Cortex-M0), most of it in `Model::from_bytes` and the set-up before the first
+/// not given, KiB. The firmware's measured peak stack is 10.6 KB (Cortex-M4), 9.6 KB (RV32) and
+/// 10.8 KB (Cortex-M0), most of it in `Model::from_bytes` and the set-up before the first
 /// image, so 12 KiB leaves a margin on every board.
 pub const DEFAULT_MIN_STACK_KIB: u32 = 12;
 
