@@ -80,6 +80,20 @@ pub enum DataError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// An IDX header declares more bytes than any MNIST file has.
+    #[error(
+        "{}: the IDX header declares {declared} bytes, more than the {max}-byte limit; the file \
+         is not an MNIST file (or is a decompression bomb), delete it and get it again",
+        .path.display()
+    )]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Bytes the header declares.
+        declared: u64,
+        /// The limit.
+        max: u64,
+    },
     /// A `.gz` file could not be decompressed.
     #[error("cannot decompress {} (corrupt or truncated gzip: {source}); delete it and get it again", .path.display())]
     Gzip {

@@ -11,6 +11,7 @@
 //! | `read` (private) | finding, decompressing, parsing and verifying one split |
 //! | [`error`] | [`DataError`] and its parts |
 //! | [`audit`] | [`audit::leak_audit`]: exact duplicate images across and within splits |
+//! | [`model_file`] | bounded reading of a model blob file (header first, capped) |
 //!
 //! Files may be gzipped (`.gz`) or raw; a raw file is preferred when both exist. The SHA-256
 //! of the decompressed content is checked for every file loaded, from any directory (it costs
@@ -32,6 +33,7 @@ pub mod download;
 pub mod error;
 pub mod files;
 pub mod location;
+pub mod model_file;
 mod read;
 #[cfg(test)]
 mod tests;

@@ -1,7 +1,7 @@
 //! Reading one split from a directory: find the file (raw or `.gz`), decompress, parse with
 //! [`sumi_core::idx`], verify SHA-256, check that images and labels pair up.
 
-use std::io::Read as _;
+use std::io::{BufRead as _, Read};
 use std::path::{Path, PathBuf};
 
 use sumi_core::idx::{self, IdxError, Images, Labels};
@@ -24,28 +24,105 @@ pub(crate) fn is_gzip(bytes: &[u8]) -> bool {
     bytes.starts_with(&[0x1f, 0x8b])
 }
 
+/// Largest IDX file accepted, decompressed (the MNIST training images are 47,040,016 bytes).
+pub const MAX_IDX_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Bytes per element of an IDX type code (`0x08` u8 … `0x0E` f64), `None` if unknown.
+fn idx_element_bytes(code: u8) -> Option<u64> {
+    match code {
+        0x08 | 0x09 => Some(1),
+        0x0B => Some(2),
+        0x0C | 0x0D => Some(4),
+        0x0E => Some(8),
+        _ => None,
+    }
+}
+
+/// The total length an IDX header declares (`head` holds at least the magic and dimensions),
+/// or `None` if `head` is not a complete IDX header (the parser then reports what is wrong).
+fn idx_declared_len(head: &[u8]) -> Option<u64> {
+    let (&[0, 0, code, ndims], dims) = (head.first_chunk::<4>()?, &head[4..]) else {
+        return None;
+    };
+    let dims = dims.get(..4 * usize::from(ndims))?;
+    let elems = dims.chunks_exact(4).try_fold(1u64, |acc, d| {
+        acc.checked_mul(u64::from(u32::from_be_bytes([d[0], d[1], d[2], d[3]])))
+    })?;
+    let body = elems.checked_mul(idx_element_bytes(code)?)?;
+    body.checked_add(4 + dims.len() as u64)
+}
+
+/// Reads an IDX stream, stopping at the size its header declares: one byte more is read so the
+/// parser still reports trailing bytes, but a decompression bomb is never inflated whole. A
+/// declared size above [`MAX_IDX_BYTES`] is refused before the body is read.
+fn read_idx_bounded(path: &Path, mut r: impl Read) -> Result<Vec<u8>, DataError> {
+    let io = |source| DataError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let mut out = Vec::new();
+    (&mut r).take(4).read_to_end(&mut out).map_err(io)?;
+    let ndims = u64::from(out.get(3).copied().unwrap_or(0));
+    (&mut r).take(4 * ndims).read_to_end(&mut out).map_err(io)?;
+    let declared = idx_declared_len(&out);
+    if let Some(d) = declared.filter(|&d| d > MAX_IDX_BYTES) {
+        return Err(DataError::TooLarge {
+            path: path.to_owned(),
+            declared: d,
+            max: MAX_IDX_BYTES,
+        });
+    }
+    // At least a full MNIST header (16 bytes), so the parser names a wrong magic or rank
+    // rather than a truncation.
+    let limit = declared.unwrap_or(MAX_IDX_BYTES).max(16) + 1;
+    out.reserve(
+        usize::try_from(limit)
+            .unwrap_or(0)
+            .saturating_sub(out.len()),
+    );
+    (&mut r)
+        .take(limit.saturating_sub(out.len() as u64))
+        .read_to_end(&mut out)
+        .map_err(io)?;
+    Ok(out)
+}
+
 /// Decompresses `bytes` if they are gzip (whatever the file name), else returns them as is.
+/// Decompression stops at the size the IDX header declares (see [`read_idx_bounded`]).
 pub(crate) fn decompress(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>, DataError> {
     if !is_gzip(&bytes) {
         return Ok(bytes);
     }
-    // MNIST compresses about 5:1 (images) to 2:1 (labels); a good first guess avoids regrowth.
-    let mut out = Vec::with_capacity(bytes.len().saturating_mul(5));
-    flate2::read::MultiGzDecoder::new(bytes.as_slice())
-        .read_to_end(&mut out)
-        .map_err(|source| DataError::Gzip {
-            path: path.to_owned(),
-            source,
-        })?;
-    Ok(out)
+    read_idx_bounded(path, flate2::read::MultiGzDecoder::new(bytes.as_slice())).map_err(|e| match e
+    {
+        DataError::Read { path, source } => DataError::Gzip { path, source },
+        other => other,
+    })
 }
 
-/// Reads `path` and decompresses it if it is gzip.
+/// Reads `path` and decompresses it if it is gzip; neither the file nor its decompressed
+/// content is read past the size the IDX header declares (plus one byte, capped).
 pub(crate) fn read_decompressed(path: &Path) -> Result<Vec<u8>, DataError> {
-    let bytes = std::fs::read(path).map_err(|source| DataError::Read {
+    let file = std::fs::File::open(path).map_err(|source| DataError::Read {
         path: path.to_owned(),
         source,
     })?;
+    let mut r = std::io::BufReader::new(file);
+    let gzip = is_gzip(r.fill_buf().map_err(|source| DataError::Read {
+        path: path.to_owned(),
+        source,
+    })?);
+    if !gzip {
+        return read_idx_bounded(path, r);
+    }
+    // A gzip file is never larger than its (capped) content plus a little framing.
+    let mut bytes = Vec::new();
+    r.take(MAX_IDX_BYTES + (1 << 20))
+        .read_to_end(&mut bytes)
+        .map_err(|source| DataError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
     decompress(path, bytes)
 }
 

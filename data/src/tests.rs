@@ -390,3 +390,47 @@ fn download_tries_mirrors_in_order_verifies_and_writes_atomically() {
     assert!(attempts[1].error.contains("SHA-256"), "{attempts:?}");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
+
+/// Issue 15 case 5: a gzip "bomb" (a valid 20-label header followed by 32 MiB of zeros) is
+/// inflated only up to the size its IDX header declares (plus one byte, so the parser still
+/// names the trailing bytes), never whole.
+#[test]
+fn decompression_stops_at_the_size_the_idx_header_declares() {
+    let labels: Vec<u8> = (0..20).map(|i| i % 10).collect();
+    let mut bomb = labels_idx(&labels);
+    bomb.resize(bomb.len() + (32 << 20), 0);
+    let gz = gzip(&bomb);
+    drop(bomb);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(format!("{LBL}.gz"));
+    std::fs::write(&path, &gz).unwrap();
+    let bytes = read_decompressed(&path).unwrap();
+    assert_eq!(
+        bytes.len(),
+        8 + 20 + 1,
+        "read one byte past the declared size"
+    );
+    let err = sumi_core::idx::Labels::parse(&bytes).unwrap_err();
+    assert!(matches!(err, IdxError::TrailingBytes { .. }), "{err:?}");
+    // A raw file is bounded the same way.
+    let raw = dir.path().join(LBL);
+    let mut long = labels_idx(&labels);
+    long.resize(long.len() + (1 << 20), 9);
+    std::fs::write(&raw, &long).unwrap();
+    assert_eq!(read_decompressed(&raw).unwrap().len(), 29);
+}
+
+/// A header that declares more than any MNIST file is refused before its body is read.
+#[test]
+fn an_idx_header_declaring_gigabytes_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(format!("{IMG}.gz"));
+    std::fs::write(&path, gzip(&images_idx(100_000, 1000, 1000, 16))).unwrap();
+    match read_decompressed(&path) {
+        Err(e @ DataError::TooLarge { .. }) => {
+            let msg = e.to_string();
+            assert!(msg.contains("limit") && msg.contains(IMG), "{msg}");
+        }
+        other => panic!("{other:?}"),
+    }
+}

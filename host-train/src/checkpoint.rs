@@ -102,6 +102,8 @@ pub const CONFIG_FILE: &str = "config.json";
 pub const STATE_FILE: &str = "state.json";
 
 /// Write `bytes` to `path` atomically (temporary file in the same directory, fsync, rename).
+/// On any failure (full disk, read-only directory) the temporary file is removed: a failed
+/// write leaves `path` as it was and no `.tmp` file behind.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
@@ -110,13 +112,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
     let mut f =
         fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    f.write_all(bytes)
+    let written = f
+        .write_all(bytes)
         .and_then(|_| f.sync_all())
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
+        .with_context(|| format!("cannot write {}", tmp.display()));
     drop(f);
-    fs::rename(&tmp, path)
-        .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))?;
-    Ok(())
+    let renamed = written.and_then(|_| {
+        fs::rename(&tmp, path)
+            .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
+    });
+    if renamed.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    renamed
 }
 
 pub fn save_config(dir: &Path, cfg: &RunConfig) -> Result<()> {
@@ -134,8 +142,157 @@ pub fn load_config(dir: &Path) -> Result<RunConfig> {
             dir.display()
         )
     })?;
-    serde_json::from_slice(&bytes)
-        .with_context(|| format!("{} is corrupt or from an incompatible version", p.display()))
+    let cfg: RunConfig = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is corrupt or from an incompatible version", p.display()))?;
+    cfg.validate().with_context(|| {
+        format!(
+            "{} is corrupt: it holds a recipe sumi-train would never write; delete the run directory and train again",
+            p.display()
+        )
+    })?;
+    Ok(cfg)
+}
+
+impl RunConfig {
+    /// The checks `train` applies to its flags, applied to a recipe read back from disk: a
+    /// hand-edited or corrupt `config.json` is refused, never trained (a batch size of 0 used
+    /// to divide by zero, 0 epochs to declare the run done).
+    pub fn validate(&self) -> Result<()> {
+        let finite_pos = |v: f64| v.is_finite() && v > 0.0;
+        let checks: [(bool, String); 10] = [
+            (
+                self.epochs >= 1,
+                format!("epochs {} (must be at least 1)", self.epochs),
+            ),
+            (
+                self.batch_size >= 1,
+                format!("batch_size {} (must be at least 1)", self.batch_size),
+            ),
+            (
+                finite_pos(self.lr),
+                format!("lr {} (must be a positive number)", self.lr),
+            ),
+            (
+                (0.0..=1.0).contains(&self.min_lr_ratio),
+                format!("min_lr_ratio {} (must be in [0, 1])", self.min_lr_ratio),
+            ),
+            (
+                self.weight_decay.is_finite() && self.weight_decay >= 0.0,
+                format!("weight_decay {} (must be >= 0)", self.weight_decay),
+            ),
+            (
+                (0.0..1.0).contains(&self.label_smoothing),
+                format!(
+                    "label_smoothing {} (must be in [0, 1))",
+                    self.label_smoothing
+                ),
+            ),
+            (
+                self.val_size < 60_000,
+                format!(
+                    "val_size {} (must be below the 60,000 training images)",
+                    self.val_size
+                ),
+            ),
+            (
+                self.limit_train != Some(0) && self.max_steps_per_epoch != Some(0),
+                "limit_train / max_steps_per_epoch of 0".to_owned(),
+            ),
+            (
+                [
+                    self.augment.shift,
+                    self.augment.rotate_deg,
+                    self.augment.scale,
+                ]
+                .iter()
+                .all(|v| v.is_finite() && *v >= 0.0)
+                    && self.augment.scale < 1.0,
+                format!(
+                    "augment {:?} (must be finite, >= 0, scale < 1)",
+                    self.augment
+                ),
+            ),
+            (
+                self.arch.dropout_permille < 950
+                    && Arch::parse(
+                        &self.arch.spec(),
+                        self.arch.dropout_permille,
+                        self.arch.batch_norm,
+                    )
+                    .is_ok_and(|a| a == self.arch),
+                format!(
+                    "arch {:?} (not an architecture sumi-train builds)",
+                    self.arch
+                ),
+            ),
+        ];
+        match checks.into_iter().find(|(ok, _)| !ok) {
+            Some((_, what)) => bail!("invalid {what}"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl State {
+    /// Checks a checkpoint's progress against its recipe and the number of optimizer steps per
+    /// epoch: a `state.json` claiming step 999999, a finished run that never ran, or record
+    /// files outside the run directory is refused instead of trusted.
+    pub fn validate(&self, cfg: &RunConfig, steps_per_epoch: usize) -> Result<()> {
+        let plain = |f: &str| {
+            !f.is_empty()
+                && Path::new(f)
+                    .file_name()
+                    .is_some_and(|n| n == std::ffi::OsStr::new(f))
+        };
+        let done = self.epoch == cfg.epochs;
+        let checks: [(bool, String); 6] = [
+            (
+                self.epoch <= cfg.epochs,
+                format!("epoch {} of a {}-epoch run", self.epoch, cfg.epochs),
+            ),
+            (
+                self.step < steps_per_epoch && !(done && self.step > 0),
+                format!("step {} of an epoch of {steps_per_epoch} steps", self.step),
+            ),
+            (
+                self.global_step == self.epoch * steps_per_epoch + self.step,
+                format!(
+                    "global_step {} (epoch {} step {} at {steps_per_epoch} steps per epoch makes {})",
+                    self.global_step,
+                    self.epoch,
+                    self.step,
+                    self.epoch * steps_per_epoch + self.step
+                ),
+            ),
+            (
+                self.history.len() == self.epoch,
+                format!(
+                    "{} epochs of metric history for {} finished epochs",
+                    self.history.len(),
+                    self.epoch
+                ),
+            ),
+            (
+                self.partial.seen <= self.step * cfg.batch_size
+                    && self.train_seconds.is_finite()
+                    && self.train_seconds >= 0.0,
+                "partial-epoch counters".to_owned(),
+            ),
+            (
+                plain(&self.model_file) && plain(&self.optim_file),
+                format!(
+                    "record file names {:?}, {:?} (must be plain names in the run directory)",
+                    self.model_file, self.optim_file
+                ),
+            ),
+        ];
+        match checks.into_iter().find(|(ok, _)| !ok) {
+            Some((_, what)) => bail!(
+                "checkpoint state is corrupt: {what}; delete the run directory and train again"
+            ),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Save model + optimizer + state as one checkpoint and delete the previous records.
@@ -259,4 +416,30 @@ pub fn weights_digest(net: &Net) -> (u64, usize) {
         }
     }
     (h, p.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 15 case 8: a write that fails (here the rename, onto a directory) leaves no
+    /// `.tmp` file behind and the target as it was.
+    #[test]
+    fn a_failed_write_leaves_no_temporary_file() {
+        let dir = std::env::temp_dir().join(format!("sumi-write-atomic-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let target = dir.join("model.sumi");
+        fs::create_dir_all(&target).unwrap();
+        let e = write_atomic(&target, b"blob").unwrap_err();
+        assert!(format!("{e:#}").contains("rename"), "{e:#}");
+        let left: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, [std::ffi::OsString::from("model.sumi")], "{left:?}");
+        assert!(target.is_dir());
+        write_atomic(&dir.join("ok"), b"x").unwrap();
+        assert_eq!(fs::read(dir.join("ok")).unwrap(), b"x");
+        fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -8,6 +8,7 @@ use anyhow::{Result, anyhow};
 use serde_json::json;
 use sumi_data::Split;
 
+use crate::calibrate::{self, Scores};
 use crate::metrics::Confusion;
 use crate::plot;
 
@@ -17,16 +18,25 @@ pub struct Evaluation {
     /// (index, predicted, confidence) of every mistake.
     pub mistakes: Vec<(usize, u8, f32)>,
     pub images: usize,
+    /// The blob's softmax temperature (1 for an uncalibrated version-1 blob).
+    pub temperature: f32,
+    /// NLL/ECE of the raw probabilities (temperature 1) and of the blob's calibrated ones.
+    pub uncalibrated: Scores,
+    pub calibrated: Scores,
 }
 
 /// Run every image of `split` through the core.
 pub fn evaluate_blob(blob: &[u8], split: &Split) -> Result<Evaluation> {
     let idx: Vec<usize> = (0..split.n).collect();
-    let results = crate::quantize::classify(blob, split, &idx)?;
+    let set = calibrate::score_set(blob, split, &idx)?;
+    let temperature = sumi_core::Model::from_bytes(blob)
+        .map_err(|e| anyhow!("invalid model blob: {e}"))?
+        .temperature();
     let mut confusion = Confusion::default();
     let mut mistakes = Vec::new();
-    for (i, (digit, conf)) in results.into_iter().enumerate() {
-        let truth = split.labels[i];
+    for (i, s) in set.iter().enumerate() {
+        let (digit, conf) = (s.prediction.digit, s.prediction.confidence());
+        let truth = s.label;
         confusion.add(truth, digit);
         if digit != truth {
             mistakes.push((i, digit, conf));
@@ -37,6 +47,9 @@ pub fn evaluate_blob(blob: &[u8], split: &Split) -> Result<Evaluation> {
         confusion,
         mistakes,
         images: split.n,
+        temperature,
+        uncalibrated: calibrate::scores(&set, 1.0),
+        calibrated: calibrate::scores(&set, temperature),
     })
 }
 
@@ -54,7 +67,14 @@ impl Evaluation {
             "correct": self.confusion.correct(),
             "per_class": self.confusion.per_class().to_vec(),
             "confusion": self.confusion.m.iter().map(|r| r.to_vec()).collect::<Vec<_>>(),
+            "not_a_digit": self.confusion.not_a_digit.iter().sum::<u32>(),
             "float_accuracy": float_accuracy,
+            "calibration": {
+                "temperature": self.temperature,
+                "ece_bins": calibrate::ECE_BINS,
+                "uncalibrated": self.uncalibrated,
+                "calibrated": self.calibrated,
+            },
             "worst_mistakes": self.mistakes.iter().take(10).map(|(i, p, c)| json!({
                 "index": i, "predicted": p, "confidence": c
             })).collect::<Vec<_>>(),

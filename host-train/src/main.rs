@@ -9,12 +9,14 @@
 //! * [`metrics`]: per-epoch metrics, `metrics.csv`, confusion matrix;
 //! * [`plot`]: `curves.png`, `confusion.png`, `mistakes.png` (plotters, bitmap backend);
 //! * [`quantize`]: calibration, post-training int8 quantization, blob export;
+//! * [`calibrate`]: the softmax temperature fitted on validation, NLL and ECE;
 //! * [`eval`]: int8 test-set evaluation through the core;
 //! * [`predict`]: classify image files through the core's preprocessing and inference;
 //! * [`bench`]: training throughput of each burn backend.
 #![forbid(unsafe_code)]
 
 mod bench;
+mod calibrate;
 mod checkpoint;
 mod data;
 mod eval;
@@ -52,6 +54,9 @@ enum Cmd {
     Train(TrainArgs),
     /// Re-export the int8 blob from a run directory's checkpoint.
     Export(ExportArgs),
+    /// Fit a blob's softmax temperature on the validation split and write it as a
+    /// format-version-2 blob (integer weights and logits unchanged).
+    Calibrate(CalibrateArgs),
     /// int8 accuracy of a blob on the 10,000 test images (through sumi-core).
     Eval(EvalArgs),
     /// Classify image files (PNG/JPEG/BMP, any size, either polarity).
@@ -151,11 +156,28 @@ struct ExportArgs {
     /// Run directory written by `sumi-train train`.
     #[arg(long)]
     checkpoint: PathBuf,
-    /// Where to write the blob (default: CHECKPOINT/model.sumi).
+    /// Where to write the blob (default: CHECKPOINT/model.sumi, with CHECKPOINT/export.json).
+    /// With --out, only this file is written: the checkpoint's model.sumi is left as it is.
     #[arg(long)]
     out: Option<PathBuf>,
     #[arg(long)]
     threads: Option<usize>,
+}
+
+#[derive(Args)]
+struct CalibrateArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Model blob to calibrate (version 1 or 2).
+    #[arg(long)]
+    model: PathBuf,
+    /// Where to write the calibrated blob (may be --model itself; written atomically).
+    #[arg(long)]
+    out: PathBuf,
+    /// Validation images held out of the 60k training set (default: the size the blob's
+    /// recipe names, else the trainer's default).
+    #[arg(long)]
+    val_size: Option<usize>,
 }
 
 #[derive(Args)]
@@ -215,6 +237,7 @@ fn main() -> ExitCode {
     let r = match cli.cmd {
         Cmd::Train(a) => cmd_train(a),
         Cmd::Export(a) => cmd_export(a),
+        Cmd::Calibrate(a) => cmd_calibrate(a),
         Cmd::Eval(a) => cmd_eval(a),
         Cmd::Predict(a) => cmd_predict(a),
         Cmd::Audit(a) => cmd_audit(a),
@@ -471,25 +494,31 @@ fn cmd_train(a: TrainArgs) -> Result<ExitCode> {
     }
     use burn::module::Module;
     let plain = net.valid();
-    do_export(
-        &cfg,
-        &dir,
-        &plain,
-        &mnist,
-        &sets,
-        a.export_to.as_deref(),
-        &state,
-    )?;
+    let out = Outputs {
+        blob: dir.join("model.sumi"),
+        report: Some(dir.join("export.json")),
+        copy_to: a.export_to.clone(),
+    };
+    do_export(&cfg, &plain, &mnist, &sets, &out, &state)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where [`do_export`] writes.
+struct Outputs {
+    /// The blob.
+    blob: PathBuf,
+    /// `export.json` (the run directory's own export only).
+    report: Option<PathBuf>,
+    /// A second copy of the blob (`train --export-to`).
+    copy_to: Option<PathBuf>,
 }
 
 fn do_export(
     cfg: &RunConfig,
-    dir: &Path,
     net: &model::Net,
     mnist: &sumi_data::Mnist,
     sets: &train::Sets<'_>,
-    export_to: Option<&Path>,
+    outputs: &Outputs,
     state: &checkpoint::State,
 ) -> Result<()> {
     let t = Instant::now();
@@ -518,15 +547,22 @@ fn do_export(
         meta,
         &device,
     )?;
-    let out = dir.join("model.sumi");
-    checkpoint::write_atomic(&out, &blob)?;
-    checkpoint::write_atomic(&dir.join("export.json"), &serde_json::to_vec_pretty(&rep)?)?;
-    if let Some(p) = export_to {
+    let out = &outputs.blob;
+    checkpoint::write_atomic(out, &blob)?;
+    if let Some(p) = &outputs.report {
+        checkpoint::write_atomic(p, &serde_json::to_vec_pretty(&rep)?)?;
+    }
+    if let Some(p) = &outputs.copy_to {
         checkpoint::write_atomic(p, &blob)
             .with_context(|| format!("cannot write {}", p.display()))?;
     }
+    let (fit, tb, ta) = (
+        &rep.calibration_validation,
+        &rep.calibration_test_before,
+        &rep.calibration_test_after,
+    );
     eprintln!(
-        "exported {} ({} bytes, arena {} bytes, {} params, {} weight bytes) in {:.0}s\n  calibration: {} images, percentile {}\n  validation: float {:.2}%  int8 {:.2}%\n  test:       float {:.2}%  int8 {:.2}%  (int8-float {:+.2} pp, agreement {:.2}%)",
+        "exported {} ({} bytes, arena {} bytes, {} params, {} weight bytes) in {:.0}s\n  calibration: {} images, percentile {}\n  validation: float {:.2}%  int8 {:.2}%\n  test:       float {:.2}%  int8 {:.2}%  (int8-float {:+.2} pp, agreement {:.2}%)\n  {fit}; on test (reported only): NLL {:.4} -> {:.4}, ECE {:.4} -> {:.4}",
         out.display(),
         rep.blob_bytes,
         rep.arena_bytes,
@@ -541,6 +577,10 @@ fn do_export(
         100.0 * rep.test_int8_accuracy,
         100.0 * (rep.test_int8_accuracy - rep.test_float_accuracy),
         100.0 * rep.test_agreement,
+        tb.nll,
+        ta.nll,
+        tb.ece,
+        ta.ece,
     );
     Ok(())
 }
@@ -553,35 +593,110 @@ fn cmd_export(a: ExportArgs) -> Result<ExitCode> {
     let net = checkpoint::load_model(&dir, &cfg, &state, &cfg.backend.device())?;
     let mnist = load_mnist(&a.data.data_dir)?;
     let sets = train::Sets::new(&mnist.train, &cfg);
-    let out_default = dir.join("model.sumi");
-    let export_to = a.out.as_deref().filter(|p| *p != out_default);
-    do_export(&cfg, &dir, &net, &mnist, &sets, export_to, &state)?;
+    // --out names the only file written; without it, the run directory's own export.
+    let outputs = match a.out {
+        Some(blob) => Outputs {
+            blob,
+            report: None,
+            copy_to: None,
+        },
+        None => Outputs {
+            blob: dir.join("model.sumi"),
+            report: Some(dir.join("export.json")),
+            copy_to: None,
+        },
+    };
+    do_export(&cfg, &net, &mnist, &sets, &outputs, &state)?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn read_model(path: &Option<PathBuf>) -> Result<(Vec<u8>, String)> {
-    match path {
-        Some(p) => {
-            let bytes = std::fs::read(p)
-                .with_context(|| format!("cannot read model file {}", p.display()))?;
-            sumi_core::Model::from_bytes(&bytes)
-                .map_err(|e| anyhow!("{} is not a usable Sumi model: {e}", p.display()))?;
-            Ok((bytes, p.display().to_string()))
-        }
-        None => {
-            sumi_core::Model::from_bytes(sumi_core::models::DEFAULT).map_err(|e| {
-                anyhow!("the embedded default model is not usable ({e}); pass --model FILE")
-            })?;
-            Ok((
-                sumi_core::models::DEFAULT.to_vec(),
-                "embedded default".into(),
-            ))
-        }
+fn cmd_calibrate(a: CalibrateArgs) -> Result<ExitCode> {
+    let (blob, name) = read_model(&Some(a.model.clone()))?;
+    let (_, desc) = sumi_core::blob::decode(&blob).map_err(|e| anyhow!("{name}: {e}"))?;
+    let val_size = a
+        .val_size
+        .or_else(|| calibrate::recipe_val_size(desc.meta.recipe))
+        .unwrap_or(data::DEFAULT_VAL_SIZE);
+    let mnist = load_mnist(&a.data.data_dir)?;
+    if val_size == 0 || val_size >= mnist.train.n {
+        bail!("--val-size {val_size}: must be 1 to {}", mnist.train.n - 1);
     }
+    let (_, val) = data::split_train_val(mnist.train.n, val_size);
+    let fit = calibrate::fit(&calibrate::score_set(&blob, &mnist.train, &val)?)?;
+    let mut desc = desc;
+    desc.calibration.temperature = fit.temperature;
+    let mut out = vec![0u8; blob.len() + 64];
+    let n = sumi_core::blob::encode(&desc, &mut out)
+        .map_err(|e| anyhow!("cannot encode the calibrated blob: {e}"))?;
+    out.truncate(n);
+    // Same layers, byte for byte: the integer logits cannot change.
+    let (_, back) = sumi_core::blob::decode(&out).map_err(|e| anyhow!("{e}"))?;
+    let (_, orig) = sumi_core::blob::decode(&blob).map_err(|e| anyhow!("{e}"))?;
+    if back.layers != orig.layers || back.logit_scale != orig.logit_scale {
+        bail!("internal error: calibration changed the layers");
+    }
+    checkpoint::write_atomic(&a.out, &out)
+        .with_context(|| format!("cannot write {}", a.out.display()))?;
+    eprintln!(
+        "{name}: {fit} (val {val_size} of 60k train); wrote {}",
+        a.out.display()
+    );
+    println!(
+        "{}",
+        serde_json::json!({ "model": name, "val_size": val_size, "validation": fit })
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The blob `--model` names (read bounded: header first, never more than it declares) or the
+/// embedded default, validated and checked to be a 28×28×1 → 10 digit classifier (the core's
+/// one rule), with a name for messages.
+fn read_model(path: &Option<PathBuf>) -> Result<(Vec<u8>, String)> {
+    use sumi_data::model_file::{self, ModelFileError};
+    let (bytes, name) = match path {
+        Some(p) => {
+            let name = p.display().to_string();
+            let bytes = model_file::read(p).map_err(|e| match e {
+                ModelFileError::Header { source, .. } => {
+                    anyhow!("{name} is not a usable Sumi model: {source}")
+                }
+                other => anyhow!(other),
+            })?;
+            (bytes, name)
+        }
+        None => (
+            sumi_core::models::DEFAULT.to_vec(),
+            "embedded default".to_owned(),
+        ),
+    };
+    let m = sumi_core::Model::from_bytes(&bytes).map_err(|e| match path {
+        Some(_) => anyhow!("{name} is not a usable Sumi model: {e}"),
+        None => anyhow!("the embedded default model is not usable ({e}); pass --model FILE"),
+    })?;
+    m.check_digit_classifier()
+        .map_err(|e| anyhow!("{name} cannot be used for MNIST digits: {e}"))?;
+    drop(m);
+    Ok((bytes, name))
+}
+
+/// Makes sure `dir` exists and takes files, before a long run whose results go there.
+fn check_writable(dir: &Path) -> Result<()> {
+    let fail = |e: std::io::Error| {
+        anyhow!(
+            "--out {}: cannot write there ({e}); pass --out with a writable directory",
+            dir.display()
+        )
+    };
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    let probe = dir.join(format!(".sumi-write-test-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(fail)?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
 }
 
 fn cmd_eval(a: EvalArgs) -> Result<ExitCode> {
     let (blob, name) = read_model(&a.model)?;
+    check_writable(&a.out)?;
     let test = sumi_data::load_test(a.data.data_dir.as_deref())
         .map_err(|e| anyhow!("cannot load the MNIST test set: {e}"))?;
     let float_acc = match &a.checkpoint {
@@ -597,7 +712,7 @@ fn cmd_eval(a: EvalArgs) -> Result<ExitCode> {
         None => None,
     };
     let ev = eval::evaluate_blob(&blob, &test)?;
-    ev.write_figures(&a.out, &test, a.mistakes)?;
+    // Results first: a failure to draw the figures must not lose them.
     if a.json {
         println!("{}", ev.to_json(&name, float_acc));
     } else {
@@ -618,7 +733,20 @@ fn cmd_eval(a: EvalArgs) -> Result<ExitCode> {
         if let Some(f) = float_acc {
             println!("float accuracy (checkpoint): {:.2}%", 100.0 * f);
         }
+        let (t, before, after) = (ev.temperature, &ev.uncalibrated, &ev.calibrated);
+        println!(
+            "confidence: temperature {t:.4}; test NLL {:.4} (T=1) -> {:.4}, ECE {:.4} (T=1) -> {:.4}, mean confidence {:.2}% -> {:.2}%",
+            before.nll,
+            after.nll,
+            before.ece,
+            after.ece,
+            100.0 * before.mean_confidence,
+            100.0 * after.mean_confidence
+        );
         print!("{}", ev.confusion.table());
+    }
+    ev.write_figures(&a.out, &test, a.mistakes)?;
+    if !a.json {
         println!(
             "wrote {} and {}",
             a.out.join("confusion.png").display(),

@@ -66,19 +66,30 @@ pub fn write_csv(path: &Path, history: &[EpochMetrics]) -> Result<()> {
     write_atomic(path, s.as_bytes())
 }
 
-/// Confusion matrix: `m[true][predicted]`.
+/// Confusion matrix: `m[true][predicted]`, plus the answers that are not a digit 0–9.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Confusion {
     pub m: [[u32; 10]; 10],
+    /// Per true digit: predictions outside 0–9 (always wrong, never folded into a digit).
+    pub not_a_digit: [u32; 10],
+    /// Samples whose true label itself is outside 0–9 (counted, and counted wrong).
+    pub bad_label: u32,
 }
 
 impl Confusion {
     pub fn add(&mut self, truth: u8, pred: u8) {
-        self.m[usize::from(truth) % 10][usize::from(pred) % 10] += 1;
+        let (t, p) = (usize::from(truth), usize::from(pred));
+        match (self.m.get_mut(t), self.not_a_digit.get_mut(t)) {
+            (Some(row), Some(other)) => match row.get_mut(p) {
+                Some(cell) => *cell += 1,
+                None => *other += 1,
+            },
+            _ => self.bad_label += 1,
+        }
     }
 
     pub fn total(&self) -> u32 {
-        self.m.iter().flatten().sum()
+        self.m.iter().flatten().sum::<u32>() + self.not_a_digit.iter().sum::<u32>() + self.bad_label
     }
 
     pub fn correct(&self) -> u32 {
@@ -93,7 +104,7 @@ impl Confusion {
     pub fn per_class(&self) -> [f64; 10] {
         let mut out = [0.0; 10];
         for (c, o) in out.iter_mut().enumerate() {
-            let n: u32 = self.m[c].iter().sum();
+            let n: u32 = self.m[c].iter().sum::<u32>() + self.not_a_digit[c];
             *o = f64::from(self.m[c][c]) / f64::from(n.max(1));
         }
         out
@@ -143,6 +154,22 @@ mod tests {
         assert_eq!(c.correct(), 2);
         assert!((c.per_class()[1] - 0.5).abs() < 1e-12);
         assert!(c.table().lines().count() == 11);
+    }
+
+    /// Issue 15 case 1: an answer of 12 for a true 2 is a mistake, never folded into "2".
+    #[test]
+    fn answers_outside_0_to_9_are_counted_wrong_not_folded() {
+        let mut c = Confusion::default();
+        c.add(2, 12);
+        c.add(2, 2);
+        c.add(12, 2);
+        assert_eq!(c.total(), 3);
+        assert_eq!(c.correct(), 1);
+        assert_eq!(c.m[2][2], 1);
+        assert_eq!(c.not_a_digit[2], 1);
+        assert_eq!(c.bad_label, 1);
+        assert!((c.per_class()[2] - 0.5).abs() < 1e-12);
+        assert!((c.accuracy() - 1.0 / 3.0).abs() < 1e-12);
     }
 
     #[test]

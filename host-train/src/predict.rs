@@ -20,7 +20,8 @@ pub struct FilePrediction {
     pub probabilities: Vec<f32>,
 }
 
-/// Decode `path` into greyscale with size limits.
+/// Decode `path` into greyscale with size limits; an alpha channel is composited first
+/// ([`sumi_core::preprocess::grey_from_rgba`]).
 pub fn load_grey(path: &Path) -> Result<image::GrayImage> {
     let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
@@ -58,7 +59,15 @@ pub fn load_grey(path: &Path) -> Result<image::GrayImage> {
             path.display()
         )
     })?;
-    Ok(img.to_luma8())
+    if !img.color().has_alpha() {
+        return Ok(img.to_luma8());
+    }
+    // Ink may live only in the alpha channel (RGB all 0): composite before preprocessing.
+    let rgba = img.to_rgba8();
+    let mut grey = image::GrayImage::new(rgba.width(), rgba.height());
+    sumi_core::preprocess::grey_from_rgba(rgba.as_raw(), &mut grey)
+        .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    Ok(grey)
 }
 
 /// Classify one image file with `model`.
@@ -80,16 +89,32 @@ pub fn predict_file(model: &sumi_core::Model<'_>, path: &Path) -> Result<FilePre
     })
 }
 
-/// The `--json` line for a file.
+/// The `--json` line for a file. `file` is the name as given when it is valid UTF-8; otherwise
+/// it is shown with U+FFFD replacements and `file_bytes` holds the exact bytes of the name
+/// (Unix), so no name comes back altered without saying so.
 pub fn json_line(file: &Path, r: &Result<FilePrediction>) -> String {
-    let v = match r {
+    let mut v = match r {
         Ok(p) => json!({
-            "file": file.display().to_string(),
+            "file": file.to_string_lossy(),
             "digit": p.digit,
             "confidence": p.confidence,
             "probabilities": p.probabilities,
         }),
-        Err(e) => json!({ "file": file.display().to_string(), "error": format!("{e:#}") }),
+        Err(e) => json!({ "file": file.to_string_lossy(), "error": format!("{e:#}") }),
     };
+    if file.to_str().is_none() {
+        v["file_bytes"] = json!(name_bytes(file));
+    }
     v.to_string()
+}
+
+#[cfg(unix)]
+fn name_bytes(file: &Path) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    file.as_os_str().as_bytes().to_vec()
+}
+
+#[cfg(not(unix))]
+fn name_bytes(file: &Path) -> Vec<u8> {
+    file.as_os_str().as_encoded_bytes().to_vec()
 }

@@ -124,6 +124,8 @@ pub struct QModel {
     pub layers: Vec<QLayer>,
     pub logit_scale: f32,
     pub params: u32,
+    /// Softmax temperature fitted on validation ([`crate::calibrate`]); 1 until then.
+    pub temperature: f32,
 }
 
 fn floats<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
@@ -304,6 +306,7 @@ pub fn quantize(model: &Net, arch: &Arch, cal: &Calibration) -> Result<QModel> {
         layers,
         logit_scale: logit_scale as f32,
         params: arch.params() as u32,
+        temperature: 1.0,
     })
 }
 
@@ -423,6 +426,9 @@ impl QModel {
             input_zero_point: INPUT_ZERO_POINT,
             logit_scale: self.logit_scale,
             layers: descs,
+            calibration: blob::Calibration {
+                temperature: self.temperature,
+            },
         };
         let cap = arrays
             .iter()
@@ -452,13 +458,26 @@ pub fn predict_int8(blob: &[u8], split: &Split, indices: &[usize]) -> Result<Vec
         .collect())
 }
 
-/// Digit and confidence of a blob (through `sumi_core`) for `indices` of `split`, in
-/// parallel, in the order of `indices`: the one batch-inference loop of the trainer.
+/// Digit and (calibrated) confidence of a blob (through `sumi_core`) for `indices` of `split`,
+/// in parallel, in the order of `indices`.
 pub fn classify(blob: &[u8], split: &Split, indices: &[usize]) -> Result<Vec<(u8, f32)>> {
+    Ok(predictions(blob, split, indices)?
+        .into_iter()
+        .map(|p| (p.digit, p.confidence()))
+        .collect())
+}
+
+/// The core's predictions of a blob for `indices` of `split`, in parallel, in the order of
+/// `indices`: the one batch-inference loop of the trainer.
+pub fn predictions(
+    blob: &[u8],
+    split: &Split,
+    indices: &[usize],
+) -> Result<Vec<sumi_core::Prediction>> {
     use rayon::prelude::*;
     let model =
         sumi_core::Model::from_bytes(blob).map_err(|e| anyhow!("invalid model blob: {e}"))?;
-    let chunks: Vec<Result<Vec<(u8, f32)>>> = indices
+    let chunks: Vec<Result<Vec<sumi_core::Prediction>>> = indices
         .par_chunks(256)
         .map(|chunk| {
             let mut arena = vec![0u8; model.arena_bytes()];
@@ -467,7 +486,6 @@ pub fn classify(blob: &[u8], split: &Split, indices: &[usize]) -> Result<Vec<(u8
                 .map(|&i| {
                     model
                         .predict(split.image(i), &mut arena)
-                        .map(|p| (p.digit, p.confidence()))
                         .map_err(|e| anyhow!("inference failed on image {i}: {e}"))
                 })
                 .collect()
@@ -496,6 +514,11 @@ pub struct ExportReport {
     pub test_int8_accuracy: f64,
     /// Fraction of test images where the int8 and float predictions agree.
     pub test_agreement: f64,
+    /// Temperature fitted on the validation split, with NLL/ECE before and after there.
+    pub calibration_validation: crate::calibrate::Fit,
+    /// The same temperature's NLL/ECE on the test set (reported only, never used to fit).
+    pub calibration_test_before: crate::calibrate::Scores,
+    pub calibration_test_after: crate::calibrate::Scores,
 }
 
 fn accuracy(pred: &[u8], split: &Split, idx: &[usize]) -> f64 {
@@ -533,12 +556,17 @@ pub fn export(
             best = Some((acc, pct, q));
         }
     }
-    let (val_int8_acc, pct, q) = best.ok_or_else(|| anyhow!("no calibration"))?;
+    let (val_int8_acc, pct, mut q) = best.ok_or_else(|| anyhow!("no calibration"))?;
+    // Temperature on validation only; the test set below is measured, never fitted on.
+    let val_set = crate::calibrate::score_set(&q.to_blob(&meta)?, train, val_idx)?;
+    let fit = crate::calibrate::fit(&val_set)?;
+    q.temperature = fit.temperature;
     let test_idx: Vec<usize> = (0..test.n).collect();
     let test_float = crate::train::predict_float(model, test, &test_idx, device);
     let test_float_acc = accuracy(&test_float, test, &test_idx);
     let blob = q.to_blob(&meta)?;
-    let test_int8 = predict_int8(&blob, test, &test_idx)?;
+    let test_set = crate::calibrate::score_set(&blob, test, &test_idx)?;
+    let test_int8: Vec<u8> = test_set.iter().map(|s| s.prediction.digit).collect();
     let test_int8_acc = accuracy(&test_int8, test, &test_idx);
     let agree = test_int8
         .iter()
@@ -563,6 +591,9 @@ pub fn export(
         test_float_accuracy: test_float_acc,
         test_int8_accuracy: test_int8_acc,
         test_agreement: agree,
+        calibration_validation: fit,
+        calibration_test_before: crate::calibrate::scores(&test_set, 1.0),
+        calibration_test_after: crate::calibrate::scores(&test_set, fit.temperature),
     };
     drop(m);
     Ok((blob, report))

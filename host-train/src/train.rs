@@ -60,6 +60,9 @@ impl<'a> Sets<'a> {
     }
 }
 
+/// Images in the MNIST training file (split into training and validation by `val_size`).
+pub const MNIST_TRAIN_IMAGES: usize = 60_000;
+
 pub fn steps_per_epoch(cfg: &RunConfig, n_train: usize) -> usize {
     let full = (n_train / cfg.batch_size).max(1);
     cfg.max_steps_per_epoch.map_or(full, |m| m.min(full))
@@ -282,6 +285,12 @@ pub fn ctrlc_flag() -> Arc<AtomicBool> {
 pub fn resume(dir: &Path) -> Result<(RunConfig, Net, ModuleOptimizer, State)> {
     let cfg = checkpoint::load_config(dir)?;
     let state = checkpoint::load_state(dir)?;
+    // Checked against the recipe before anything is loaded or trained.
+    let n_train = MNIST_TRAIN_IMAGES.saturating_sub(cfg.val_size);
+    let n_train = cfg.limit_train.map_or(n_train, |l| l.min(n_train));
+    state
+        .validate(&cfg, steps_per_epoch(&cfg, n_train))
+        .with_context(|| format!("cannot resume from {}", dir.display()))?;
     let device = cfg.backend.device().autodiff();
     let model = checkpoint::load_model(dir, &cfg, &state, &device)
         .with_context(|| format!("cannot resume from {}", dir.display()))?;

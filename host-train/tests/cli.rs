@@ -6,6 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use sumi_core::blob::{self, DenseDesc, DenseOutput, LayerDesc, ModelDesc};
+use sumi_core::models::DEFAULT;
+
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_sumi-train"))
 }
@@ -164,6 +167,23 @@ fn short_training_exports_a_blob_that_agrees_with_float() {
     assert_eq!(lines[0]["digit"], u64::from(digit));
     assert_eq!(lines[0]["probabilities"].as_array().unwrap().len(), 10);
     assert!(lines[1]["error"].is_string());
+
+    // Issue 15 case 8: export --out X writes X only; the checkpoint's model.sumi stays.
+    std::fs::write(dir.join("model.sumi"), b"marker").unwrap();
+    let other = dir.join("other.sumi");
+    let o = run(bin()
+        .args(["export", "--checkpoint"])
+        .arg(&dir)
+        .arg("--data-dir")
+        .arg(&mnist)
+        .arg("--out")
+        .arg(&other));
+    assert!(o.status.success());
+    assert_eq!(std::fs::read(dir.join("model.sumi")).unwrap(), b"marker");
+    let exported = std::fs::read(&other).unwrap();
+    let m = sumi_core::Model::from_bytes(&exported).unwrap();
+    assert!(m.temperature() > 0.0);
+    assert!(stderr(&o).contains("temperature"), "{}", stderr(&o));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -313,4 +333,275 @@ fn bad_inputs_give_clear_errors() {
         .arg(dir.join("nope")));
     assert!(!o.status.success());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ---- issue 15: the crafted inputs of the hostile-user session ----------------------------
+// Crafted blobs are built from the committed default model and written as fixture files under
+// the test's temporary directory, so they track the format.
+
+fn encode(desc: &ModelDesc<'_>) -> Vec<u8> {
+    let mut out = vec![0u8; DEFAULT.len() * 2 + 4096];
+    let n = blob::encode(desc, &mut out).unwrap();
+    out.truncate(n);
+    out
+}
+
+/// The issue's blob: the default model with 16 classes that answers "12" wherever the default
+/// answers "2" (row 12 is the old row 2; rows 2, 10, 11, 13–15 can never win).
+fn sixteen_classes() -> Vec<u8> {
+    let (_, desc) = blob::decode(DEFAULT).unwrap();
+    let Some(LayerDesc::Dense(last)) = desc.layers.last() else {
+        panic!("the default model ends in a dense layer");
+    };
+    let inf = last.in_features as usize;
+    let row = |o: usize| -> (Vec<u8>, Vec<u8>, Vec<u8>, u8) {
+        (
+            last.weights[o * inf..(o + 1) * inf].to_vec(),
+            last.bias[4 * o..4 * o + 4].to_vec(),
+            last.multipliers[4 * o..4 * o + 4].to_vec(),
+            last.shifts[o],
+        )
+    };
+    let (mut w, mut b, mut m, mut s) = (vec![], vec![], vec![], vec![]);
+    for o in 0..16 {
+        let (rw, rb, rm, rs) = match o {
+            12 => row(2),
+            o if o < 10 && o != 2 => row(o),
+            _ => {
+                let (_, _, rm, rs) = row(0);
+                (vec![0; inf], (-(1i32 << 29)).to_le_bytes().to_vec(), rm, rs)
+            }
+        };
+        w.extend(rw);
+        b.extend(rb);
+        m.extend(rm);
+        s.push(rs);
+    }
+    let mut d = desc.clone();
+    let n = d.layers.len();
+    d.layers[n - 1] = LayerDesc::Dense(DenseDesc {
+        out_features: 16,
+        weights: &w,
+        bias: &b,
+        multipliers: &m,
+        shifts: &s,
+        output: DenseOutput::Logits,
+        ..last.clone()
+    });
+    encode(&d)
+}
+
+/// The default model with its float accuracy patched to NaN in place (CRC fixed): the encoder
+/// would refuse to write it, so the bytes are edited like a hostile user would.
+fn nan_accuracy() -> Vec<u8> {
+    let (_, desc) = blob::decode(DEFAULT).unwrap();
+    let meta = &desc.meta;
+    let varint = |n: usize| {
+        if n < 128 {
+            1
+        } else if n < 16384 {
+            2
+        } else {
+            3
+        }
+    };
+    let at = blob::HEADER_LEN
+        + [meta.name, meta.created, meta.recipe]
+            .iter()
+            .map(|s| varint(s.len()) + s.len())
+            .sum::<usize>();
+    let mut b = DEFAULT.to_vec();
+    assert_eq!(b[at], 1, "float_accuracy is Some");
+    b[at + 1..at + 5].copy_from_slice(&f32::NAN.to_le_bytes());
+    let crc = sumi_core::crc::crc32(&b[blob::HEADER_LEN..]);
+    b[16..20].copy_from_slice(&crc.to_le_bytes());
+    b
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+/// Case 1: a 16-class model is refused by eval and predict, never scored with folded classes.
+#[test]
+fn a_model_whose_classes_are_not_the_digits_is_refused() {
+    let dir = tmpdir("classes");
+    let model = write(&dir, "sixteen-classes.sumi", &sixteen_classes());
+    sumi_core::Model::from_bytes(&std::fs::read(&model).unwrap()).expect("a valid blob");
+    let o = run(bin()
+        .args(["eval", "--json", "--model"])
+        .arg(&model)
+        .arg("--out")
+        .arg(dir.join("eval")));
+    assert!(!o.status.success());
+    assert!(o.stdout.is_empty(), "no accuracy is printed for it");
+    let e = stderr(&o);
+    assert!(e.contains("16 classes") && e.contains("exactly 10"), "{e}");
+    let png = dir.join("two.png");
+    image::GrayImage::from_fn(40, 40, |x, _| image::Luma([if x == 20 { 255 } else { 0 }]))
+        .save(&png)
+        .unwrap();
+    let o = run(bin().arg("predict").arg("--model").arg(&model).arg(&png));
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("16 classes"), "{}", stderr(&o));
+}
+
+/// Case 2: `/dev/zero` and a file far longer than its header are answered at once.
+#[test]
+fn model_reads_are_bounded() {
+    let dir = tmpdir("bounded");
+    if Path::new("/dev/zero").exists() {
+        for cmd in ["predict", "eval"] {
+            let t = std::time::Instant::now();
+            let mut c = bin();
+            c.args([cmd, "--model", "/dev/zero"]);
+            if cmd == "predict" {
+                c.arg(dir.join("x.png"));
+            } else {
+                c.arg("--out").arg(dir.join("e"));
+            }
+            let o = run(&mut c);
+            assert!(!o.status.success());
+            assert!(stderr(&o).contains("bad magic"), "{}", stderr(&o));
+            assert!(t.elapsed().as_secs() < 20, "answered at once");
+        }
+    }
+    let mut long = DEFAULT.to_vec();
+    long.resize(DEFAULT.len() + (32 << 20), 0);
+    let p = write(&dir, "long.sumi", &long);
+    let o = run(bin()
+        .args(["eval", "--model"])
+        .arg(&p)
+        .arg("--out")
+        .arg(dir.join("e")));
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("longer than"), "{}", stderr(&o));
+}
+
+/// Case 3: an RGBA image with the ink only in the alpha channel is a digit, not "empty".
+#[test]
+fn ink_in_the_alpha_channel_is_read() {
+    let dir = tmpdir("alpha");
+    let png = dir.join("alpha-one.png");
+    image::RgbaImage::from_fn(120, 120, |x, y| {
+        let ink = (52..68).contains(&x) && (15..105).contains(&y);
+        image::Rgba([0, 0, 0, if ink { 255 } else { 0 }])
+    })
+    .save(&png)
+    .unwrap();
+    let o = run(bin().args(["predict", "--json"]).arg(&png));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["digit"], 1, "{v}");
+}
+
+/// Case 4: resume refuses a config or state sumi-train would never write, without panicking.
+#[test]
+fn resume_validates_config_and_state() {
+    let dir = tmpdir("resume");
+    let cfg = |batch: usize, epochs: usize| {
+        format!(
+            r#"{{"preset":"tiny","arch":{{"convs":[{{"in_c":1,"out_c":8,"kernel":3,"pool":true}},{{"in_c":8,"out_c":16,"kernel":3,"pool":true}}],"dense":[10],"dropout_permille":100}},"epochs":{epochs},"batch_size":{batch},"seed":1,"backend":"flex","lr":0.003,"warmup_steps":400,"min_lr_ratio":0.01,"weight_decay":0.0001,"augment":{{"shift":2.0,"rotate_deg":10.0,"scale":0.1}},"val_size":5000,"limit_train":null,"max_steps_per_epoch":null}}"#
+        )
+    };
+    let state = |epoch: usize, step: usize, global: usize, history: usize| {
+        let h = vec![r#"{"epoch":1,"lr":0.001,"train_loss":0.1,"train_acc":0.9,"val_loss":0.1,"val_acc":0.9,"seconds":1.0,"images_per_s":1.0}"#; history].join(",");
+        format!(
+            r#"{{"epoch":{epoch},"step":{step},"global_step":{global},"partial":{{"loss_sum":0.0,"correct":0,"seen":0,"seconds":0.0}},"history":[{h}],"model_file":"model-e0s1.bpk","optim_file":"optim-e0s1.bpk","train_seconds":1.0}}"#
+        )
+    };
+    // 55,000 training images at batch 64: 859 steps per epoch.
+    for (config, st, says) in [
+        (cfg(0, 1), state(0, 1, 1, 0), "batch_size 0"),
+        (cfg(64, 0), state(0, 0, 0, 0), "epochs 0"),
+        (cfg(64, 1), state(0, 999_999, 999_999, 0), "step 999999"),
+        (cfg(64, 2), state(2, 0, 2 * 859, 0), "history"),
+        (cfg(64, 2), state(1, 5, 10, 1), "global_step 10"),
+    ] {
+        std::fs::write(dir.join("config.json"), config).unwrap();
+        std::fs::write(dir.join("state.json"), st).unwrap();
+        let o = run(bin().args(["train", "--resume"]).arg(&dir));
+        assert_eq!(o.status.code(), Some(1), "an error, not a panic");
+        let e = stderr(&o);
+        assert!(e.contains(says) && e.contains("corrupt"), "{says}: {e}");
+    }
+}
+
+/// Issue 15 case 6: non-UTF-8 file names come back exactly in `predict --json`.
+#[cfg(unix)]
+#[test]
+fn predict_json_keeps_non_utf8_names() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tmpdir("names");
+    let name = std::ffi::OsStr::from_bytes(b"digit-\xff\xfe.png");
+    let p = dir.join(name);
+    image::GrayImage::from_fn(60, 60, |x, _| {
+        image::Luma([if (28..32).contains(&x) { 0 } else { 255 }])
+    })
+    .save_with_format(&p, image::ImageFormat::Png)
+    .unwrap();
+    let o = run(bin().args(["predict", "--json"]).arg(&p));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let bytes: Vec<u8> = v["file_bytes"]
+        .as_array()
+        .expect("file_bytes for a non-UTF-8 name")
+        .iter()
+        .map(|b| b.as_u64().unwrap() as u8)
+        .collect();
+    assert_eq!(bytes, p.as_os_str().as_bytes());
+}
+
+/// Case 7: metadata out of range is refused at load, not shown as "NaN%".
+#[test]
+fn nan_accuracy_metadata_is_refused() {
+    let dir = tmpdir("meta");
+    let p = write(&dir, "nan-accuracy.sumi", &nan_accuracy());
+    let o = run(bin()
+        .args(["predict", "--model"])
+        .arg(&p)
+        .arg(dir.join("x.png")));
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("accuracy"), "{}", stderr(&o));
+}
+
+/// Case 8: an unwritable --out is found before the evaluation (and before the data is read).
+#[test]
+fn eval_checks_out_before_the_long_run() {
+    let dir = tmpdir("out");
+    let file = write(&dir, "a-file", b"x");
+    let o = run(bin()
+        .args(["eval", "--json", "--data-dir"])
+        .arg(dir.join("no-mnist"))
+        .arg("--out")
+        .arg(file.join("sub")));
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(e.contains("--out") && !e.contains("MNIST"), "{e}");
+}
+
+/// Case 8 with MNIST: results are printed even when the figures cannot be written.
+#[test]
+fn eval_prints_results_with_calibration_figures() {
+    let Some(mnist) = mnist_dir("eval_prints_results_with_calibration_figures") else {
+        return;
+    };
+    let dir = tmpdir("evaljson");
+    let o = run(bin()
+        .args(["eval", "--json", "--data-dir"])
+        .arg(&mnist)
+        .arg("--out")
+        .arg(&dir));
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let c = &v["calibration"];
+    let t = c["temperature"].as_f64().unwrap();
+    assert!(t > 0.0);
+    for k in ["uncalibrated", "calibrated"] {
+        assert!(c[k]["nll"].as_f64().unwrap() > 0.0);
+        assert!((0.0..1.0).contains(&c[k]["ece"].as_f64().unwrap()));
+    }
+    assert_eq!(v["not_a_digit"], 0);
 }
