@@ -12,7 +12,8 @@
 //! * [`calibrate`]: the softmax temperature fitted on validation, NLL and ECE;
 //! * [`eval`]: int8 test-set evaluation through the core;
 //! * [`predict`]: classify image files through the core's preprocessing and inference;
-//! * [`bench`]: training throughput of each burn backend.
+//! * [`bench`]: training throughput of each burn backend;
+//! * [`onnx`]: `export-onnx`, the float network of a blob or checkpoint as ONNX.
 #![forbid(unsafe_code)]
 
 mod bench;
@@ -22,6 +23,7 @@ mod data;
 mod eval;
 mod metrics;
 mod model;
+mod onnx;
 mod plot;
 mod predict;
 mod quantize;
@@ -54,6 +56,8 @@ enum Cmd {
     Train(TrainArgs),
     /// Re-export the int8 blob from a run directory's checkpoint.
     Export(ExportArgs),
+    /// Write the float network of a blob (dequantized) or checkpoint as an ONNX model.
+    ExportOnnx(onnx::ExportOnnxArgs),
     /// Fit a blob's softmax temperature on the validation split and write it as a
     /// format-version-2 blob (integer weights and logits unchanged).
     Calibrate(CalibrateArgs),
@@ -237,6 +241,7 @@ fn main() -> ExitCode {
     let r = match cli.cmd {
         Cmd::Train(a) => cmd_train(a),
         Cmd::Export(a) => cmd_export(a),
+        Cmd::ExportOnnx(a) => onnx::cmd_export_onnx(a),
         Cmd::Calibrate(a) => cmd_calibrate(a),
         Cmd::Eval(a) => cmd_eval(a),
         Cmd::Predict(a) => cmd_predict(a),
