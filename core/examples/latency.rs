@@ -9,15 +9,23 @@ use sumi_core::{Model, models};
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let blob = match args.get(1) {
-        Some(path) if path != "default" => std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {path}: {e}")),
+        Some(path) if path != "default" => {
+            std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"))
+        }
         _ => models::DEFAULT.to_vec(),
     };
-    let rounds: usize = args.get(2).map_or(2000, |r| r.parse().expect("ROUNDS is a number"));
+    let rounds: usize = args
+        .get(2)
+        .map_or(2000, |r| r.parse().expect("ROUNDS is a number"));
     let model = Model::from_bytes(&blob).expect("the model loads");
     let mut arena = vec![0u8; model.arena_bytes()];
     let n = model.input_shape().len();
     let input: Vec<u8> = (0..n).map(|i| ((i * 37) % 251) as u8).collect();
-    let paths: &[&str] = if cfg!(target_arch = "x86_64") { &["avx2", "sse2"] } else { &["native"] };
+    let paths: &[&str] = if cfg!(target_arch = "x86_64") {
+        &["avx2", "sse2"]
+    } else {
+        &["native"]
+    };
     let mut times = vec![Vec::with_capacity(rounds); paths.len()];
     for _ in 0..rounds {
         for (p, name) in paths.iter().enumerate() {
@@ -25,7 +33,11 @@ fn main() {
             sumi_core::simd::set_avx2_allowed(*name == "avx2");
             let _ = name;
             let t = Instant::now();
-            std::hint::black_box(model.predict(std::hint::black_box(&input), &mut arena).unwrap());
+            std::hint::black_box(
+                model
+                    .predict(std::hint::black_box(&input), &mut arena)
+                    .unwrap(),
+            );
             times[p].push(t.elapsed().as_secs_f64() * 1e6);
         }
     }
@@ -41,7 +53,9 @@ fn main() {
         let mut stamps = Vec::with_capacity(layers.len() + 1);
         let t0 = Instant::now();
         model
-            .predict_with(&input, &mut arena, |i, _, _| stamps.push((i, Instant::now())))
+            .predict_with(&input, &mut arena, |i, _, _| {
+                stamps.push((i, Instant::now()))
+            })
             .unwrap();
         let end = Instant::now();
         let mut prev = t0;
