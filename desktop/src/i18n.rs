@@ -161,6 +161,8 @@ pub struct Strings {
     pub source_embedded_t: &'static str,
     /// Full test set in use; `{n}`, `{path}`.
     pub source_full_t: &'static str,
+    /// The full test set could not be loaded, the embedded subset is used; `{n}`, `{error}`.
+    pub source_fallback_t: &'static str,
     /// MNIST attribution (licence).
     pub attribution: &'static str,
     /// Model panel heading.
@@ -226,6 +228,7 @@ pub static EN: Strings = Strings {
     sample_index_t: "#{i} of {n}",
     source_embedded_t: "{n} embedded test images",
     source_full_t: "all {n} test images ({path})",
+    source_fallback_t: "Could not load the test images ({error}). Using the {n} embedded test images",
     attribution: "MNIST by Y. LeCun, C. Cortes, C. J. C. Burges, CC BY-SA 3.0",
     model_title: "Model",
     model_name: "Name",
@@ -277,6 +280,7 @@ pub static JA: Strings = Strings {
     sample_index_t: "{n} 枚中 #{i}",
     source_embedded_t: "内蔵テスト画像 {n} 枚",
     source_full_t: "テスト画像 全 {n} 枚（{path}）",
+    source_fallback_t: "テスト画像を読み込めません（{error}）。内蔵画像 {n} 枚を使います",
     attribution: "MNIST：Y. LeCun, C. Cortes, C. J. C. Burges、CC BY-SA 3.0",
     model_title: "モデル",
     model_name: "名前",
@@ -364,6 +368,7 @@ mod tests {
             (EN.sample_index_t, JA.sample_index_t),
             (EN.source_embedded_t, JA.source_embedded_t),
             (EN.source_full_t, JA.source_full_t),
+            (EN.source_fallback_t, JA.source_fallback_t),
             (EN.bytes_t, JA.bytes_t),
             (EN.load_error_keep_t, JA.load_error_keep_t),
         ] {

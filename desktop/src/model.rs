@@ -10,7 +10,11 @@ use std::time::{Duration, Instant};
 
 use sumi_core::model::LayerKind;
 use sumi_core::preprocess::preprocess;
-use sumi_core::{BlobError, LayerInfo, Model, PredictError, Prediction, PreprocessError, Shape};
+use sumi_core::{
+    BlobError, LayerInfo, Model, NotADigitClassifier, PredictError, Prediction, PreprocessError,
+    Shape,
+};
+use sumi_data::model_file::{self, ModelFileError};
 
 /// Side of the model input the app produces (MNIST: 28×28×1).
 pub const SIDE: usize = 28;
@@ -22,14 +26,10 @@ pub const FEATURE_LAYERS: usize = 2;
 /// Why a model could not be loaded. The messages are shown in the error dialog as they are.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    /// The file could not be read.
-    #[error("cannot read model file {path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
+    /// The file could not be read, or is longer than its header declares (read bounded by
+    /// `sumi_data::model_file`: never more than the header declares, at most 16 MiB).
+    #[error(transparent)]
+    File(ModelFileError),
     /// `sumi-core` rejected the blob.
     #[error("{origin} is not a valid Sumi model: {source}")]
     Blob {
@@ -38,22 +38,14 @@ pub enum ModelError {
         /// The core's validation error.
         source: BlobError,
     },
-    /// The blob is valid but does not classify 28×28×1 images into 10 digits.
-    #[error(
-        "{origin} expects {h}×{w}×{c} input and has {classes} classes; the desktop app needs a \
-         28×28×1 digit classifier with 10 classes"
-    )]
+    /// The blob is valid but does not classify 28×28×1 images into 10 digits (the core's one
+    /// rule, [`Model::check_digit_classifier`], shared with `sumi-train predict` and `eval`).
+    #[error("{origin} cannot be used for MNIST digits: {source}")]
     Incompatible {
         /// Where the blob came from.
         origin: String,
-        /// Input height.
-        h: u32,
-        /// Input width.
-        w: u32,
-        /// Input channels.
-        c: u32,
-        /// Output classes.
-        classes: usize,
+        /// What the core found.
+        source: NotADigitClassifier,
     },
 }
 
@@ -169,11 +161,14 @@ impl LoadedModel {
 
     /// Loads and validates a blob file.
     pub fn from_file(path: &Path) -> Result<Self, ModelError> {
-        let bytes = std::fs::read(path).map_err(|source| ModelError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
         let origin = path.display().to_string();
+        let bytes = model_file::read(path).map_err(|e| match e {
+            ModelFileError::Header { source, .. } => ModelError::Blob {
+                origin: origin.clone(),
+                source,
+            },
+            other => ModelError::File(other),
+        })?;
         // Validate while the bytes are still owned, so a bad file costs nothing.
         check(&bytes, &origin)?;
         // `Model` borrows its blob (zero-copy, like on the microcontroller). A model is loaded
@@ -281,16 +276,12 @@ fn check<'a>(blob: &'a [u8], origin: &str) -> Result<Model<'a>, ModelError> {
         origin: origin.to_owned(),
         source,
     })?;
-    let s = model.input_shape();
-    if (s.h, s.w, s.c) != (SIDE as u32, SIDE as u32, 1) || model.classes() != CLASSES {
-        return Err(ModelError::Incompatible {
+    model
+        .check_digit_classifier()
+        .map_err(|source| ModelError::Incompatible {
             origin: origin.to_owned(),
-            h: s.h,
-            w: s.w,
-            c: s.c,
-            classes: model.classes(),
-        });
-    }
+            source,
+        })?;
     Ok(model)
 }
 
@@ -333,6 +324,72 @@ mod tests {
     fn missing_file_error_names_the_path() {
         let err = LoadedModel::from_file(Path::new("/nonexistent/model.sumi")).unwrap_err();
         assert!(err.to_string().contains("/nonexistent/model.sumi"), "{err}");
+    }
+
+    /// Issue 15 case 2: `/dev/zero` is refused after its 20-byte header instead of being read
+    /// until memory runs out.
+    #[test]
+    fn dev_zero_is_refused_at_once() {
+        if !Path::new("/dev/zero").exists() {
+            return;
+        }
+        let err = LoadedModel::from_file(Path::new("/dev/zero")).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ModelError::Blob {
+                    source: BlobError::BadMagic(_),
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+
+    /// Issue 15 case 6: a valid blob taking a flat 784×1×1 input (as many pixels as a 28×28
+    /// image) is refused by the same core rule `sumi-train predict` applies.
+    #[test]
+    fn a_flat_input_model_is_refused_with_the_core_rule() {
+        use sumi_core::blob::{DenseDesc, DenseOutput, LayerDesc, ModelDesc};
+        let (_, default) = sumi_core::blob::decode(sumi_core::models::DEFAULT).unwrap();
+        let (w, b) = (vec![1u8; 7840], vec![0u8; 40]);
+        let m: Vec<u8> = (0..10).flat_map(|_| (1i32 << 30).to_le_bytes()).collect();
+        let shifts = vec![0u8; 10];
+        let mut flat: ModelDesc<'_> = ModelDesc {
+            input_h: 784,
+            input_w: 1,
+            input_c: 1,
+            ..default
+        };
+        flat.layers.clear();
+        flat.layers
+            .push(LayerDesc::Dense(DenseDesc {
+                in_features: 784,
+                out_features: 10,
+                relu: false,
+                output: DenseOutput::Logits,
+                weights: &w,
+                bias: &b,
+                multipliers: &m,
+                shifts: &shifts,
+            }))
+            .unwrap();
+        let mut out = vec![0u8; 16 * 1024];
+        let n = sumi_core::blob::encode(&flat, &mut out).unwrap();
+        let dir = tempfile_dir("flat");
+        let p = dir.join("flat.sumi");
+        std::fs::write(&p, &out[..n]).unwrap();
+        let err = LoadedModel::from_file(&p).unwrap_err();
+        assert!(matches!(err, ModelError::Incompatible { .. }), "{err:?}");
+        assert!(err.to_string().contains("784×1×1"), "{err}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    fn tempfile_dir(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("sumi-desktop-model-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
     }
 
     #[test]

@@ -114,7 +114,10 @@ pub struct State {
     no_mistake: bool,
     picker: Picker,
     error: Option<String>,
-    pending_samples: Option<mpsc::Receiver<SampleSet>>,
+    /// Why the full test set (`--data-dir`, `MNIST_DIR` or the cache) could not be loaded:
+    /// shown in the window next to the embedded images used instead.
+    samples_error: Option<String>,
+    pending_samples: Option<mpsc::Receiver<Result<SampleSet, String>>>,
     trace: bool,
 }
 
@@ -138,6 +141,10 @@ impl State {
     /// Index of the sample on display.
     pub fn sample_index(&self) -> Option<usize> {
         self.sample.map(|s| s.index)
+    }
+    /// Why the full test set could not be loaded (None: loaded, pending or not asked for).
+    pub fn samples_error(&self) -> Option<&str> {
+        self.samples_error.as_deref()
     }
 }
 
@@ -171,16 +178,19 @@ impl Controller {
             FullTestSet::Skip => None,
             _ => full_set_location(options.data_dir.as_deref()),
         };
+        let mut samples_error = None;
         let (samples, pending_samples) = match (options.full_test_set, location) {
-            (FullTestSet::Blocking, Some((arg, shown))) => {
-                (load_full(arg, shown).unwrap_or(samples), None)
-            }
+            (FullTestSet::Blocking, Some((arg, shown))) => match load_full(arg, shown) {
+                Ok(set) => (set, None),
+                Err(e) => {
+                    samples_error = Some(e);
+                    (samples, None)
+                }
+            },
             (FullTestSet::Background, Some((arg, shown))) => {
                 let (tx, rx) = mpsc::channel();
                 std::thread::spawn(move || {
-                    if let Some(set) = load_full(arg, shown) {
-                        let _ = tx.send(set);
-                    }
+                    let _ = tx.send(load_full(arg, shown));
                 });
                 (samples, Some(rx))
             }
@@ -200,6 +210,7 @@ impl Controller {
             no_mistake: false,
             picker: options.seed.map_or_else(Picker::from_time, Picker::new),
             error,
+            samples_error,
             pending_samples,
             trace: options.trace,
         };
@@ -440,26 +451,33 @@ impl Controller {
             let st = self.state.borrow();
             match &st.pending_samples {
                 Some(rx) => match rx.try_recv() {
-                    Ok(set) => Some(Some(set)),
+                    Ok(result) => Some(result),
                     Err(mpsc::TryRecvError::Empty) => None,
-                    Err(mpsc::TryRecvError::Disconnected) => Some(None),
+                    Err(mpsc::TryRecvError::Disconnected) => {
+                        Some(Err("the thread loading it stopped unexpectedly".to_owned()))
+                    }
                 },
-                None => Some(None),
+                None => return,
             }
         };
-        let Some(set) = received else { return };
+        let Some(result) = received else { return };
         self.poll.stop();
-        let mut st = self.state.borrow_mut();
-        st.pending_samples = None;
-        if let Some(set) = set {
-            // The embedded images are the first ones of the full set: the index stays valid.
-            st.samples = set;
-            if let Some(i) = st.sample.map(|s| s.index) {
-                show_sample(&mut st, i);
+        {
+            let mut st = self.state.borrow_mut();
+            st.pending_samples = None;
+            match result {
+                Ok(set) => {
+                    // The embedded images are the first ones of the full set: the index stays
+                    // valid.
+                    st.samples = set;
+                    if let Some(i) = st.sample.map(|s| s.index) {
+                        show_sample(&mut st, i);
+                    }
+                }
+                Err(e) => st.samples_error = Some(e),
             }
-            drop(st);
-            self.with_ui(render_sample);
         }
+        self.with_ui(render_sample);
     }
 
     // ---- model ---------------------------------------------------------------------------
@@ -512,16 +530,14 @@ impl Controller {
     }
 }
 
-fn load_full(arg: Option<PathBuf>, shown: PathBuf) -> Option<SampleSet> {
-    match SampleSet::full(arg.as_deref(), shown) {
-        Ok(set) => Some(set),
-        Err(e) => {
-            eprintln!(
-                "sumi: using the embedded test images; the full MNIST test set could not be loaded: {e}"
-            );
-            None
-        }
-    }
+/// Loads the full test set; the error (also printed to stderr) is shown in the window.
+fn load_full(arg: Option<PathBuf>, shown: PathBuf) -> Result<SampleSet, String> {
+    SampleSet::full(arg.as_deref(), shown).map_err(|e| {
+        eprintln!(
+            "sumi: using the embedded test images; the full MNIST test set could not be loaded: {e}"
+        );
+        e.to_string()
+    })
 }
 
 fn show_sample(st: &mut State, i: usize) {
@@ -694,7 +710,13 @@ fn render_sample(w: &AppWindow, st: &State) {
     let n = st.samples.len();
     ui.set_sample_source_text(
         match st.samples.origin() {
-            SampleOrigin::Embedded => fill(s.source_embedded_t, &[("n", &group_digits(n as u64))]),
+            SampleOrigin::Embedded => match &st.samples_error {
+                Some(e) => fill(
+                    s.source_fallback_t,
+                    &[("n", &group_digits(n as u64)), ("error", e)],
+                ),
+                None => fill(s.source_embedded_t, &[("n", &group_digits(n as u64))]),
+            },
             SampleOrigin::Full(dir) => fill(
                 s.source_full_t,
                 &[

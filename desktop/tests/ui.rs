@@ -347,3 +347,51 @@ fn snapshot_renders_the_window_to_png() {
         eprintln!("snapshot: {}", path.display());
     }
 }
+
+fn press(app: &App, key: slint::SharedString) {
+    let window = app.window().window();
+    window.dispatch_event(WindowEvent::KeyPressed { text: key.clone() });
+    window.dispatch_event(WindowEvent::KeyReleased { text: key });
+}
+
+/// Issue 15 case 9: after a button took keyboard focus (a real click on "Next random"),
+/// Escape still clears the canvas and "n" still shows another sample.
+#[test]
+fn shortcuts_work_whatever_has_focus() {
+    let app = app();
+    let ui = ui(&app);
+    draw(&app, ONE);
+    assert!(predicted(&app).is_some());
+    let button = ElementHandle::find_by_accessible_label(app.window(), "Next random")
+        .next()
+        .expect("Next random button");
+    let before = app.controller().state().sample_index();
+    button.mock_single_click(PointerEventButton::Left);
+    assert_ne!(app.controller().state().sample_index(), before, "clicked");
+    press(&app, slint::platform::Key::Escape.into());
+    assert!(ui.get_canvas_empty(), "Esc clears with the button focused");
+    assert!(!ui.get_has_prediction());
+    let before = app.controller().state().sample_index();
+    press(&app, "n".into());
+    assert_ne!(app.controller().state().sample_index(), before);
+}
+
+/// Issue 15 case 9: a `--data-dir` without MNIST is said in the window (not only on stderr),
+/// next to the embedded images used instead.
+#[test]
+fn a_bad_data_dir_is_reported_in_the_window() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sumi-desktop-no-mnist");
+    let _ = std::fs::remove_dir_all(&dir);
+    let app = app_with(Options {
+        lang: Lang::En,
+        data_dir: Some(dir.clone()),
+        full_test_set: FullTestSet::Blocking,
+        seed: Some(7),
+        ..Options::default()
+    });
+    let text = ui(&app).get_sample_source_text();
+    assert!(text.contains("Could not load"), "{text}");
+    assert!(text.contains(&dir.display().to_string()), "{text}");
+    assert!(text.contains("1,000"), "{text}");
+    assert!(app.controller().state().samples_error().is_some());
+}
