@@ -45,8 +45,14 @@ if ! "$venv/bin/python" -c "import onnxruntime, onnx, tract, numpy" 2>/dev/null;
 fi
 
 echo "== ONNX export of both committed models (sumi-train export-onnx)"
-cargo build -q -p sumi-train
-bin="$target/debug/sumi-train"
+# SUMI_TRAIN_BIN: a sumi-train binary already built (CI passes the one `cargo test --workspace`
+# built; a separate `cargo build -p sumi-train` unifies burn's features differently and rebuilds it).
+if [ -n "${SUMI_TRAIN_BIN:-}" ]; then
+    bin=$SUMI_TRAIN_BIN
+else
+    cargo build -q -p sumi-train
+    bin="$target/debug/sumi-train"
+fi
 "$bin" export-onnx --model core/models/default.sumi --out "$work/default.onnx"
 "$bin" export-onnx --model host-train/models/tiny.sumi --out "$work/tiny.onnx"
 
