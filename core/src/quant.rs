@@ -44,14 +44,11 @@ pub fn saturating_rounding_doubling_high_mul(a: i32, b: i32) -> i32 {
 /// gemmlowp's `RoundingDivideByPOT`: `x / 2^exponent`, rounding half away from zero.
 #[inline(always)]
 pub fn rounding_divide_by_pot(x: i32, exponent: u32) -> i32 {
-    if exponent == 0 {
-        return x;
-    }
+    // Branch-free: exponent 0 gives mask 0, so nothing is added.
     let exponent = exponent.min(31);
-    let mask: i32 = ((1i64 << exponent) - 1) as i32;
-    let remainder = x & mask;
+    let mask = ((1u32 << exponent) - 1) as i32;
     let threshold = (mask >> 1) + (x < 0) as i32;
-    (x >> exponent) + (remainder > threshold) as i32
+    (x >> exponent) + ((x & mask) > threshold) as i32
 }
 
 /// Multiply an accumulator by a quantized multiplier (TFLite `MultiplyByQuantizedMultiplier`).
@@ -76,10 +73,7 @@ pub fn requantize(acc: i32, rq: Requant) -> i32 {
         // Only reachable with an invalid (negative) multiplier: keep gemmlowp's exact form.
         saturating_rounding_doubling_high_mul(shifted, rq.multiplier)
     };
-    let right = (-(rq.shift as i32)).clamp(0, 31) as u32;
-    let mask = ((1u32 << right) - 1) as i32;
-    let threshold = (mask >> 1) + (high < 0) as i32;
-    (high >> right) + ((high & mask) > threshold) as i32
+    rounding_divide_by_pot(high, (-(rq.shift as i32)).clamp(0, 31) as u32)
 }
 
 /// Requantization parameters of two output channels for a tile of 4 output pixels × 2 channels
@@ -108,16 +102,12 @@ impl Requant4x2 {
     pub fn apply(&self, acc: [i32; 8]) -> [i32; 8] {
         let mut out = [0i32; 8];
         for (c, (lanes, acc)) in out.chunks_exact_mut(4).zip(acc.chunks_exact(4)).enumerate() {
-            // Per channel once: the multiplier (never negative in a valid blob), the rounding
-            // mask of the right shift and its half; then `requantize`'s branch-free body.
-            let m = self.multiplier[c] as i64;
-            let e = self.right_shift[c].clamp(0, 31) as u32;
-            let mask = ((1u32 << e) - 1) as i32;
-            let half = mask >> 1;
+            let rq = Requant {
+                multiplier: self.multiplier[c],
+                shift: -(self.right_shift[c].clamp(0, 31) as i8),
+            };
             for (o, &a) in lanes.iter_mut().zip(acc) {
-                let high = (((a + self.bias[c]) as i64 * m + (1 << 30)) >> 31) as i32;
-                let r = (high >> e) + ((high & mask) > half + (high < 0) as i32) as i32;
-                *o = r.clamp(self.lo, self.hi) + self.zero_point;
+                *o = requantize(a + self.bias[c], rq).clamp(self.lo, self.hi) + self.zero_point;
             }
         }
         out

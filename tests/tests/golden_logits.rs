@@ -7,23 +7,13 @@
 
 use sumi_core::Model;
 
+mod support;
+use support::test_set;
+
 /// Digests of the original engine (`sumi-core` at db2207e) on the committed blobs.
 const DEFAULT_DIGEST: u64 = 0x429e_c23a_6351_a144;
 const TINY_DIGEST: u64 = 0xd408_fcef_83c6_2728;
 const TINY: &[u8] = include_bytes!("../../host-train/models/tiny.sumi");
-
-fn test_set() -> Option<sumi_data::Split> {
-    match sumi_data::load_test(None) {
-        Ok(split) => Some(split),
-        Err(e) if std::env::var("SUMI_REQUIRE_MNIST").as_deref() != Ok("1") => {
-            eprintln!(
-                "\n*** SKIPPED: MNIST test set not available ({e}); set MNIST_DIR to run this test ***\n"
-            );
-            None
-        }
-        Err(e) => panic!("SUMI_REQUIRE_MNIST=1 but MNIST is not available: {e}"),
-    }
-}
 
 fn digest(model: &Model<'_>, test: &sumi_data::Split) -> u64 {
     let mut arena = vec![0u8; model.arena_bytes()];

@@ -77,8 +77,6 @@ pub fn dot4(p: [&[i8]; 4], w: &[i8]) -> [i32; 4] {
 
 /// The 4 × 2 tile: `[Σ p_j·w0 for j in 0..4, Σ p_j·w1 for j in 0..4]` over the length of
 /// `w0` (`w1` and every `p` at least as long), in one pass, two elements per iteration.
-// Dead until `simd::Portable::dot_4x2` (mod.rs) calls it instead of two `dot4` passes.
-#[allow(dead_code)]
 #[inline(always)]
 pub fn dot_4x2(p: [&[i8]; 4], w0: &[i8], w1: &[i8]) -> [i32; 8] {
     let n = w0.len();
