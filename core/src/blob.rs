@@ -26,8 +26,12 @@ use crate::MAX_LAYERS;
 
 /// The four magic bytes at the start of every blob.
 pub const MAGIC: [u8; 4] = *b"SUMI";
-/// The blob format version this crate writes. It also reads [`VERSION_1`].
-pub const VERSION: u16 = 2;
+/// The blob format version this crate writes: its header declares the streamed plan's arena.
+/// It also reads [`VERSION_2`] and [`VERSION_1`].
+pub const VERSION: u16 = 3;
+/// Format version 2: the header declares the arena of the ping-pong plan of engine v1
+/// (`max over layers of input + output bytes`); the payload is the same as version 3's.
+pub const VERSION_2: u16 = 2;
 /// The first format version: no [`Calibration`] section (temperature 1).
 pub const VERSION_1: u16 = 1;
 /// Largest blob accepted (header + payload): 16 MiB, far above any model that fits a
@@ -343,18 +347,82 @@ pub struct ModelDesc<'a> {
     pub calibration: Calibration,
 }
 
-/// The fields of [`ModelDesc`] up to the number of layers, to report a layer count above
-/// [`MAX_LAYERS`] before the bounded layer list fails to decode.
-#[derive(Deserialize)]
-struct DescPrefix<'a> {
+/// The fields of [`ModelDesc`] before its layers, and the number of layers: read first, so a
+/// layer count above [`MAX_LAYERS`] is reported before the bounded layer list fails to decode,
+/// and so that [`crate::Model`] can keep its layers encoded and decode each when it runs.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct DescHead<'a> {
     #[serde(borrow)]
-    _meta: Metadata<'a>,
-    _input_h: u16,
-    _input_w: u16,
-    _input_c: u16,
-    _input_zero_point: i8,
-    _logit_scale: f32,
-    layers: u64,
+    pub(crate) meta: Metadata<'a>,
+    pub(crate) input_h: u16,
+    pub(crate) input_w: u16,
+    pub(crate) input_c: u16,
+    pub(crate) input_zero_point: i8,
+    pub(crate) logit_scale: f32,
+    pub(crate) layers: u64,
+}
+
+/// A checked blob with its layers still encoded.
+#[derive(Debug, Clone)]
+pub(crate) struct Lazy<'a> {
+    pub(crate) header: Header,
+    pub(crate) head: DescHead<'a>,
+    /// The encoded layers, back to back (each a postcard [`LayerDesc`]).
+    pub(crate) layers: &'a [u8],
+    pub(crate) calibration: Calibration,
+}
+
+/// The layers of an encoded layer list, each with its byte offset in the list.
+#[derive(Debug, Clone)]
+pub(crate) struct LayerIter<'a> {
+    all: &'a [u8],
+    pos: usize,
+    left: usize,
+}
+
+impl<'a> LayerIter<'a> {
+    pub(crate) fn new(all: &'a [u8], count: usize) -> LayerIter<'a> {
+        LayerIter {
+            all,
+            pos: 0,
+            left: count,
+        }
+    }
+}
+
+impl<'a> Iterator for LayerIter<'a> {
+    type Item = Result<(LayerDesc<'a>, u32), BlobError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let at = self.pos;
+        Some(
+            match postcard::take_from_bytes::<LayerDesc<'a>>(&self.all[at..]) {
+                Ok((layer, rest)) => {
+                    self.pos = self.all.len() - rest.len();
+                    Ok((layer, at as u32))
+                }
+                Err(e) => {
+                    self.left = 0;
+                    Err(BlobError::Malformed(e))
+                }
+            },
+        )
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl ExactSizeIterator for LayerIter<'_> {}
+
+/// Decode the layer at `offset` of an encoded layer list that [`decode_lazy`] accepted.
+pub(crate) fn layer_at(layers: &[u8], offset: u32) -> Option<LayerDesc<'_>> {
+    postcard::take_from_bytes::<LayerDesc<'_>>(layers.get(offset as usize..)?)
+        .ok()
+        .map(|(layer, _)| layer)
 }
 
 /// The fields of a header, read without checking anything but its length.
@@ -434,7 +502,7 @@ fn check_header(header: &Header) -> Result<usize, BlobError> {
     if header.magic != MAGIC {
         return Err(BlobError::BadMagic(header.magic));
     }
-    if header.version != VERSION && header.version != VERSION_1 {
+    if !(VERSION_1..=VERSION).contains(&header.version) {
         return Err(BlobError::UnsupportedVersion {
             found: header.version,
             supported: VERSION,
@@ -453,9 +521,8 @@ fn check_header(header: &Header) -> Result<usize, BlobError> {
     Ok(declared as usize)
 }
 
-/// Check the header and CRC, then decode the payload (borrowing from `blob`). The layers are not
-/// validated here: [`crate::Model::from_bytes`] does that.
-pub fn decode(blob: &[u8]) -> Result<(Header, ModelDesc<'_>), BlobError> {
+/// Check the header, length and CRC; return the header and the payload.
+fn checked_payload(blob: &[u8]) -> Result<(Header, &[u8]), BlobError> {
     let header = read_header(blob)?;
     check_header(&header)?;
     let payload = &blob[HEADER_LEN..];
@@ -472,29 +539,78 @@ pub fn decode(blob: &[u8]) -> Result<(Header, ModelDesc<'_>), BlobError> {
             actual: crc,
         });
     }
-    if let Ok((prefix, _)) = postcard::take_from_bytes::<DescPrefix<'_>>(payload)
-        && prefix.layers > MAX_LAYERS as u64
-    {
-        return Err(BlobError::TooManyLayers(prefix.layers));
+    Ok((header, payload))
+}
+
+/// Check the header and CRC and decode the payload's structure without keeping the layers
+/// decoded: every layer is decoded once to find the end of the list (so a malformed layer is
+/// reported here), then dropped.
+pub(crate) fn decode_lazy(blob: &[u8]) -> Result<Lazy<'_>, BlobError> {
+    let (header, payload) = checked_payload(blob)?;
+    let (head, list) =
+        postcard::take_from_bytes::<DescHead<'_>>(payload).map_err(BlobError::Malformed)?;
+    if head.layers > MAX_LAYERS as u64 {
+        return Err(BlobError::TooManyLayers(head.layers));
     }
-    let (mut desc, mut rest) =
-        postcard::take_from_bytes::<ModelDesc<'_>>(payload).map_err(BlobError::Malformed)?;
-    if header.version >= VERSION {
-        let (calibration, after) =
+    let mut iter = LayerIter::new(list, head.layers as usize);
+    for layer in iter.by_ref() {
+        layer?;
+    }
+    let (layers, mut rest) = list.split_at(iter.pos);
+    let mut calibration = Calibration::default();
+    if header.version >= VERSION_2 {
+        let (c, after) =
             postcard::take_from_bytes::<Calibration>(rest).map_err(BlobError::Malformed)?;
-        desc.calibration = calibration;
+        calibration = c;
         rest = after;
     }
     if !rest.is_empty() {
         return Err(BlobError::TrailingBytes(rest.len()));
     }
-    Ok((header, desc))
+    Ok(Lazy {
+        header,
+        head,
+        layers,
+        calibration,
+    })
+}
+
+/// Check the header and CRC, then decode the payload (borrowing from `blob`). The layers are not
+/// validated here: [`crate::Model::from_bytes`] does that.
+pub fn decode(blob: &[u8]) -> Result<(Header, ModelDesc<'_>), BlobError> {
+    let lazy = decode_lazy(blob)?;
+    let mut layers = Vec::new();
+    for item in LayerIter::new(lazy.layers, lazy.head.layers as usize) {
+        // At most MAX_LAYERS, checked by decode_lazy.
+        let _ = layers.push(item?.0);
+    }
+    let h = lazy.head;
+    let desc = ModelDesc {
+        meta: h.meta,
+        input_h: h.input_h,
+        input_w: h.input_w,
+        input_c: h.input_c,
+        input_zero_point: h.input_zero_point,
+        logit_scale: h.logit_scale,
+        layers,
+        calibration: lazy.calibration,
+    };
+    Ok((lazy.header, desc))
 }
 
 /// Encode `desc` into `out` (header + payload) and return the number of bytes written. The model
 /// is validated and planned first, so the result always loads with [`crate::Model::from_bytes`].
 pub fn encode(desc: &ModelDesc<'_>, out: &mut [u8]) -> Result<usize, BlobError> {
-    let plan = crate::model::Plan::new(desc)?;
+    let plan = crate::plan::Plan::new(
+        &crate::plan::Head {
+            input: (desc.input_h, desc.input_w, desc.input_c),
+            input_zero_point: desc.input_zero_point,
+            logit_scale: desc.logit_scale,
+            temperature: desc.calibration.temperature,
+            meta: &desc.meta,
+        },
+        desc.layers.iter().map(|l| Ok((l.clone(), 0))),
+    )?;
     if out.len() < HEADER_LEN {
         return Err(BlobError::BufferTooSmall);
     }

@@ -18,6 +18,25 @@ use crate::simd::{Tile, dot};
 /// gathered into a stack buffer of four windows for fused pooling).
 pub const MAX_WINDOW: usize = 576;
 
+/// Consecutive rows of an activation map (HWC): `data` holds rows `y0..` of a map of shape `s`.
+/// Streamed execution hands each kernel only the rows it reads; a whole map has `y0 = 0`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Rows<'a> {
+    /// The rows, each `s.w · s.c` values.
+    pub(crate) data: &'a [i8],
+    /// Index in the whole map of the first row of `data`.
+    pub(crate) y0: usize,
+    /// Shape of the whole map.
+    pub(crate) s: Shape,
+}
+
+impl<'a> Rows<'a> {
+    /// The whole map.
+    pub(crate) fn whole(data: &'a [i8], s: Shape) -> Rows<'a> {
+        Rows { data, y0: 0, s }
+    }
+}
+
 #[inline(always)]
 fn bias_at(bias: &[u8], o: usize) -> i32 {
     let b = &bias[o * 4..o * 4 + 4];
@@ -59,8 +78,7 @@ pub(crate) fn pad_before(padding: Padding, k: usize) -> usize {
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn gather(
-    input: &[i8],
-    s: Shape,
+    src: Rows<'_>,
     kh: usize,
     kw: usize,
     pad: (usize, usize),
@@ -69,7 +87,8 @@ fn gather(
     zp: i8,
     patch: &mut [i8],
 ) {
-    let (h, w, c) = (s.h as usize, s.w as usize, s.c as usize);
+    let (input, y0) = (src.data, src.y0);
+    let (h, w, c) = (src.s.h as usize, src.s.w as usize, src.s.c as usize);
     let row = kw * c;
     for ky in 0..kh {
         let dst = &mut patch[ky * row..(ky + 1) * row];
@@ -80,14 +99,14 @@ fn gather(
         }
         let ix0 = ox.wrapping_sub(pad.1);
         if ix0 < w && ix0 + kw <= w {
-            let start = (iy * w + ix0) * c;
+            let start = ((iy - y0) * w + ix0) * c;
             dst.copy_from_slice(&input[start..start + row]);
         } else {
             for kx in 0..kw {
                 let ix = (ox + kx).wrapping_sub(pad.1);
                 let d = &mut dst[kx * c..(kx + 1) * c];
                 if ix < w {
-                    let start = (iy * w + ix) * c;
+                    let start = ((iy - y0) * w + ix) * c;
                     d.copy_from_slice(&input[start..start + c]);
                 } else {
                     d.fill(zp);
@@ -105,35 +124,45 @@ pub(crate) fn conv_out(padding: Padding, h: usize, k: usize) -> usize {
     }
 }
 
-/// 2-D convolution with fused ReLU and optional fused 2×2 pooling, on the fastest micro-kernel
-/// this CPU runs (all give bit-identical results).
-pub(crate) fn conv2d(input: &[i8], s: Shape, zp_in: i8, d: &ConvDesc<'_>, out: &mut [i8]) {
+/// Output rows `rows.0..rows.1` (after any fused pooling) of a 2-D convolution with fused ReLU
+/// and optional fused 2×2 pooling, on the fastest micro-kernel this CPU runs (all give
+/// bit-identical results). `src` holds at least the input rows they read; `out` receives exactly
+/// those output rows; `scratch` holds four patches of `patch` bytes each (`patch` ≥ the window
+/// rounded up to [`crate::plan::PATCH_ALIGN`]).
+pub(crate) fn conv2d(
+    src: Rows<'_>,
+    zp_in: i8,
+    d: &ConvDesc<'_>,
+    rows: (usize, usize),
+    out: &mut [i8],
+    scratch: &mut [i8],
+) {
     #[cfg(target_arch = "x86_64")]
     {
         if let Some(avx2) = crate::simd::Avx2::detect() {
             return avx2.vectorize(|| {
-                if !conv2d_first_avx2(avx2, input, s, zp_in, d, out) {
-                    conv2d_tiled(avx2, input, s, zp_in, d, out)
+                if !conv2d_first_avx2(avx2, src, zp_in, d, rows, out) {
+                    conv2d_tiled(avx2, src, zp_in, d, rows, out, scratch)
                 }
             });
         }
-        conv2d_tiled(crate::simd::Sse2, input, s, zp_in, d, out)
+        conv2d_tiled(crate::simd::Sse2, src, zp_in, d, rows, out, scratch)
     }
     #[cfg(target_arch = "aarch64")]
     {
         if let Some(sdot) = crate::simd::NeonDot::detect() {
-            return sdot.vectorize(|| conv2d_tiled(sdot, input, s, zp_in, d, out));
+            return sdot.vectorize(|| conv2d_tiled(sdot, src, zp_in, d, rows, out, scratch));
         }
-        conv2d_tiled(crate::simd::Neon, input, s, zp_in, d, out)
+        conv2d_tiled(crate::simd::Neon, src, zp_in, d, rows, out, scratch)
     }
     #[cfg(all(target_arch = "arm", sumi_dsp))]
-    conv2d_tiled(crate::simd::Dsp, input, s, zp_in, d, out);
+    conv2d_tiled(crate::simd::Dsp, src, zp_in, d, rows, out, scratch);
     #[cfg(not(any(
         target_arch = "x86_64",
         target_arch = "aarch64",
         all(target_arch = "arm", sumi_dsp)
     )))]
-    conv2d_tiled(crate::simd::Portable, input, s, zp_in, d, out);
+    conv2d_tiled(crate::simd::Portable, src, zp_in, d, rows, out, scratch);
 }
 
 /// What every output pixel of [`conv2d_first_avx2`] shares.
@@ -141,6 +170,7 @@ pub(crate) fn conv2d(input: &[i8], s: Shape, zp_in: i8, d: &ConvDesc<'_>, out: &
 struct FirstCtx<'a> {
     avx2: crate::simd::Avx2,
     input: &'a [i8],
+    y0: usize,
     h: usize,
     w: usize,
     kh: usize,
@@ -170,7 +200,7 @@ impl FirstCtx<'_> {
             for kx in 0..self.kw {
                 let ix = (ox + kx).wrapping_sub(self.pad.1);
                 let x = if iy < h && ix < w {
-                    self.input[iy * w + ix]
+                    self.input[(iy - self.y0) * w + ix]
                 } else {
                     self.zp_in
                 };
@@ -204,13 +234,14 @@ fn first_half(v: i8, t: usize) -> i32 {
 #[inline(always)]
 fn conv2d_first_avx2(
     avx2: crate::simd::Avx2,
-    input: &[i8],
-    s: Shape,
+    src: Rows<'_>,
     zp_in: i8,
     d: &ConvDesc<'_>,
+    rows: (usize, usize),
     out: &mut [i8],
 ) -> bool {
     use crate::simd::FirstLayerGroup;
+    let s = src.s;
     let (kh, kw) = (d.kernel_h as usize, d.kernel_w as usize);
     let (oc_n, taps) = (d.out_channels as usize, kh * kw);
     if s.c != 1 || taps > 32 || oc_n > 64 || d.shifts.iter().any(|&sh| sh as i8 > 0) {
@@ -241,10 +272,11 @@ fn conv2d_first_avx2(
     let (lo, hi) = (lo - zp, 127 - zp);
     let (h, w) = (s.h as usize, s.w as usize);
     let pad = (pad_before(d.padding, kh), pad_before(d.padding, kw));
-    let (ch, cw) = (conv_out(d.padding, h, kh), conv_out(d.padding, w, kw));
+    let cw = conv_out(d.padding, w, kw);
     let ctx = FirstCtx {
         avx2,
-        input,
+        input: src.data,
+        y0: src.y0,
         h,
         w,
         kh,
@@ -263,8 +295,9 @@ fn conv2d_first_avx2(
     let mut res = [[[0i32; 8]; 8]; 4];
     match d.pool {
         Pool::None => {
-            for (i, px) in out.chunks_exact_mut(oc_n).enumerate().take(ch * cw) {
-                pixel(i / cw, i % cw, &mut res[0]);
+            let n = (rows.1 - rows.0) * cw;
+            for (i, px) in out.chunks_exact_mut(oc_n).enumerate().take(n) {
+                pixel(rows.0 + i / cw, i % cw, &mut res[0]);
                 for (o, v) in px.iter_mut().enumerate() {
                     *v = res[0][o / 8][o % 8] as i8;
                 }
@@ -272,8 +305,9 @@ fn conv2d_first_avx2(
         }
         pool => {
             let pw = cw / 2;
-            for (i, px) in out.chunks_exact_mut(oc_n).enumerate().take((ch / 2) * pw) {
-                let (y, x) = (2 * (i / pw), 2 * (i % pw));
+            let n = (rows.1 - rows.0) * pw;
+            for (i, px) in out.chunks_exact_mut(oc_n).enumerate().take(n) {
+                let (y, x) = (2 * (rows.0 + i / pw), 2 * (i % pw));
                 for (j, r) in res.iter_mut().enumerate() {
                     pixel(y + j / 2, x + j % 2, r);
                 }
@@ -322,6 +356,7 @@ struct TileCtx<'a, 'd, T> {
     k: usize,
     kp: usize,
     oc_n: usize,
+    stride: usize,
     lo: i32,
     hi: i32,
 }
@@ -337,18 +372,17 @@ impl<T: Tile> TileCtx<'_, '_, T> {
             k,
             kp,
             oc_n,
+            stride,
             lo,
             hi,
         } = *self;
         let zp = d.output_zero_point;
         let o1 = (o + 1).min(oc_n - 1);
-        // Patches sit a constant MAX_WINDOW apart: one base register with immediate offsets.
-        const W: usize = MAX_WINDOW;
         let p = [
             &buf[..kp],
-            &buf[W..W + kp],
-            &buf[2 * W..2 * W + kp],
-            &buf[3 * W..3 * W + kp],
+            &buf[stride..stride + kp],
+            &buf[2 * stride..2 * stride + kp],
+            &buf[3 * stride..3 * stride + kp],
         ];
         // Bytes past row `o1` (the next rows) multiply zero padding: reading them is exact.
         let acc = if o1 * k + kp <= weights.len() {
@@ -388,27 +422,34 @@ impl<T: Tile> TileCtx<'_, '_, T> {
 /// Convolution over tiles of 4 output pixels (4 along a row, or the 2×2 window of a fused
 /// pool) × 2 output channels on the micro-kernel `t`: gather the four receptive fields once,
 /// then run every pair of output channels over them. Always inlined, so that each ISA's entry
-/// point compiles it with that ISA's features.
+/// point compiles it with that ISA's features. Output rows `rows.0..rows.1`; the four patches
+/// sit `scratch.len() / 4` bytes apart.
 #[inline(always)]
 fn conv2d_tiled<T: Tile>(
     t: T,
-    input: &[i8],
-    s: Shape,
+    src: Rows<'_>,
     zp_in: i8,
     d: &ConvDesc<'_>,
+    rows: (usize, usize),
     out: &mut [i8],
+    scratch: &mut [i8],
 ) {
+    let s = src.s;
     let (kh, kw) = (d.kernel_h as usize, d.kernel_w as usize);
     let oc_n = d.out_channels as usize;
     let k = kh * kw * s.c as usize;
-    // MAX_WINDOW is a multiple of every PAD, so a padded window still fits.
+    // PATCH_ALIGN is a multiple of every PAD, so a padded window still fits a patch.
     let kp = k.next_multiple_of(T::PAD);
+    let stride = scratch.len() / 4;
     let weights: &[i8] = bytemuck::cast_slice(d.weights);
     let pad = (pad_before(d.padding, kh), pad_before(d.padding, kw));
-    let ch = conv_out(d.padding, s.h as usize, kh);
     let cw = conv_out(d.padding, s.w as usize, kw);
-    // Patches are zero beyond `k` (gather writes only the first `k` bytes of each).
-    let mut buf = [0i8; 4 * MAX_WINDOW];
+    // Patches must be zero beyond `k` (gather writes only the first `k` bytes of each); the
+    // scratch is shared by every layer, so clear that tail once per call.
+    for j in 0..4 {
+        scratch[j * stride + k..j * stride + kp].fill(0);
+    }
+    let buf = scratch;
     let zp = d.output_zero_point;
     let lo = if d.relu { zp as i32 } else { -128 };
     let (lo, hi) = (lo - zp as i32, 127 - zp as i32);
@@ -419,37 +460,37 @@ fn conv2d_tiled<T: Tile>(
         k,
         kp,
         oc_n,
+        stride,
         lo,
         hi,
     };
     let tile = |buf: &[i8], o: usize| ctx.tile(buf, o);
     let gather_at = |buf: &mut [i8], j: usize, y: usize, x: usize| {
         gather(
-            input,
-            s,
+            src,
             kh,
             kw,
             pad,
             y,
             x,
             zp_in,
-            &mut buf[j * MAX_WINDOW..j * MAX_WINDOW + k],
+            &mut buf[j * stride..j * stride + k],
         );
     };
     match d.pool {
         Pool::None => {
             // Four consecutive output pixels in row-major order (a tile may wrap to the next
-            // row), so only the very last tile of the map can be partial.
-            let n_px = ch * cw;
-            for first in (0..n_px).step_by(4) {
-                let group = (n_px - first).min(4);
+            // row), so only the very last tile of the rows can be partial.
+            let (p0, p1) = (rows.0 * cw, rows.1 * cw);
+            for first in (p0..p1).step_by(4) {
+                let group = (p1 - first).min(4);
                 for j in 0..4 {
                     let i = first + j.min(group - 1);
-                    gather_at(&mut buf, j, i / cw, i % cw);
+                    gather_at(buf, j, i / cw, i % cw);
                 }
-                let o_px = &mut out[first * oc_n..(first + group) * oc_n];
+                let o_px = &mut out[(first - p0) * oc_n..(first - p0 + group) * oc_n];
                 for o in (0..oc_n).step_by(2) {
-                    let r = tile(&buf, o);
+                    let r = tile(buf, o);
                     for (j, px) in o_px.chunks_exact_mut(oc_n).enumerate() {
                         px[o] = r[j] as i8;
                         if let Some(v) = px.get_mut(o + 1) {
@@ -460,17 +501,18 @@ fn conv2d_tiled<T: Tile>(
             }
         }
         pool => {
-            let (ph, pw) = (ch / 2, cw / 2);
-            for py in 0..ph {
+            let pw = cw / 2;
+            for py in rows.0..rows.1 {
                 for px in 0..pw {
                     let (y, x) = (2 * py, 2 * px);
-                    gather_at(&mut buf, 0, y, x);
-                    gather_at(&mut buf, 1, y, x + 1);
-                    gather_at(&mut buf, 2, y + 1, x);
-                    gather_at(&mut buf, 3, y + 1, x + 1);
-                    let o_px = &mut out[(py * pw + px) * oc_n..(py * pw + px + 1) * oc_n];
+                    gather_at(buf, 0, y, x);
+                    gather_at(buf, 1, y, x + 1);
+                    gather_at(buf, 2, y + 1, x);
+                    gather_at(buf, 3, y + 1, x + 1);
+                    let at = ((py - rows.0) * pw + px) * oc_n;
+                    let o_px = &mut out[at..at + oc_n];
                     for o in (0..oc_n).step_by(2) {
-                        let r = tile(&buf, o);
+                        let r = tile(buf, o);
                         let v = |h: usize| core::array::from_fn(|j| r[h + j] as i8);
                         o_px[o] = combine(pool, v(0));
                         if let Some(slot) = o_px.get_mut(o + 1) {
@@ -483,19 +525,20 @@ fn conv2d_tiled<T: Tile>(
     }
 }
 
-/// Depthwise 2-D convolution (channel multiplier 1) with fused ReLU and optional pooling.
+/// Output rows `rows.0..rows.1` of a depthwise 2-D convolution (channel multiplier 1) with fused
+/// ReLU and optional pooling.
 pub(crate) fn depthwise_conv2d(
-    input: &[i8],
-    s: Shape,
+    src: Rows<'_>,
     zp_in: i8,
     d: &ConvDesc<'_>,
+    rows: (usize, usize),
     out: &mut [i8],
 ) {
+    let (input, y0, s) = (src.data, src.y0, src.s);
     let (kh, kw) = (d.kernel_h as usize, d.kernel_w as usize);
     let (h, w, c) = (s.h as usize, s.w as usize, s.c as usize);
     let weights: &[i8] = bytemuck::cast_slice(d.weights);
     let pad = (pad_before(d.padding, kh), pad_before(d.padding, kw));
-    let ch = conv_out(d.padding, h, kh);
     let cw = conv_out(d.padding, w, kw);
     let value = |oy: usize, ox: usize, ci: usize| -> i8 {
         let mut acc = bias_at(d.bias, ci);
@@ -504,7 +547,7 @@ pub(crate) fn depthwise_conv2d(
             for kx in 0..kw {
                 let ix = (ox + kx).wrapping_sub(pad.1);
                 let x = if iy < h && ix < w {
-                    input[(iy * w + ix) * c + ci]
+                    input[((iy - y0) * w + ix) * c + ci]
                 } else {
                     zp_in
                 };
@@ -520,17 +563,17 @@ pub(crate) fn depthwise_conv2d(
     };
     match d.pool {
         Pool::None => {
-            for oy in 0..ch {
+            for oy in rows.0..rows.1 {
                 for ox in 0..cw {
                     for ci in 0..c {
-                        out[(oy * cw + ox) * c + ci] = value(oy, ox, ci);
+                        out[((oy - rows.0) * cw + ox) * c + ci] = value(oy, ox, ci);
                     }
                 }
             }
         }
         pool => {
-            let (ph, pw) = (ch / 2, cw / 2);
-            for py in 0..ph {
+            let pw = cw / 2;
+            for py in rows.0..rows.1 {
                 for px in 0..pw {
                     for ci in 0..c {
                         let (y, x) = (2 * py, 2 * px);
@@ -540,7 +583,7 @@ pub(crate) fn depthwise_conv2d(
                             value(y + 1, x, ci),
                             value(y + 1, x + 1, ci),
                         ];
-                        out[(py * pw + px) * c + ci] = combine(pool, v);
+                        out[((py - rows.0) * pw + px) * c + ci] = combine(pool, v);
                     }
                 }
             }
@@ -548,16 +591,17 @@ pub(crate) fn depthwise_conv2d(
     }
 }
 
-/// Standalone 2×2 stride-2 pooling.
-pub(crate) fn pool2(input: &[i8], s: Shape, pool: Pool, out: &mut [i8]) {
-    let (w, c) = (s.w as usize, s.c as usize);
-    let (ph, pw) = (s.h as usize / 2, w / 2);
-    for py in 0..ph {
+/// Output rows `rows.0..rows.1` of a standalone 2×2 stride-2 pooling.
+pub(crate) fn pool2(src: Rows<'_>, pool: Pool, rows: (usize, usize), out: &mut [i8]) {
+    let (input, y0) = (src.data, src.y0);
+    let (w, c) = (src.s.w as usize, src.s.c as usize);
+    let pw = w / 2;
+    for py in rows.0..rows.1 {
         for px in 0..pw {
             for ci in 0..c {
-                let at = |y: usize, x: usize| input[(y * w + x) * c + ci];
+                let at = |y: usize, x: usize| input[((y - y0) * w + x) * c + ci];
                 let (y, x) = (2 * py, 2 * px);
-                out[(py * pw + px) * c + ci] = combine(
+                out[((py - rows.0) * pw + px) * c + ci] = combine(
                     pool,
                     [at(y, x), at(y, x + 1), at(y + 1, x), at(y + 1, x + 1)],
                 );
@@ -612,6 +656,9 @@ mod tests {
             self.next() as i8
         }
     }
+
+    /// One band of a streamed convolution: input rows, output rows, output, scratch.
+    type Band<'f> = dyn FnMut(Rows<'_>, (usize, usize), &mut [i8], &mut [i8]) + 'f;
 
     /// Direct definition of the convolution (FORMAT.md semantics), one output at a time.
     fn reference(input: &[i8], s: Shape, zp_in: i8, d: &ConvDesc<'_>) -> [i8; 4096] {
@@ -761,19 +808,58 @@ mod tests {
             let check = |name: &str, got: &[i8]| {
                 assert_eq!(&got[..n], &want[..n], "{name} kernel, case {case}: {d:?}");
             };
+            // Streamed as the plan runs it: bands of output rows, each given only the input rows
+            // it reads and a scratch whose padding bytes hold garbage.
+            let band = 1 + rng.below(3) as usize;
+            let stride = k.next_multiple_of(crate::plan::PATCH_ALIGN) + 16 * rng.below(2) as usize;
+            let mut scratch = [0x55i8; 4 * (MAX_WINDOW + 16)];
+            let scratch = &mut scratch[..4 * stride];
             let mut got = [0i8; 4096];
-            conv2d_tiled(crate::simd::Portable, x, s, zp_in, &d, &mut got[..n]);
+            let mut banded = |got: &mut [i8], f: &mut Band<'_>| {
+                let m = if pool == Pool::None { 1 } else { 2 };
+                let (out_h, out_w) = if m == 1 { (ch, cw) } else { (ch / 2, cw / 2) };
+                let stage = crate::plan::Stage {
+                    kh: kh as u16,
+                    pad: pad_before(padding, kh) as u16,
+                    m,
+                    ..Default::default()
+                };
+                let (row_in, row_out) = (w * c, out_w * oc_n);
+                got.fill(0);
+                let mut a = 0;
+                while a < out_h {
+                    let b = (a + band).min(out_h);
+                    let (lo, hi) = stage.input_rows(h, a, b);
+                    let src = Rows {
+                        data: &x[lo * row_in..hi * row_in],
+                        y0: lo,
+                        s,
+                    };
+                    f(src, (a, b), &mut got[a * row_out..b * row_out], scratch);
+                    a = b;
+                }
+            };
+            banded(&mut got, &mut |r, rows, o, sc| {
+                conv2d_tiled(crate::simd::Portable, r, zp_in, &d, rows, o, sc)
+            });
             check("portable", &got);
             #[cfg(target_arch = "x86_64")]
             {
-                conv2d_tiled(crate::simd::Sse2, x, s, zp_in, &d, &mut got[..n]);
+                banded(&mut got, &mut |r, rows, o, sc| {
+                    conv2d_tiled(crate::simd::Sse2, r, zp_in, &d, rows, o, sc)
+                });
                 check("SSE2", &got);
                 if let Some(avx2) = crate::simd::Avx2::detect() {
-                    conv2d_tiled(avx2, x, s, zp_in, &d, &mut got[..n]);
+                    banded(&mut got, &mut |r, rows, o, sc| {
+                        conv2d_tiled(avx2, r, zp_in, &d, rows, o, sc)
+                    });
                     check("AVX2", &got);
                     checked_avx2 += 1;
-                    got.fill(0);
-                    if conv2d_first_avx2(avx2, x, s, zp_in, &d, &mut got[..n]) {
+                    let mut first = true;
+                    banded(&mut got, &mut |r, rows, o, _| {
+                        first &= conv2d_first_avx2(avx2, r, zp_in, &d, rows, o)
+                    });
+                    if first {
                         check("AVX2 first-layer", &got);
                         checked_first += 1;
                     }
@@ -781,15 +867,21 @@ mod tests {
             }
             #[cfg(target_arch = "aarch64")]
             {
-                conv2d_tiled(crate::simd::Neon, x, s, zp_in, &d, &mut got[..n]);
+                banded(&mut got, &mut |r, rows, o, sc| {
+                    conv2d_tiled(crate::simd::Neon, r, zp_in, &d, rows, o, sc)
+                });
                 check("NEON", &got);
                 if let Some(sdot) = crate::simd::NeonDot::detect() {
-                    sdot.vectorize(|| conv2d_tiled(sdot, x, s, zp_in, &d, &mut got[..n]));
+                    banded(&mut got, &mut |r, rows, o, sc| {
+                        sdot.vectorize(|| conv2d_tiled(sdot, r, zp_in, &d, rows, o, sc))
+                    });
                     check("NEON SDOT", &got);
                     checked_sdot += 1;
                 }
             }
-            conv2d(x, s, zp_in, &d, &mut got[..n]);
+            banded(&mut got, &mut |r, rows, o, sc| {
+                conv2d(r, zp_in, &d, rows, o, sc)
+            });
             check("dispatched", &got);
         }
         // Say which fast paths this machine checked (CI's x86-64 machines have AVX2).

@@ -8,7 +8,8 @@
 //! | module | concept |
 //! |---|---|
 //! | [`blob`] | the versioned model blob: header, postcard payload, CRC-32, encoder (spec: `core/FORMAT.md`) |
-//! | [`model`] | [`Model`]: validation, memory planning (arena), and the inference engine |
+//! | [`model`] | [`Model`]: loading, and the engine that runs a plan (streamed layers, then the dense tail) |
+//! | `plan` | the execution plan: each layer validated, shapes and costs, streamed row schedule and arena layout |
 //! | [`layers`] | the int8 kernels: the tiled conv2d driver (and an AVX2 first-layer kernel), depthwise conv2d, pooling, fully connected |
 //! | [`quant`] | fixed-point requantization (gemmlowp/TFLite style), scalar reference of the vector paths |
 //! | [`prediction`] | [`Prediction`]: integer logits, digit, softmax probabilities |
@@ -43,6 +44,7 @@ pub mod idx;
 pub mod layers;
 pub mod model;
 pub mod models;
+mod plan;
 pub mod prediction;
 pub mod preprocess;
 pub mod quant;

@@ -1,16 +1,18 @@
-//! [`Model`]: a validated, zero-copy view of a blob, its memory plan, and the inference engine.
+//! [`Model`]: a validated, zero-copy view of a blob and the inference engine that runs its plan.
 //!
 //! Loading checks everything a malformed blob could get wrong (see [`BlobError`]), so inference
-//! cannot index out of bounds or overflow. Memory: the caller owns one scratch arena of
-//! [`Model::arena_bytes`] bytes. Layers ping-pong inside it: a layer reads its input from one
-//! end and writes its output at the other end, so the arena needs only
-//! `max over layers (input bytes + output bytes)`. Pooling fused into a convolution never
-//! materialises the un-pooled map, which is what keeps this peak small.
+//! cannot index out of bounds or overflow. A `Model` is small and fixed-size: it keeps the layers
+//! encoded in the blob and decodes each one when it runs. Memory: the caller owns one scratch
+//! arena of [`Model::arena_bytes`] bytes, laid out by [`crate::plan`]: the leading convolutions
+//! and pools run streamed, a few rows of each feature map at a time, and the flatten/dense tail
+//! ping-pongs between the two ends of the arena. [`Model::predict_with`] runs the same kernels on
+//! whole maps so that it can show every layer's output.
 
-use heapless::Vec;
-
-use crate::blob::{self, BlobError, DenseOutput, LayerDesc, Metadata, ModelDesc, Pool};
-use crate::layers::{self, MAX_WINDOW};
+use crate::blob::{
+    self, BlobError, Calibration, DenseOutput, LayerDesc, Metadata, ModelDesc, Pool,
+};
+use crate::layers::{self, Rows};
+use crate::plan::{Head, Plan, Stages, pull};
 use crate::prediction::Prediction;
 use crate::{MAX_CLASSES, MAX_LAYERS};
 
@@ -75,19 +77,26 @@ pub struct LayerInfo {
     pub relu: bool,
     /// Fused pooling.
     pub pool: Pool,
+    /// Kernel height and width (1 × 1 for layers without a kernel).
+    pub kernel: (u8, u8),
     /// Multiply-accumulates.
     pub macs: u64,
     /// Parameters (weights + biases).
     pub params: u32,
-    /// Arena bytes this layer needs (input + output int8 maps).
+    /// Bytes of this layer's whole input and output maps (what whole-map execution holds while
+    /// it runs; streamed execution holds a few rows of each).
     pub arena_bytes: usize,
 }
 
 /// Errors at inference time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum PredictError {
-    /// The scratch arena is smaller than [`Model::arena_bytes`].
-    #[error("arena of {given} bytes is too small: the model needs {needed} (Model::arena_bytes)")]
+    /// The scratch arena is smaller than [`Model::arena_bytes`] ([`Model::predict`]) or
+    /// [`Model::observed_arena_bytes`] ([`Model::predict_with`]).
+    #[error(
+        "arena of {given} bytes is too small: the model needs {needed} (Model::arena_bytes for \
+         predict, Model::observed_arena_bytes for predict_with)"
+    )]
     ArenaTooSmall {
         /// Required bytes.
         needed: usize,
@@ -126,321 +135,40 @@ pub struct NotADigitClassifier {
     pub classes: usize,
 }
 
-/// The validated plan of a model description (shapes, costs, arena size).
-#[derive(Debug, Clone)]
-pub(crate) struct Plan {
-    pub(crate) layers: Vec<LayerInfo, MAX_LAYERS>,
-    pub(crate) input: Shape,
-    pub(crate) arena_bytes: usize,
-    pub(crate) macs: u64,
-    pub(crate) params: u32,
-    pub(crate) classes: usize,
-}
-
-fn check_len(
-    layer: usize,
-    what: &'static str,
-    found: usize,
-    expected: u64,
-) -> Result<(), BlobError> {
-    if found as u64 != expected {
-        return Err(BlobError::ArrayLength {
-            layer,
-            what,
-            expected: expected as usize,
-            found,
-        });
-    }
-    Ok(())
-}
-
-fn check_bias_requant(
-    layer: usize,
-    n: usize,
-    bias: &[u8],
-    mult: &[u8],
-    shifts: &[u8],
-) -> Result<(), BlobError> {
-    check_len(layer, "bias", bias.len(), 4 * n as u64)?;
-    check_len(layer, "multipliers", mult.len(), 4 * n as u64)?;
-    check_len(layer, "shifts", shifts.len(), n as u64)?;
-    for b in bias.chunks_exact(4) {
-        let v = i32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-        if v.unsigned_abs() >= 1 << 30 {
-            return Err(BlobError::BiasOutOfRange(layer));
-        }
-    }
-    for (m, &s) in mult.chunks_exact(4).zip(shifts) {
-        let rq = crate::quant::Requant {
-            multiplier: i32::from_le_bytes([m[0], m[1], m[2], m[3]]),
-            shift: s as i8,
-        };
-        if !rq.is_valid() {
-            return Err(BlobError::BadRequant(layer));
-        }
-    }
-    Ok(())
-}
-
-/// Largest tensor, arena or parameter count accepted: 2^31 − 1, so every size fits `usize` on
-/// 32-bit targets.
-const LIMIT: u64 = i32::MAX as u64;
-
-fn dim(layer: usize, v: u64, what: &'static str) -> Result<u32, BlobError> {
-    if v == 0 || v > u16::MAX as u64 {
-        return Err(BlobError::BadDimension { layer, what });
-    }
-    Ok(v as u32)
-}
-
-/// Metadata is shown to people as it is: accuracies must be fractions in `0..=1` and the
-/// strings of a reasonable length.
-fn check_metadata(meta: &Metadata<'_>) -> Result<(), BlobError> {
-    for acc in [meta.float_accuracy, meta.int8_accuracy]
-        .into_iter()
-        .flatten()
-    {
-        if !(0.0..=1.0).contains(&acc) {
-            return Err(BlobError::BadMetadata(
-                "an accuracy is not a fraction from 0 to 1 (NaN, negative or above 1)",
-            ));
-        }
-    }
-    if meta.name.len() > blob::MAX_NAME_BYTES {
-        return Err(BlobError::BadMetadata("name is longer than 64 bytes"));
-    }
-    if meta.created.len() > blob::MAX_CREATED_BYTES {
-        return Err(BlobError::BadMetadata(
-            "creation date is longer than 64 bytes",
-        ));
-    }
-    if meta.recipe.len() > blob::MAX_RECIPE_BYTES {
-        return Err(BlobError::BadMetadata("recipe is longer than 4096 bytes"));
-    }
-    Ok(())
-}
-
-impl Plan {
-    pub(crate) fn new(desc: &ModelDesc<'_>) -> Result<Plan, BlobError> {
-        let input_dim = |v: u16, what| match v {
-            0 => Err(BlobError::BadInputDimension(what)),
-            v => Ok(u32::from(v)),
-        };
-        let input = Shape {
-            h: input_dim(desc.input_h, "input height")?,
-            w: input_dim(desc.input_w, "input width")?,
-            c: input_dim(desc.input_c, "input channels")?,
-        };
-        if desc.layers.is_empty() {
-            return Err(BlobError::NoLayers);
-        }
-        if !(desc.logit_scale.is_finite() && desc.logit_scale > 0.0) {
-            return Err(BlobError::BadLogitScale);
-        }
-        if !blob::TEMPERATURE_RANGE.contains(&desc.calibration.temperature) {
-            return Err(BlobError::BadTemperature);
-        }
-        check_metadata(&desc.meta)?;
-        let mut cur = input;
-        let mut arena = input.elems();
-        if arena > LIMIT {
-            return Err(BlobError::Overflow(0));
-        }
-        let mut macs = 0u64;
-        let mut params = 0u64;
-        let mut layers = Vec::new();
-        let mut classes = 0;
-        let last = desc.layers.len() - 1;
-        for (i, layer) in desc.layers.iter().enumerate() {
-            let (kind, out, relu, pool, lmacs, lparams) = match layer {
-                LayerDesc::Conv2d(d) | LayerDesc::DepthwiseConv2d(d) => {
-                    let depthwise = matches!(layer, LayerDesc::DepthwiseConv2d(_));
-                    let (kh, kw) = (d.kernel_h as u64, d.kernel_w as u64);
-                    if kh == 0 || kw == 0 {
-                        return Err(BlobError::BadDimension {
-                            layer: i,
-                            what: "kernel size",
-                        });
-                    }
-                    if d.in_channels as u32 != cur.c {
-                        return Err(BlobError::ShapeMismatch {
-                            layer: i,
-                            expected: d.in_channels as u32,
-                            found: cur.c,
-                        });
-                    }
-                    let oc = dim(i, d.out_channels as u64, "output channels")? as u64;
-                    if depthwise && oc != cur.c as u64 {
-                        return Err(BlobError::ShapeMismatch {
-                            layer: i,
-                            expected: d.out_channels as u32,
-                            found: cur.c,
-                        });
-                    }
-                    let window = if depthwise {
-                        kh * kw
-                    } else {
-                        kh * kw * cur.c as u64
-                    };
-                    if window > MAX_WINDOW as u64 {
-                        return Err(BlobError::KernelTooLarge {
-                            layer: i,
-                            size: window as usize,
-                            max: MAX_WINDOW,
-                        });
-                    }
-                    if d.padding == blob::Padding::Valid && (kh > cur.h as u64 || kw > cur.w as u64)
-                    {
-                        return Err(BlobError::BadDimension {
-                            layer: i,
-                            what: "kernel larger than input",
-                        });
-                    }
-                    let ch = layers::conv_out(d.padding, cur.h as usize, kh as usize) as u64;
-                    let cw = layers::conv_out(d.padding, cur.w as usize, kw as usize) as u64;
-                    let (oh, ow) = match d.pool {
-                        Pool::None => (ch, cw),
-                        _ => (ch / 2, cw / 2),
-                    };
-                    let out = Shape {
-                        h: dim(i, oh, "output height")?,
-                        w: dim(i, ow, "output width")?,
-                        c: oc as u32,
-                    };
-                    let wlen = window * oc;
-                    check_len(i, "weights", d.weights.len(), wlen)?;
-                    check_bias_requant(i, oc as usize, d.bias, d.multipliers, d.shifts)?;
-                    let kind = if depthwise {
-                        LayerKind::DepthwiseConv2d
-                    } else {
-                        LayerKind::Conv2d
-                    };
-                    (kind, out, d.relu, d.pool, ch * cw * oc * window, wlen + oc)
-                }
-                LayerDesc::Pool(p) => {
-                    if *p == Pool::None {
-                        return Err(BlobError::BadDimension {
-                            layer: i,
-                            what: "pool kind None",
-                        });
-                    }
-                    let out = Shape {
-                        h: dim(i, cur.h as u64 / 2, "pooled height")?,
-                        w: dim(i, cur.w as u64 / 2, "pooled width")?,
-                        c: cur.c,
-                    };
-                    (LayerKind::Pool, out, false, *p, 0, 0)
-                }
-                LayerDesc::Flatten => {
-                    let n = cur.elems();
-                    (
-                        LayerKind::Flatten,
-                        Shape {
-                            h: 1,
-                            w: 1,
-                            c: n as u32,
-                        },
-                        false,
-                        Pool::None,
-                        0,
-                        0,
-                    )
-                }
-                LayerDesc::Dense(d) => {
-                    let n = cur.elems();
-                    if d.in_features as u64 != n {
-                        return Err(BlobError::ShapeMismatch {
-                            layer: i,
-                            expected: d.in_features,
-                            found: n as u32,
-                        });
-                    }
-                    if n > u16::MAX as u64 {
-                        return Err(BlobError::BadDimension {
-                            layer: i,
-                            what: "more than 65535 input features",
-                        });
-                    }
-                    let o = dim(i, d.out_features as u64, "output features")? as u64;
-                    check_len(i, "weights", d.weights.len(), n * o)?;
-                    check_bias_requant(i, o as usize, d.bias, d.multipliers, d.shifts)?;
-                    let logits = matches!(d.output, DenseOutput::Logits);
-                    if logits != (i == last) || (logits && d.relu) {
-                        return Err(BlobError::BadOutputLayer);
-                    }
-                    if logits {
-                        if o as usize > MAX_CLASSES {
-                            return Err(BlobError::TooManyClasses(o as usize));
-                        }
-                        classes = o as usize;
-                    }
-                    let kind = if logits {
-                        LayerKind::Logits
-                    } else {
-                        LayerKind::Dense
-                    };
-                    (
-                        kind,
-                        Shape {
-                            h: 1,
-                            w: 1,
-                            c: o as u32,
-                        },
-                        d.relu,
-                        Pool::None,
-                        n * o,
-                        n * o + o,
-                    )
-                }
-            };
-            if i == last && kind != LayerKind::Logits {
-                return Err(BlobError::BadOutputLayer);
-            }
-            let layer_arena = match kind {
-                LayerKind::Flatten => 0,
-                LayerKind::Logits => cur.elems(),
-                _ => cur.elems() + out.elems(),
-            };
-            if layer_arena > LIMIT {
-                return Err(BlobError::Overflow(i));
-            }
-            arena = arena.max(layer_arena);
-            macs = macs.saturating_add(lmacs);
-            params = params.saturating_add(lparams);
-            if params > LIMIT {
-                return Err(BlobError::Overflow(i));
-            }
-            let info = LayerInfo {
-                kind,
-                input: cur,
-                output: out,
-                relu,
-                pool,
-                macs: lmacs,
-                params: lparams as u32,
-                arena_bytes: layer_arena as usize,
-            };
-            // Capacity equals MAX_LAYERS, the same bound as the decoded layer list.
-            let _ = layers.push(info);
-            cur = out;
-        }
-        Ok(Plan {
-            layers,
-            input,
-            arena_bytes: arena as usize,
-            macs,
-            params: params as u32,
-            classes,
-        })
-    }
-}
-
-/// A loaded model: borrows the blob, owns nothing else. Cheap to copy around by reference.
+/// A loaded model: borrows the blob, owns a small fixed-size plan. Cheap to copy around by
+/// reference.
 #[derive(Debug, Clone)]
 pub struct Model<'a> {
-    desc: ModelDesc<'a>,
+    blob: &'a [u8],
+    layers: &'a [u8],
+    meta: Metadata<'a>,
+    logit_scale: f32,
+    calibration: Calibration,
     plan: Plan,
-    blob_len: usize,
+}
+
+/// The callback of [`Model::predict_with`].
+type Observer<'o> = &'o mut dyn FnMut(usize, Shape, &[i8]);
+
+/// What one run of the engine writes into and reads from.
+struct Run<'r> {
+    input: &'r [u8],
+    /// The stages' windows (the arena without the scratch).
+    maps: &'r mut [i8],
+    scratch: &'r mut [i8],
+    /// First row each stage's window holds.
+    base: [usize; MAX_LAYERS + 1],
+}
+
+/// `(&a[x], &mut a[y])` for two disjoint ranges of `a`.
+fn split_two(a: &mut [i8], x: (usize, usize), y: (usize, usize)) -> (&[i8], &mut [i8]) {
+    if x.0 < y.0 {
+        let (lo, hi) = a.split_at_mut(y.0);
+        (&lo[x.0..x.1], &mut hi[..y.1 - y.0])
+    } else {
+        let (lo, hi) = a.split_at_mut(x.0);
+        (&hi[..x.1 - x.0], &mut lo[y.0..y.1])
+    }
 }
 
 impl<'a> Model<'a> {
@@ -454,24 +182,50 @@ impl<'a> Model<'a> {
     /// # Ok::<(), BlobError>(())
     /// ```
     pub fn from_bytes(blob: &'a [u8]) -> Result<Model<'a>, BlobError> {
-        let (header, desc) = blob::decode(blob)?;
-        let plan = Plan::new(&desc)?;
-        if header.arena_bytes as usize != plan.arena_bytes {
+        let lazy = blob::decode_lazy(blob)?;
+        let h = &lazy.head;
+        let plan = Plan::new(
+            &Head {
+                input: (h.input_h, h.input_w, h.input_c),
+                input_zero_point: h.input_zero_point,
+                logit_scale: h.logit_scale,
+                temperature: lazy.calibration.temperature,
+                meta: &h.meta,
+            },
+            blob::LayerIter::new(lazy.layers, h.layers as usize),
+        )?;
+        // Versions 1 and 2 declare the arena of the ping-pong plan they were written with; a
+        // version-3 blob declares the streamed plan's arena exactly.
+        let declared = if lazy.header.version >= blob::VERSION {
+            plan.arena_bytes
+        } else {
+            plan.legacy_arena_bytes
+        };
+        if lazy.header.arena_bytes as usize != declared {
             return Err(BlobError::ArenaMismatch {
-                header: header.arena_bytes,
-                computed: plan.arena_bytes,
+                header: lazy.header.arena_bytes,
+                computed: declared,
             });
         }
         Ok(Model {
-            desc,
+            blob,
+            layers: lazy.layers,
+            meta: lazy.head.meta,
+            logit_scale: lazy.head.logit_scale,
+            calibration: lazy.calibration,
             plan,
-            blob_len: blob.len(),
         })
     }
 
-    /// Bytes of scratch memory [`Model::predict`] needs (peak of the ping-pong plan).
+    /// Bytes of scratch memory [`Model::predict`] needs: the streamed plan's exact peak
+    /// (`core/FORMAT.md`, "Memory plan"). The blob header of a version-3 blob holds the same
+    /// value, so firmware can size a static arena at compile time.
     pub fn arena_bytes(&self) -> usize {
         self.plan.arena_bytes
+    }
+    /// Bytes of scratch memory [`Model::predict_with`] needs: every layer's whole output map.
+    pub fn observed_arena_bytes(&self) -> usize {
+        self.plan.whole_arena_bytes
     }
     /// Input shape (28 × 28 × 1 for MNIST models).
     pub fn input_shape(&self) -> Shape {
@@ -495,7 +249,7 @@ impl<'a> Model<'a> {
     }
     /// Softmax temperature of the blob's calibration (1 for version-1 blobs).
     pub fn temperature(&self) -> f32 {
-        self.desc.calibration.temperature
+        self.calibration.temperature
     }
     /// Number of output classes.
     pub fn classes(&self) -> usize {
@@ -511,13 +265,11 @@ impl<'a> Model<'a> {
     }
     /// Total blob size in bytes.
     pub fn blob_bytes(&self) -> usize {
-        self.blob_len
+        self.blob.len()
     }
     /// Bytes of int8 weights, int32 biases and requantization parameters.
     pub fn weight_bytes(&self) -> usize {
-        self.desc
-            .layers
-            .iter()
+        self.decoded()
             .map(|l| match l {
                 LayerDesc::Conv2d(d) | LayerDesc::DepthwiseConv2d(d) => {
                     d.weights.len() + d.bias.len() + d.multipliers.len() + d.shifts.len()
@@ -531,24 +283,56 @@ impl<'a> Model<'a> {
     }
     /// The blob's metadata.
     pub fn metadata(&self) -> &Metadata<'a> {
-        &self.desc.meta
+        &self.meta
     }
-    /// The decoded description (layers with their parameters).
-    pub fn description(&self) -> &ModelDesc<'a> {
-        &self.desc
+    /// The decoded description (layers with their parameters), decoded again from the blob on
+    /// each call (a `Model` keeps its layers encoded).
+    pub fn description(&self) -> ModelDesc<'a> {
+        match blob::decode(self.blob) {
+            Ok((_, desc)) => desc,
+            // The blob was decoded when the model loaded, and it is borrowed immutably.
+            Err(e) => unreachable!("a loaded blob no longer decodes: {e}"),
+        }
     }
     /// Each layer's kind, shapes and cost, in order.
     pub fn layers(&self) -> impl Iterator<Item = LayerInfo> + '_ {
-        self.plan.layers.iter().copied()
+        let n = self.plan.n_layers;
+        self.decoded().enumerate().filter_map(move |(i, layer)| {
+            let input = if i == 0 {
+                self.plan.input
+            } else {
+                self.plan.shapes[i - 1]
+            };
+            crate::plan::layer_info(i, i + 1 == n, &layer, input)
+                .ok()
+                .map(|(info, _)| info)
+        })
+    }
+
+    /// The layers, decoded one at a time.
+    fn decoded(&self) -> impl Iterator<Item = LayerDesc<'a>> + use<'a> {
+        blob::LayerIter::new(self.layers, self.plan.n_layers).filter_map(|l| l.ok().map(|l| l.0))
+    }
+
+    /// Layer `i`, decoded from the blob (validated at load).
+    fn layer(&self, i: usize) -> LayerDesc<'a> {
+        match blob::layer_at(self.layers, self.plan.offsets[i]) {
+            Some(layer) => layer,
+            None => unreachable!("layer {i} of a loaded blob no longer decodes"),
+        }
     }
 
     /// Classify one input: `h · w · c` pixels, 0 = background, 255 = ink (MNIST convention).
+    /// `arena` must hold at least [`Model::arena_bytes`] bytes.
     pub fn predict(&self, input: &[u8], arena: &mut [u8]) -> Result<Prediction, PredictError> {
-        self.predict_with(input, arena, |_, _, _| {})
+        let stages = self.plan.stages;
+        self.run(input, arena, &stages, self.plan.arena_bytes, None)
     }
 
-    /// Like [`Model::predict`], and calls `observe(layer_index, shape, feature_map)` with every
-    /// layer's int8 output (HWC) — for visualisation. The logits layer is not observed.
+    /// Like [`Model::predict`] on whole feature maps (an arena of
+    /// [`Model::observed_arena_bytes`]), calling `observe(layer_index, shape, feature_map)` with
+    /// every layer's int8 output (HWC) as each layer completes — for visualisation and per-layer
+    /// timing. The logits layer is not observed. Same kernels, same logits.
     pub fn predict_with<F>(
         &self,
         input: &[u8],
@@ -558,7 +342,24 @@ impl<'a> Model<'a> {
     where
         F: FnMut(usize, Shape, &[i8]),
     {
-        let size = self.plan.arena_bytes;
+        let stages = self.plan.whole_stages();
+        self.run(
+            input,
+            arena,
+            &stages,
+            self.plan.whole_arena_bytes,
+            Some(&mut observe),
+        )
+    }
+
+    fn run(
+        &self,
+        input: &[u8],
+        arena: &mut [u8],
+        stages: &Stages,
+        size: usize,
+        mut observe: Option<Observer<'_>>,
+    ) -> Result<Prediction, PredictError> {
         if arena.len() < size {
             return Err(PredictError::ArenaTooSmall {
                 needed: size,
@@ -573,70 +374,151 @@ impl<'a> Model<'a> {
             });
         }
         let arena: &mut [i8] = bytemuck::cast_slice_mut(&mut arena[..size]);
-        let zp = self.desc.input_zero_point;
-        for (a, &p) in arena[..n_in].iter_mut().zip(input) {
-            *a = (p as i32 + zp as i32).clamp(-128, 127) as i8;
-        }
-        // Where the current activation lives: at the low end (true) or the high end.
-        let mut low = true;
-        let mut zp_in = zp;
-        let mut logits = [0i32; MAX_CLASSES];
-        for (i, (layer, info)) in self.desc.layers.iter().zip(&self.plan.layers).enumerate() {
-            let (in_n, out_n) = (info.input.len(), info.output.len());
-            if let LayerDesc::Flatten = layer {
-                let cur = if low {
-                    &arena[..in_n]
-                } else {
-                    &arena[size - in_n..]
-                };
-                observe(i, info.output, cur);
-                continue;
-            }
-            if let LayerDesc::Dense(d) = layer
-                && let DenseOutput::Logits = d.output
-            {
-                let input = if low {
-                    &arena[..in_n]
-                } else {
-                    &arena[size - in_n..]
-                };
-                layers::dense_logits(input, d, &mut logits[..out_n]);
-                break;
-            }
-            let (input, output) = if low {
-                let (a, b) = arena.split_at_mut(size - out_n);
-                (&a[..in_n], &mut b[..])
-            } else {
-                let (a, b) = arena.split_at_mut(size - in_n);
-                (&b[..], &mut a[..out_n])
-            };
-            match layer {
-                LayerDesc::Conv2d(d) => {
-                    layers::conv2d(input, info.input, zp_in, d, output);
-                    zp_in = d.output_zero_point;
+        let (maps, scratch) = arena.split_at_mut(self.plan.scratch_at(size));
+        let mut run = Run {
+            input,
+            maps,
+            scratch,
+            base: [0; MAX_LAYERS + 1],
+        };
+        let last = self.plan.spatial;
+        let mut produced = [0usize; MAX_LAYERS + 1];
+        if let Some(observe) = observe.as_mut() {
+            // Whole maps, one stage after the other, each observed when complete.
+            for i in 0..=last {
+                let h = stages[i].out_h as usize;
+                pull(stages, &mut produced, i, h, &mut |i, a, b, lo, _| {
+                    self.step(&mut run, stages, i, (a, b), lo)
+                });
+                if i > 0 {
+                    let st = stages[i];
+                    let len = self.plan.shapes[i - 1].len();
+                    let off = st.off as usize;
+                    observe(i - 1, self.plan.shapes[i - 1], &run.maps[off..off + len]);
                 }
-                LayerDesc::DepthwiseConv2d(d) => {
-                    layers::depthwise_conv2d(input, info.input, zp_in, d, output);
-                    zp_in = d.output_zero_point;
-                }
-                LayerDesc::Pool(p) => layers::pool2(input, info.input, *p, output),
-                LayerDesc::Dense(d) => match d.output {
-                    DenseOutput::Int8 { zero_point } => {
-                        layers::dense_int8(input, d, zero_point, output);
-                        zp_in = zero_point;
-                    }
-                    DenseOutput::Logits => {}
-                },
-                LayerDesc::Flatten => {}
             }
-            observe(i, info.output, output);
-            low = !low;
+        } else {
+            let h = stages[last].out_h as usize;
+            pull(stages, &mut produced, last, h, &mut |i, a, b, lo, _| {
+                self.step(&mut run, stages, i, (a, b), lo)
+            });
         }
+        let logits = self.tail(run.maps, run.scratch, observe);
         Ok(Prediction::new(
             logits,
             self.plan.classes,
-            self.desc.logit_scale,
-            self.desc.calibration.temperature,
+            self.logit_scale,
+            self.calibration.temperature,
         ))
+    }
+
+    /// Stage `i` produces its output rows `rows` from input rows starting at `lo`.
+    fn step(&self, run: &mut Run<'_>, stages: &Stages, i: usize, rows: (usize, usize), lo: usize) {
+        let st = stages[i];
+        let rb = self.plan.row_bytes(i);
+        let (off, cap) = (st.off as usize, st.rows as usize);
+        // Make room: drop the oldest rows (already consumed) so that `rows` fit the window.
+        let base = &mut run.base[i];
+        if rows.1 > *base + cap {
+            let new_base = rows.1 - cap;
+            let (from, to) = ((new_base - *base) * rb, (rows.0 - *base) * rb);
+            run.maps.copy_within(off + from..off + to, off);
+            *base = new_base;
+        }
+        let out_at = (off + (rows.0 - *base) * rb, off + (rows.1 - *base) * rb);
+        if i == 0 {
+            let zp = self.plan.zero_points[0] as i32;
+            let src = &run.input[rows.0 * rb..rows.1 * rb];
+            for (q, &p) in run.maps[out_at.0..out_at.1].iter_mut().zip(src) {
+                *q = (p as i32 + zp).clamp(-128, 127) as i8;
+            }
+            return;
+        }
+        let prev = stages[i - 1];
+        let prb = self.plan.row_bytes(i - 1);
+        let y0 = run.base[i - 1];
+        debug_assert!(
+            lo >= y0,
+            "stage {i} needs row {lo}, its input window starts at {y0}"
+        );
+        let in_at = (
+            prev.off as usize,
+            prev.off as usize + prev.rows as usize * prb,
+        );
+        let (data, out) = split_two(run.maps, in_at, out_at);
+        let src = Rows {
+            data,
+            y0,
+            s: self.plan.stage_shape(i - 1),
+        };
+        let zp_in = self.plan.zero_points[i - 1];
+        match self.layer(i - 1) {
+            LayerDesc::Conv2d(d) => layers::conv2d(src, zp_in, &d, rows, out, run.scratch),
+            LayerDesc::DepthwiseConv2d(d) => layers::depthwise_conv2d(src, zp_in, &d, rows, out),
+            LayerDesc::Pool(p) => layers::pool2(src, p, rows, out),
+            // The planner streams only the layers above.
+            LayerDesc::Flatten | LayerDesc::Dense(_) => {}
+        }
+    }
+
+    /// The layers after the streamed chain, on whole maps, ping-ponging between the two ends of
+    /// `maps`; the chain's output starts at offset 0. Returns the logits.
+    fn tail(
+        &self,
+        maps: &mut [i8],
+        scratch: &mut [i8],
+        mut observe: Option<Observer<'_>>,
+    ) -> [i32; MAX_CLASSES] {
+        let size = maps.len();
+        let mut low = true;
+        let mut logits = [0i32; MAX_CLASSES];
+        for i in self.plan.spatial..self.plan.n_layers {
+            let layer = self.layer(i);
+            let in_shape = self.plan.stage_shape(i);
+            let out_shape = self.plan.shapes[i];
+            let (in_n, out_n) = (in_shape.len(), out_shape.len());
+            let cur = if low { 0..in_n } else { size - in_n..size };
+            match &layer {
+                LayerDesc::Flatten => {
+                    if let Some(observe) = observe.as_mut() {
+                        observe(i, out_shape, &maps[cur.clone()]);
+                    }
+                    continue;
+                }
+                LayerDesc::Dense(d) if d.output == DenseOutput::Logits => {
+                    layers::dense_logits(&maps[cur.clone()], d, &mut logits[..out_n]);
+                    break;
+                }
+                _ => {}
+            }
+            let (input, output) = if low {
+                let (a, b) = maps.split_at_mut(size - out_n);
+                (&a[..in_n], &mut b[..])
+            } else {
+                let (a, b) = maps.split_at_mut(size - in_n);
+                (&b[..], &mut a[..out_n])
+            };
+            let src = Rows::whole(input, in_shape);
+            let zp_in = self.plan.zero_points[i];
+            let all = (0, out_shape.h as usize);
+            match &layer {
+                LayerDesc::Conv2d(d) => layers::conv2d(src, zp_in, d, all, output, scratch),
+                LayerDesc::DepthwiseConv2d(d) => {
+                    layers::depthwise_conv2d(src, zp_in, d, all, output)
+                }
+                LayerDesc::Pool(p) => layers::pool2(src, *p, all, output),
+                LayerDesc::Dense(d) => {
+                    if let DenseOutput::Int8 { zero_point } = d.output {
+                        layers::dense_int8(input, d, zero_point, output);
+                    }
+                }
+                LayerDesc::Flatten => {}
+            }
+            if let Some(observe) = observe.as_mut() {
+                observe(i, out_shape, output);
+            }
+            low = !low;
+        }
+        logits
     }
 }

@@ -101,15 +101,19 @@ fn check_layer(rng: &mut Lcg, mut layer: FLayer, s: (usize, usize, usize)) -> i3
     };
     let blob = encode(&spec).expect("encode");
     let model = Model::from_bytes(&blob).expect("load");
-    let mut arena = vec![0u8; model.arena_bytes()];
+    let mut arena = vec![0u8; model.observed_arena_bytes()];
     let mut got = Vec::new();
-    model
+    let whole = model
         .predict_with(&input, &mut arena, |i, _, out| {
             if i == 0 {
                 got = out.to_vec();
             }
         })
         .expect("predict");
+    // The streamed plan, in its smaller arena, gives the same logits.
+    let mut small = vec![0u8; model.arena_bytes()];
+    let streamed = model.predict(&input, &mut small).expect("predict");
+    assert_eq!(streamed.logits(), whole.logits());
     assert_eq!(got.len(), n);
     let mut worst = 0;
     for (g, r) in got.iter().zip(&y) {
