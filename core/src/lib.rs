@@ -14,7 +14,6 @@
 //! | [`quant`] | fixed-point requantization (gemmlowp/TFLite style), scalar reference of the vector paths |
 //! | [`prediction`] | [`Prediction`]: integer logits, digit, softmax probabilities |
 //! | [`preprocess`] | canvas → 28×28 MNIST convention (polarity, crop, 20×20 fit, centre of mass) |
-//! | [`idx`] | zero-copy parser for the MNIST IDX file format |
 //! | [`simd`] | per-ISA micro-kernels ([`simd::Tile`]: 4 pixels × 2 channels): portable, SSE2 and AVX2 (chosen at run time), Cortex-M DSP (SMLAD), aarch64 NEON |
 //! | [`crc`] | CRC-32 (IEEE) used by the blob |
 //! | [`models`] | the embedded default model blob |
@@ -40,7 +39,6 @@
 
 pub mod blob;
 pub mod crc;
-pub mod idx;
 pub mod layers;
 pub mod model;
 pub mod models;

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::hash::{DefaultHasher, Hasher as _};
 
-use sumi_core::idx::MNIST_IMAGE_BYTES;
+use crate::idx::MNIST_IMAGE_BYTES;
 
 /// How many example groups [`LeakReport`]'s `Display` shows.
 const EXAMPLES: usize = 5;

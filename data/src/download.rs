@@ -1,7 +1,7 @@
 //! Downloading missing MNIST files into the cache: several mirrors in order, progress bar,
 //! SHA-256 check of the decompressed content, atomic write (temporary file + rename).
 
-use std::io::{Read as _, Write as _};
+use std::io::Read as _;
 use std::path::Path;
 use std::time::Duration;
 
@@ -47,7 +47,7 @@ pub(crate) fn download_missing(
                     } else {
                         file.name.to_owned()
                     };
-                    write_atomic(dir, &name, &body)?;
+                    crate::write_atomic(&dir.join(name), &body)?;
                     done = true;
                     break;
                 }
@@ -94,22 +94,4 @@ fn fetch_verified(agent: &ureq::Agent, url: &str, file: &MnistFile) -> Result<Ve
         ));
     }
     Ok(bytes)
-}
-
-/// Writes `bytes` to `dir/name` atomically: a temporary file in `dir`, then a rename.
-fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), DataError> {
-    let path = dir.join(name);
-    let err = |source| DataError::Write {
-        path: path.clone(),
-        source,
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(err)?;
-    tmp.write_all(bytes).map_err(err)?;
-    tmp.as_file().sync_all().map_err(err)?;
-    tmp.persist(&path).map_err(|e| err(e.error))?;
-    Ok(())
 }

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use sumi_core::idx::IdxError;
+use crate::idx::IdxError;
 
 use crate::files::file_list;
 

@@ -1,7 +1,5 @@
 //! The four standard MNIST files: names, expected sizes and SHA-256 of their decompressed bytes.
 
-use std::fmt::Write as _;
-
 /// One of the four standard MNIST IDX files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MnistFile {
@@ -38,7 +36,9 @@ pub const ALL_FILES: [MnistFile; 4] = [TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, 
 pub const TEST_FILES: [MnistFile; 2] = [TEST_IMAGES, TEST_LABELS];
 
 /// Lower-case hex of `bytes`.
+#[cfg(feature = "download")]
 pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
         let _ = write!(s, "{b:02x}");
@@ -47,6 +47,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 }
 
 /// Lower-case hex SHA-256 of `bytes`.
+#[cfg(feature = "download")]
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest as _;
     hex(&sha2::Sha256::digest(bytes))

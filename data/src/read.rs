@@ -1,10 +1,10 @@
 //! Reading one split from a directory: find the file (raw or `.gz`), decompress, parse with
-//! [`sumi_core::idx`], verify SHA-256, check that images and labels pair up.
+//! [`crate::idx`], verify SHA-256, check that images and labels pair up.
 
 use std::io::{BufRead as _, Read};
 use std::path::{Path, PathBuf};
 
-use sumi_core::idx::{self, IdxError, Images, Labels};
+use crate::idx::{IdxError, IdxKind, Images, Labels};
 
 use crate::files::{MnistFile, sha256_hex};
 use crate::{DataError, Split};
@@ -172,36 +172,39 @@ pub(crate) fn read_split(
         let images = read_one(dir, images, |b| Images::parse(b).map(drop));
         (images, labels.join())
     });
-    let (image_path, mut image_bytes) = image_res?;
-    let (label_path, mut label_bytes) = match label_res {
+    let (image_path, image_bytes) = image_res?;
+    let (label_path, label_bytes) = match label_res {
         Ok(r) => r?,
         Err(panic) => std::panic::resume_unwind(panic),
     };
-    let (n, image_header, label_header) = {
-        let map_idx = |path: &Path| {
-            let path = path.to_owned();
-            move |source| DataError::Idx { path, source }
-        };
-        let im = Images::parse(&image_bytes).map_err(map_idx(&image_path))?;
-        let lb = Labels::parse(&label_bytes).map_err(map_idx(&label_path))?;
-        let n = idx::pair(&im, &lb).map_err(|_| DataError::CountMismatch {
-            images: image_path.clone(),
-            labels: label_path.clone(),
-            images_count: im.count(),
-            labels_count: lb.count(),
-        })?;
-        (
-            n,
-            image_bytes.len() - im.as_bytes().len(),
-            label_bytes.len() - lb.as_bytes().len(),
-        )
-    };
-    // Strip the headers in place (no second copy of the pixels).
-    image_bytes.drain(..image_header);
-    label_bytes.drain(..label_header);
-    Ok(Split {
-        images: image_bytes,
-        labels: label_bytes,
-        n,
+    Split::from_idx(image_bytes, label_bytes).map_err(|source| match source {
+        IdxError::CountMismatch { images, labels } => DataError::CountMismatch {
+            images: image_path,
+            labels: label_path,
+            images_count: images,
+            labels_count: labels,
+        },
+        // Both files were parsed above, so this is not reached; name the file it is about.
+        source => DataError::Idx {
+            path: if idx_kind(&source) == Some(IdxKind::Labels) {
+                label_path
+            } else {
+                image_path
+            },
+            source,
+        },
     })
+}
+
+/// Which file an [`IdxError`] is about, if it is about one.
+fn idx_kind(e: &IdxError) -> Option<IdxKind> {
+    match e {
+        IdxError::TooShort { kind, .. }
+        | IdxError::BadMagic { kind, .. }
+        | IdxError::Truncated { kind, .. }
+        | IdxError::TrailingBytes { kind, .. } => Some(*kind),
+        IdxError::WrongDimensions { .. } => Some(IdxKind::Images),
+        IdxError::LabelOutOfRange { .. } => Some(IdxKind::Labels),
+        IdxError::CountMismatch { .. } => None,
+    }
 }

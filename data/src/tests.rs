@@ -4,7 +4,7 @@ use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::TcpListener;
 use std::path::Path;
 
-use sumi_core::idx::IdxError;
+use crate::idx::IdxError;
 
 use crate::DataError;
 use crate::download::download_missing;
@@ -410,7 +410,7 @@ fn decompression_stops_at_the_size_the_idx_header_declares() {
         8 + 20 + 1,
         "read one byte past the declared size"
     );
-    let err = sumi_core::idx::Labels::parse(&bytes).unwrap_err();
+    let err = crate::idx::Labels::parse(&bytes).unwrap_err();
     assert!(matches!(err, IdxError::TrailingBytes { .. }), "{err:?}");
     // A raw file is bounded the same way.
     let raw = dir.path().join(LBL);

@@ -3,14 +3,13 @@
 //! An embedded subset (the first 1,000 MNIST test images, `assets/mnist/`, CC BY-SA 3.0) makes
 //! the panel work offline; when the full test set is available, it is loaded through
 //! `sumi-data` (the same discovery as the trainer: `--data-dir` > `MNIST_DIR` > cache) and used
-//! instead. Parsing is `sumi_core::idx`, loading is `sumi_data`: nothing is re-implemented here.
+//! instead. Parsing and loading are `sumi_data`'s: nothing is re-implemented here.
 #![forbid(unsafe_code)]
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use sumi_core::idx::{Images, Labels, pair};
-use sumi_data::{DataError, Split};
+use sumi_data::{DataError, IdxError, Split};
 
 const EMBEDDED_IMAGES: &[u8] =
     include_bytes!("../assets/mnist/t10k-first1000-images-idx3-ubyte.gz");
@@ -34,7 +33,7 @@ pub enum SampleError {
     Gzip(#[from] std::io::Error),
     /// IDX parsing failed.
     #[error("embedded MNIST subset is not valid IDX: {0}")]
-    Idx(#[from] sumi_core::idx::IdxError),
+    Idx(#[from] IdxError),
 }
 
 /// A set of 28×28 test images with labels.
@@ -47,16 +46,9 @@ pub struct SampleSet {
 impl SampleSet {
     /// The embedded subset.
     pub fn embedded() -> Result<Self, SampleError> {
-        let images = gunzip(EMBEDDED_IMAGES)?;
-        let labels = gunzip(EMBEDDED_LABELS)?;
-        let (img, lab) = (Images::parse(&images)?, Labels::parse(&labels)?);
-        let n = pair(&img, &lab)?;
+        let split = Split::from_idx(gunzip(EMBEDDED_IMAGES)?, gunzip(EMBEDDED_LABELS)?)?;
         Ok(Self {
-            split: Split {
-                images: img.as_bytes().to_vec(),
-                labels: lab.as_bytes().to_vec(),
-                n,
-            },
+            split,
             origin: SampleOrigin::Embedded,
         })
     }

@@ -66,3 +66,36 @@ fn readme_and_ci_run_the_same_test_command() {
         ".ci/run must call `cargo test --workspace`"
     );
 }
+
+#[test]
+fn sumi_data_without_default_features_has_no_network_or_file_system_dependencies() {
+    // The desktop app in a browser (wasm32) reads its embedded test images through sumi-data's
+    // IDX parser with `default-features = false`; downloading and the cache stay behind the
+    // `download` feature.
+    let tree = cargo_tree(&[
+        "-p",
+        "sumi-data",
+        "--no-default-features",
+        "-e",
+        "normal",
+        "--target",
+        "wasm32-unknown-unknown",
+    ]);
+    assert!(
+        tree.contains("sumi-core"),
+        "sanity: sumi-data uses sumi-core\n{tree}"
+    );
+    for name in [
+        "ureq",
+        "indicatif",
+        "directories",
+        "tempfile",
+        "flate2",
+        "sha2",
+    ] {
+        assert!(
+            !tree.lines().any(|l| l.starts_with(&format!("{name} "))),
+            "sumi-data without default features depends on {name}\n{tree}"
+        );
+    }
+}

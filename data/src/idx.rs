@@ -12,7 +12,7 @@
 //! file and a label file describe the same number of samples.
 //!
 //! ```
-//! use sumi_core::idx::{pair, Images, Labels};
+//! use sumi_data::idx::{pair, Images, Labels};
 //!
 //! // One 28x28 image (all zero) and its label, built in memory.
 //! let mut images = vec![0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 28, 0, 0, 0, 28];
@@ -25,19 +25,19 @@
 //! assert_eq!(images.get(0).map(<[u8]>::len), Some(784));
 //! assert_eq!(labels.get(0), Some(7));
 //! assert_eq!(labels.get(1), None);
-//! # Ok::<(), sumi_core::idx::IdxError>(())
+//! # Ok::<(), sumi_data::idx::IdxError>(())
 //! ```
 
-use core::fmt;
+use std::fmt;
 
 /// Magic number of an IDX file of unsigned-byte 3-D data (images).
 pub const IMAGES_MAGIC: u32 = 0x0000_0803;
 /// Magic number of an IDX file of unsigned-byte 1-D data (labels).
 pub const LABELS_MAGIC: u32 = 0x0000_0801;
-/// Rows of an MNIST image.
-pub const MNIST_ROWS: usize = 28;
+/// Rows of an MNIST image (the core's input side, [`sumi_core::preprocess::SIDE`]).
+pub const MNIST_ROWS: usize = sumi_core::preprocess::SIDE;
 /// Columns of an MNIST image.
-pub const MNIST_COLS: usize = 28;
+pub const MNIST_COLS: usize = sumi_core::preprocess::SIDE;
 /// Bytes of an MNIST image (`28 * 28`).
 pub const MNIST_IMAGE_BYTES: usize = MNIST_ROWS * MNIST_COLS;
 /// Number of classes; a valid label is `0..NUM_CLASSES`.
@@ -189,18 +189,18 @@ fn check_header(bytes: &[u8], kind: IdxKind, header: usize, magic: u32) -> Resul
 fn check_len(data: &[u8], kind: IdxKind, expected: u64) -> Result<(), IdxError> {
     let found = data.len();
     match (found as u64).cmp(&expected) {
-        core::cmp::Ordering::Less => Err(IdxError::Truncated {
+        std::cmp::Ordering::Less => Err(IdxError::Truncated {
             kind,
             expected,
             found,
         }),
-        core::cmp::Ordering::Greater => Err(IdxError::TrailingBytes {
+        std::cmp::Ordering::Greater => Err(IdxError::TrailingBytes {
             kind,
             // expected < found, so it fits in usize.
             expected: usize::try_from(expected).unwrap_or(found),
             found,
         }),
-        core::cmp::Ordering::Equal => Ok(()),
+        std::cmp::Ordering::Equal => Ok(()),
     }
 }
 
@@ -384,7 +384,7 @@ impl<'a> Labels<'a> {
     }
 
     /// Iterates over the labels in file order.
-    pub fn iter(&self) -> core::iter::Copied<core::slice::Iter<'a, u8>> {
+    pub fn iter(&self) -> std::iter::Copied<std::slice::Iter<'a, u8>> {
         self.data.iter().copied()
     }
 }
@@ -405,9 +405,7 @@ pub fn pair(images: &Images<'_>, labels: &Labels<'_>) -> Result<usize, IdxError>
 
 #[cfg(test)]
 mod tests {
-    extern crate std;
     use super::*;
-    use std::vec::Vec;
 
     fn images_file(magic: u32, count: u32, rows: u32, cols: u32, data_len: usize) -> Vec<u8> {
         let mut v = Vec::new();
@@ -506,7 +504,7 @@ mod tests {
                 found: LABELS_MAGIC
             }
         );
-        let msg = std::format!("{err}");
+        let msg = format!("{err}");
         assert!(
             msg.contains("0x00000801") && msg.contains("0x00000803"),
             "{msg}"
@@ -521,7 +519,7 @@ mod tests {
             })
         ));
         // A gzip file that was not decompressed.
-        let mut gz = std::vec![0x1f, 0x8b, 8, 0];
+        let mut gz = vec![0x1f, 0x8b, 8, 0];
         gz.extend_from_slice(&[0; 20]);
         assert!(matches!(
             Images::parse(&gz),
@@ -580,7 +578,7 @@ mod tests {
                 found: 785
             }
         );
-        assert!(std::format!("{err}").contains("1 trailing bytes"));
+        assert!(format!("{err}").contains("1 trailing bytes"));
         let bytes = labels_file(LABELS_MAGIC, 1, &[1, 2]);
         assert!(matches!(
             Labels::parse(&bytes),
