@@ -23,6 +23,19 @@ pub struct Cli {
     /// UI language: en or ja (default: from LC_ALL, LC_MESSAGES or LANG).
     #[arg(long, value_name = "LANG")]
     pub lang: Option<Lang>,
+    /// Kiosk mode: full screen, no window frame, finger-sized buttons; nothing needs a keyboard.
+    /// The canvas empties itself after --kiosk-idle seconds without input.
+    #[arg(long)]
+    pub kiosk: bool,
+    /// Kiosk mode: seconds without input before the canvas is emptied again (1 to 86400).
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 60,
+        requires = "kiosk",
+        value_parser = clap::value_parser!(u64).range(1..=86_400)
+    )]
+    pub kiosk_idle: u64,
 }
 
 impl Cli {
@@ -35,6 +48,10 @@ impl Cli {
             full_test_set: FullTestSet::Background,
             seed: None,
             trace: std::env::var_os("SUMI_TRACE").is_some_and(|v| !v.is_empty() && v != "0"),
+            kiosk: self.kiosk,
+            idle_reset: self
+                .kiosk
+                .then(|| std::time::Duration::from_secs(self.kiosk_idle)),
         }
     }
 }
@@ -63,5 +80,31 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("unknown language"), "{err}");
+    }
+
+    #[test]
+    fn kiosk_options_and_their_limits() {
+        let o = Cli::try_parse_from(["sumi", "--kiosk"]).unwrap().options();
+        assert!(o.kiosk);
+        assert_eq!(o.idle_reset, Some(std::time::Duration::from_secs(60)));
+        let o = Cli::try_parse_from(["sumi", "--kiosk", "--kiosk-idle", "5"])
+            .unwrap()
+            .options();
+        assert_eq!(o.idle_reset, Some(std::time::Duration::from_secs(5)));
+        let o = Cli::try_parse_from(["sumi"]).unwrap().options();
+        assert!(!o.kiosk);
+        assert_eq!(o.idle_reset, None);
+        for bad in ["0", "-3", "abc", "86401"] {
+            let arg = format!("--kiosk-idle={bad}");
+            let err = Cli::try_parse_from(["sumi", "--kiosk", arg.as_str()])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("--kiosk-idle"), "{bad}: {err}");
+        }
+        // --kiosk-idle alone is a mistake, not silently ignored.
+        let err = Cli::try_parse_from(["sumi", "--kiosk-idle", "5"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--kiosk"), "{err}");
     }
 }

@@ -139,8 +139,12 @@ pub struct Strings {
     pub features_empty: &'static str,
     /// Tooltip of the feature map view.
     pub tip_features: &'static str,
+    /// Short tab label of the network view (compact layouts).
+    pub tab_network: &'static str,
     /// Sample panel heading.
     pub sample_title: &'static str,
+    /// Short tab label of the sample panel (compact layouts).
+    pub tab_sample: &'static str,
     /// True label; `{d}`.
     pub true_label_t: &'static str,
     /// Predicted digit; `{d}`.
@@ -217,7 +221,9 @@ pub static EN: Strings = Strings {
     layer_t: "Layer {n}",
     features_empty: "Feature maps appear when you draw.",
     tip_features: "Each tile is one channel of the layer's output: bright = strong activation",
+    tab_network: "Network",
     sample_title: "Random test image",
+    tab_sample: "Test image",
     true_label_t: "True: {d}",
     predicted_t: "Predicted: {d}",
     next_random: "Next random",
@@ -269,7 +275,9 @@ pub static JA: Strings = Strings {
     layer_t: "第{n}層",
     features_empty: "書くと特徴マップが表示されます。",
     tip_features: "各タイルは層の出力の1チャンネル：明るいほど強い活性化",
+    tab_network: "ネットワーク",
     sample_title: "ランダムなテスト画像",
+    tab_sample: "テスト画像",
     true_label_t: "正解：{d}",
     predicted_t: "予測：{d}",
     next_random: "次のランダム",

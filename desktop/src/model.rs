@@ -6,7 +6,10 @@
 #![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// `std::time::Instant` panics in a browser; web-time's is std's elsewhere.
+use web_time::Instant;
 
 use sumi_core::model::LayerKind;
 use sumi_core::preprocess::preprocess;
@@ -183,7 +186,8 @@ impl LoadedModel {
         origin: &str,
     ) -> Result<Self, ModelError> {
         let model = check(blob, origin)?;
-        let arena = vec![0; model.arena_bytes()];
+        // `predict_with` (feature maps) keeps every layer's whole output: the larger arena.
+        let arena = vec![0; model.arena_bytes().max(model.observed_arena_bytes())];
         let description = model.description();
         let feature_layers = model
             .layers()

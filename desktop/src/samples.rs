@@ -53,7 +53,8 @@ impl SampleSet {
         })
     }
 
-    /// The full test set through `sumi_data::load_test(data_dir)`.
+    /// The full test set through `sumi_data::load_test(data_dir)` (not in a browser: no files).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn full(data_dir: Option<&Path>, shown_dir: PathBuf) -> Result<Self, DataError> {
         Ok(Self {
             split: sumi_data::load_test(data_dir)?,
@@ -102,6 +103,7 @@ impl SampleSet {
 /// an explicit `--data-dir`, else `MNIST_DIR`, else the sumi-data cache if it already holds
 /// files. (The GUI never starts a download by itself; `sumi-train` fills the cache.)
 /// Returns the `data_dir` argument for `sumi_data::load_test` and the directory to show.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn full_set_location(data_dir: Option<&Path>) -> Option<(Option<PathBuf>, PathBuf)> {
     if let Some(dir) = data_dir {
         return Some((Some(dir.to_owned()), dir.to_owned()));
@@ -112,6 +114,12 @@ pub fn full_set_location(data_dir: Option<&Path>) -> Option<(Option<PathBuf>, Pa
     let cache = sumi_data::location::cache_dir()?;
     let has_files = std::fs::read_dir(&cache).ok()?.next().is_some();
     has_files.then_some((None, cache))
+}
+
+/// In a browser there are no files and no environment: the embedded subset only.
+#[cfg(target_arch = "wasm32")]
+pub fn full_set_location(_data_dir: Option<&Path>) -> Option<(Option<PathBuf>, PathBuf)> {
+    None
 }
 
 fn gunzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
@@ -132,8 +140,9 @@ impl Picker {
 
     /// Seeded from the clock.
     pub fn from_time() -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
+        // web-time: std's clock, except in a browser where std's panics.
+        let nanos = web_time::SystemTime::now()
+            .duration_since(web_time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
         Self(nanos ^ 0x9E37_79B9_7F4A_7C15)
     }

@@ -11,7 +11,11 @@ use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::rc::{Rc, Weak};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// `std::time::Instant` panics in a browser (wasm32-unknown-unknown); web-time's is std's
+// elsewhere and `performance.now()` there.
+use web_time::Instant;
 
 use slint::{ComponentHandle, Image, ModelRc, SharedString, Timer, TimerMode, VecModel};
 
@@ -58,6 +62,10 @@ pub struct Options {
     pub seed: Option<u64>,
     /// Print each prediction to stderr (`SUMI_TRACE=1`; used by the smoke test).
     pub trace: bool,
+    /// Kiosk mode (`--kiosk`): full screen, no window frame, finger-sized buttons and tabs.
+    pub kiosk: bool,
+    /// Back to the empty canvas after this long without input (`--kiosk-idle SECS`; None: never).
+    pub idle_reset: Option<Duration>,
 }
 
 /// The app: the window plus its controller.
@@ -70,6 +78,10 @@ impl App {
     /// Builds the window and shows the initial state (first random sample, empty canvas).
     pub fn new(options: Options) -> Result<App, slint::PlatformError> {
         let window = AppWindow::new()?;
+        if options.kiosk {
+            window.global::<Ui>().set_kiosk(true);
+            window.window().set_fullscreen(true);
+        }
         let controller = Controller::new(&window, &options);
         controller.connect(&window);
         Ok(App { window, controller })
@@ -148,6 +160,9 @@ impl State {
     }
 }
 
+/// A function called with each new analysis ([`Controller::set_observer`]).
+type Observer = Box<dyn Fn(&Analysis)>;
+
 /// Reacts to UI callbacks and keeps the UI in sync with the [`State`].
 pub struct Controller {
     window: slint::Weak<AppWindow>,
@@ -155,6 +170,11 @@ pub struct Controller {
     state: RefCell<State>,
     throttle: Timer,
     poll: Timer,
+    /// Fires after `idle_reset` without input: back to the empty canvas.
+    idle: Timer,
+    idle_reset: Option<Duration>,
+    /// Called with each new analysis (the browser page shows the prediction in its DOM).
+    observer: RefCell<Option<Observer>>,
 }
 
 impl Controller {
@@ -220,6 +240,9 @@ impl Controller {
             state: RefCell::new(state),
             throttle: Timer::default(),
             poll: Timer::default(),
+            idle: Timer::default(),
+            idle_reset: options.idle_reset,
+            observer: RefCell::new(None),
         })
     }
 
@@ -239,6 +262,8 @@ impl Controller {
         ui.on_toggle_language(move || c.toggle_language());
         let c = self.clone();
         ui.on_select_layer(move |i| c.select_layer(i));
+        let c = self.clone();
+        ui.on_select_tab(move |i| c.select_tab(i));
         let c = self.clone();
         ui.on_next_random(move || c.next_random());
         let c = self.clone();
@@ -275,6 +300,7 @@ impl Controller {
 
     /// Pointer pressed at (x, y) in 0..1 canvas coordinates.
     pub fn pointer_down(&self, x: f32, y: f32) {
+        self.active();
         let p = self.to_canvas(x, y);
         self.state.borrow_mut().canvas.begin_stroke(p);
         self.with_ui(render_canvas);
@@ -283,6 +309,7 @@ impl Controller {
 
     /// Pointer moved (while pressed) to (x, y) in 0..1 canvas coordinates.
     pub fn pointer_move(&self, x: f32, y: f32) {
+        self.active();
         let p = self.to_canvas(x, y);
         if self.state.borrow_mut().canvas.extend_stroke(p).is_some() {
             self.with_ui(render_canvas);
@@ -292,6 +319,7 @@ impl Controller {
 
     /// Pointer released: the stroke ends and the prediction is brought up to date at once.
     pub fn pointer_up(&self) {
+        self.active();
         let was_drawing = {
             let mut st = self.state.borrow_mut();
             let d = st.canvas.is_drawing();
@@ -305,6 +333,11 @@ impl Controller {
 
     /// Erases the canvas: back to the "draw a digit" state.
     pub fn clear(&self) {
+        self.active();
+        self.erase();
+    }
+
+    fn erase(&self) {
         self.throttle.stop();
         {
             let mut st = self.state.borrow_mut();
@@ -320,10 +353,39 @@ impl Controller {
 
     /// Removes the last stroke.
     pub fn undo(&self) {
+        self.active();
         if self.state.borrow_mut().canvas.undo() {
             self.with_ui(render_canvas);
             self.analyse_now();
         }
+    }
+
+    /// Input happened: the idle reset starts counting again.
+    fn active(&self) {
+        if let Some(after) = self.idle_reset {
+            let me = self.me.clone();
+            self.idle.start(TimerMode::SingleShot, after, move || {
+                if let Some(c) = me.upgrade() {
+                    c.idle_timeout();
+                }
+            });
+        }
+    }
+
+    /// Nobody touched the app for `idle_reset`: back to the empty canvas, as at start-up.
+    fn idle_timeout(&self) {
+        if self.state.borrow().canvas.is_empty() {
+            return;
+        }
+        if self.state.borrow().trace {
+            eprintln!("sumi: idle, back to the empty canvas");
+        }
+        self.erase();
+    }
+
+    /// Calls `f` with every new analysis (not for an empty canvas).
+    pub fn set_observer(&self, f: impl Fn(&Analysis) + 'static) {
+        *self.observer.borrow_mut() = Some(Box::new(f));
     }
 
     fn to_canvas(&self, x: f32, y: f32) -> Point {
@@ -391,18 +453,30 @@ impl Controller {
             render_network(w, st);
             render_model(w, st);
         });
+        if let (Some(observe), Some(a)) = (&*self.observer.borrow(), &self.state.borrow().analysis)
+        {
+            observe(a);
+        }
     }
 
     /// Shows the feature maps of the `i`-th captured layer.
     pub fn select_layer(&self, i: i32) {
+        self.active();
         self.state.borrow_mut().feature_layer = usize::try_from(i).unwrap_or(0);
         self.with_ui(render_network);
+    }
+
+    /// Shows the `i`-th tab of a compact layout's tabbed panel.
+    pub fn select_tab(&self, i: i32) {
+        self.active();
+        self.with_ui(|w, _| w.global::<Ui>().set_side_tab(i));
     }
 
     // ---- language ------------------------------------------------------------------------
 
     /// Switches between English and Japanese.
     pub fn toggle_language(&self) {
+        self.active();
         {
             let mut st = self.state.borrow_mut();
             st.lang = st.lang.other();
@@ -414,6 +488,7 @@ impl Controller {
 
     /// Shows another random test image.
     pub fn next_random(&self) {
+        self.active();
         {
             let mut st = self.state.borrow_mut();
             let st = &mut *st;
@@ -428,6 +503,7 @@ impl Controller {
 
     /// Jumps to the next test image the model misclassifies.
     pub fn next_mistake(&self) {
+        self.active();
         {
             let mut st = self.state.borrow_mut();
             let st = &mut *st;
@@ -530,7 +606,14 @@ impl Controller {
     }
 }
 
+/// In a browser there is no full test set ([`full_set_location`] finds none there).
+#[cfg(target_arch = "wasm32")]
+fn load_full(_arg: Option<PathBuf>, _shown: PathBuf) -> Result<SampleSet, String> {
+    Err("no files in a browser".to_owned())
+}
+
 /// Loads the full test set; the error (also printed to stderr) is shown in the window.
+#[cfg(not(target_arch = "wasm32"))]
 fn load_full(arg: Option<PathBuf>, shown: PathBuf) -> Result<SampleSet, String> {
     SampleSet::full(arg.as_deref(), shown).map_err(|e| {
         eprintln!(
@@ -577,6 +660,8 @@ fn apply_language(tr: &Tr<'_>, s: &Strings) {
     tr.set_features_empty(s.features_empty.into());
     tr.set_tip_features(s.tip_features.into());
     tr.set_sample_title(s.sample_title.into());
+    tr.set_tab_network(s.tab_network.into());
+    tr.set_tab_sample(s.tab_sample.into());
     tr.set_next_random(s.next_random.into());
     tr.set_next_mistake(s.next_mistake.into());
     tr.set_tip_next_random(s.tip_next_random.into());

@@ -1,11 +1,14 @@
 //! Headless UI tests: the real window, driven through real pointer and key events, with Slint's
 //! testing backend and software renderer (no display needed).
 
+mod common;
+
 use std::path::PathBuf;
 
-use i_slint_backend_testing::{ElementHandle, TestingBackend, TestingBackendOptions};
+use common::{ONE, SEVEN, click, draw, predicted, test_options, ui};
+use i_slint_backend_testing::ElementHandle;
+use slint::ComponentHandle;
 use slint::platform::{PointerEventButton, WindowEvent};
-use slint::{ComponentHandle, LogicalPosition, LogicalSize};
 use sumi_desktop::i18n::Lang;
 use sumi_desktop::{App, FullTestSet, Options, Ui};
 
@@ -13,92 +16,11 @@ const WIDTH: f32 = 1000.0;
 const HEIGHT: f32 = 680.0;
 
 fn app_with(options: Options) -> App {
-    slint::platform::set_platform(Box::new(TestingBackend::new(TestingBackendOptions {
-        mock_time: true,
-        threading: false,
-        renderer_name: Some("software".into()),
-    })))
-    .expect("one platform per test thread");
-    let app = App::new(options).expect("the window builds");
-    app.window().show().unwrap();
-    app.window()
-        .window()
-        .set_size(LogicalSize::new(WIDTH, HEIGHT));
-    app
+    common::app_sized(options, WIDTH, HEIGHT)
 }
 
 fn app() -> App {
-    app_with(Options {
-        lang: Lang::En,
-        full_test_set: FullTestSet::Skip,
-        seed: Some(7),
-        ..Options::default()
-    })
-}
-
-fn ui(app: &App) -> Ui<'_> {
-    app.window().global::<Ui>()
-}
-
-/// The canvas's touch area: origin and size in window coordinates.
-fn canvas_rect(app: &App) -> (LogicalPosition, LogicalSize) {
-    let touch = ElementHandle::find_by_element_id(app.window(), "CanvasPanel::touch")
-        .next()
-        .expect("canvas touch area (needs .slint debug info)");
-    let (pos, size) = (touch.absolute_position(), touch.size());
-    assert!(
-        size.width > 100.0 && size.height > 100.0,
-        "canvas too small: {size:?}"
-    );
-    (pos, size)
-}
-
-/// Draws strokes given in 0..1 canvas coordinates, with pointer events every few pixels
-/// (like a real mouse), pressing at the first point and releasing at the last.
-fn draw(app: &App, strokes: &[&[(f32, f32)]]) {
-    let (origin, size) = canvas_rect(app);
-    let at = |(x, y): (f32, f32)| {
-        LogicalPosition::new(origin.x + x * size.width, origin.y + y * size.height)
-    };
-    let window = app.window().window();
-    for stroke in strokes {
-        window.dispatch_event(WindowEvent::PointerMoved {
-            position: at(stroke[0]),
-        });
-        window.dispatch_event(WindowEvent::PointerPressed {
-            position: at(stroke[0]),
-            button: PointerEventButton::Left,
-        });
-        for pair in stroke.windows(2) {
-            let (a, b) = (pair[0], pair[1]);
-            for k in 1..=8 {
-                let t = k as f32 / 8.0;
-                let p = (a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t);
-                window.dispatch_event(WindowEvent::PointerMoved { position: at(p) });
-            }
-        }
-        let last = *stroke.last().unwrap();
-        window.dispatch_event(WindowEvent::PointerReleased {
-            position: at(last),
-            button: PointerEventButton::Left,
-        });
-    }
-}
-
-const ONE: &[&[(f32, f32)]] = &[&[(0.52, 0.15), (0.50, 0.50), (0.48, 0.85)]];
-const SEVEN: &[&[(f32, f32)]] = &[&[
-    (0.28, 0.22),
-    (0.50, 0.21),
-    (0.72, 0.22),
-    (0.58, 0.50),
-    (0.46, 0.84),
-]];
-
-fn click(app: &App, label: &str) {
-    let button = ElementHandle::find_by_accessible_label(app.window(), label)
-        .next()
-        .unwrap_or_else(|| panic!("no element labelled {label:?}"));
-    button.invoke_accessible_default_action();
+    app_with(test_options())
 }
 
 /// The network input as ASCII art plus the probabilities, for failure messages.
@@ -117,12 +39,6 @@ fn dump(app: &App) -> String {
         s.push('\n');
     }
     s + &format!("{:?}", a.probabilities)
-}
-
-fn predicted(app: &App) -> Option<String> {
-    let ui = ui(app);
-    ui.get_has_prediction()
-        .then(|| ui.get_predicted_digit().to_string())
 }
 
 #[test]
