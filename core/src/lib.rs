@@ -8,6 +8,7 @@
 //! | module | concept |
 //! |---|---|
 //! | [`blob`] | the versioned model blob: header, postcard payload, CRC-32, encoder (spec: `core/FORMAT.md`) |
+//! | `builder` | `ModelBuilder`, the one blob writer: owned layers → exact-size blob (feature `alloc`) |
 //! | [`model`] | [`Model`]: loading, and the engine that runs a plan (streamed layers, then the dense tail) |
 //! | `plan` | the execution plan: each layer validated, shapes and costs, streamed row schedule and arena layout |
 //! | [`layers`] | the int8 kernels: the tiled conv2d driver (and an AVX2 first-layer kernel), depthwise conv2d, pooling, fully connected |
@@ -37,7 +38,12 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
 pub mod blob;
+#[cfg(feature = "alloc")]
+pub mod builder;
 pub mod crc;
 pub mod layers;
 pub mod model;

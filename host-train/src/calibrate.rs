@@ -60,8 +60,12 @@ impl std::fmt::Display for Fit {
 }
 
 /// The core's predictions for `indices` of `split`, with their labels.
-pub fn score_set(blob: &[u8], split: &Split, indices: &[usize]) -> Result<Vec<Scored>> {
-    let preds = crate::quantize::predictions(blob, split, indices)?;
+pub fn score_set(
+    model: &sumi_core::Model<'_>,
+    split: &Split,
+    indices: &[usize],
+) -> Result<Vec<Scored>> {
+    let preds = crate::quantize::predictions(model, split, indices)?;
     Ok(preds
         .into_iter()
         .zip(indices)
@@ -168,45 +172,36 @@ mod tests {
     /// temperature near 4 and improve both NLL and ECE.
     fn overconfident_set() -> (Vec<u8>, Vec<Scored>) {
         // A 1×1×2 → 10 model: logits ≈ 1000 · (x0 − x1) on class 0, so the margin follows
-        // the input. Build it through sumi-core's encoder.
-        use sumi_core::blob::{self, DenseDesc, DenseOutput, LayerDesc, Metadata, ModelDesc};
-        let mut w = vec![0u8; 20];
-        w[0] = 100; // class 0 += x0
-        w[1] = (-100i8) as u8; // class 0 -= x1
-        let bias = vec![0u8; 40];
-        let mult: Vec<u8> = (0..10).flat_map(|_| (1i32 << 30).to_le_bytes()).collect();
-        let shifts = vec![0u8; 10];
-        let mut layers = heapless::Vec::new();
-        let _ = layers.push(LayerDesc::Dense(DenseDesc {
-            in_features: 2,
-            out_features: 10,
-            relu: false,
-            output: DenseOutput::Logits,
-            weights: &w,
-            bias: &bias,
-            multipliers: &mult,
-            shifts: &shifts,
-        }));
-        let desc = ModelDesc {
-            meta: Metadata {
-                name: "t",
-                created: "",
-                recipe: "",
-                float_accuracy: None,
-                int8_accuracy: None,
-                params: 0,
-            },
-            input_h: 1,
-            input_w: 1,
-            input_c: 2,
-            input_zero_point: 0,
-            logit_scale: 0.002,
-            layers,
-            calibration: Default::default(),
-        };
-        let mut out = vec![0u8; 4096];
-        let n = blob::encode(&desc, &mut out).unwrap();
-        out.truncate(n);
+        // the input. Build it through sumi-core's builder.
+        use sumi_core::blob::DenseOutput;
+        use sumi_core::builder::{Dense, ModelBuilder, Params};
+        use sumi_core::quant::Requant;
+        let mut weights = vec![0i8; 20];
+        weights[0] = 100; // class 0 += x0
+        weights[1] = -100; // class 0 -= x1
+        let out = ModelBuilder::new(1, 1, 2)
+            .input_zero_point(0)
+            .name("t")
+            .logit_scale(0.002)
+            .dense(Dense {
+                in_features: 2,
+                out_features: 10,
+                relu: false,
+                output: DenseOutput::Logits,
+                params: Params {
+                    weights,
+                    bias: vec![0; 10],
+                    requant: vec![
+                        Requant {
+                            multiplier: 1 << 30,
+                            shift: 0
+                        };
+                        10
+                    ],
+                },
+            })
+            .build()
+            .unwrap();
         let model = sumi_core::Model::from_bytes(&out).unwrap();
         let mut arena = vec![0u8; model.arena_bytes()];
         let mut set = Vec::new();

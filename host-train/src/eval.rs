@@ -26,12 +26,10 @@ pub struct Evaluation {
 }
 
 /// Run every image of `split` through the core.
-pub fn evaluate_blob(blob: &[u8], split: &Split) -> Result<Evaluation> {
+pub fn evaluate(model: &sumi_core::Model<'_>, split: &Split) -> Result<Evaluation> {
     let idx: Vec<usize> = (0..split.n).collect();
-    let set = calibrate::score_set(blob, split, &idx)?;
-    let temperature = sumi_core::Model::from_bytes(blob)
-        .map_err(|e| anyhow!("invalid model blob: {e}"))?
-        .temperature();
+    let set = calibrate::score_set(model, split, &idx)?;
+    let temperature = model.temperature();
     let mut confusion = Confusion::default();
     let mut mistakes = Vec::new();
     for (i, s) in set.iter().enumerate() {

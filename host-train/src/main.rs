@@ -616,7 +616,9 @@ fn cmd_export(a: ExportArgs) -> Result<ExitCode> {
 }
 
 fn cmd_calibrate(a: CalibrateArgs) -> Result<ExitCode> {
-    let (blob, name) = read_model(&Some(a.model.clone()))?;
+    let path = Some(a.model.clone());
+    let (blob, name) = read_model(&path)?;
+    let model = open_model(&blob, &name, &path)?;
     let (_, desc) = sumi_core::blob::decode(&blob).map_err(|e| anyhow!("{name}: {e}"))?;
     let val_size = a
         .val_size
@@ -627,13 +629,11 @@ fn cmd_calibrate(a: CalibrateArgs) -> Result<ExitCode> {
         bail!("--val-size {val_size}: must be 1 to {}", mnist.train.n - 1);
     }
     let (_, val) = data::split_train_val(mnist.train.n, val_size);
-    let fit = calibrate::fit(&calibrate::score_set(&blob, &mnist.train, &val)?)?;
+    let fit = calibrate::fit(&calibrate::score_set(&model, &mnist.train, &val)?)?;
     let mut desc = desc;
     desc.calibration.temperature = fit.temperature;
-    let mut out = vec![0u8; blob.len() + 64];
-    let n = sumi_core::blob::encode(&desc, &mut out)
+    let out = sumi_core::builder::encode_exact(&desc)
         .map_err(|e| anyhow!("cannot encode the calibrated blob: {e}"))?;
-    out.truncate(n);
     // Same layers, byte for byte: the integer logits cannot change.
     let (_, back) = sumi_core::blob::decode(&out).map_err(|e| anyhow!("{e}"))?;
     let (_, orig) = sumi_core::blob::decode(&blob).map_err(|e| anyhow!("{e}"))?;
@@ -654,11 +654,10 @@ fn cmd_calibrate(a: CalibrateArgs) -> Result<ExitCode> {
 }
 
 /// The blob `--model` names (read bounded: header first, never more than it declares) or the
-/// embedded default, validated and checked to be a 28×28×1 → 10 digit classifier (the core's
-/// one rule), with a name for messages.
+/// embedded default, with a name for messages. [`open_model`] validates it.
 fn read_model(path: &Option<PathBuf>) -> Result<(Vec<u8>, String)> {
     use sumi_data::model_file::{self, ModelFileError};
-    let (bytes, name) = match path {
+    match path {
         Some(p) => {
             let name = p.display().to_string();
             let bytes = model_file::read(p).map_err(|e| match e {
@@ -667,21 +666,29 @@ fn read_model(path: &Option<PathBuf>) -> Result<(Vec<u8>, String)> {
                 }
                 other => anyhow!(other),
             })?;
-            (bytes, name)
+            Ok((bytes, name))
         }
-        None => (
+        None => Ok((
             sumi_core::models::DEFAULT.to_vec(),
             "embedded default".to_owned(),
-        ),
-    };
-    let m = sumi_core::Model::from_bytes(&bytes).map_err(|e| match path {
+        )),
+    }
+}
+
+/// The model in `bytes` (read by [`read_model`] from `path`), validated and checked to be a
+/// 28×28×1 → 10 digit classifier (the core's one rule): the one parse of a command.
+fn open_model<'a>(
+    bytes: &'a [u8],
+    name: &str,
+    path: &Option<PathBuf>,
+) -> Result<sumi_core::Model<'a>> {
+    let m = sumi_core::Model::from_bytes(bytes).map_err(|e| match path {
         Some(_) => anyhow!("{name} is not a usable Sumi model: {e}"),
         None => anyhow!("the embedded default model is not usable ({e}); pass --model FILE"),
     })?;
     m.check_digit_classifier()
         .map_err(|e| anyhow!("{name} cannot be used for MNIST digits: {e}"))?;
-    drop(m);
-    Ok((bytes, name))
+    Ok(m)
 }
 
 /// Makes sure `dir` exists and takes files, before a long run whose results go there.
@@ -701,6 +708,7 @@ fn check_writable(dir: &Path) -> Result<()> {
 
 fn cmd_eval(a: EvalArgs) -> Result<ExitCode> {
     let (blob, name) = read_model(&a.model)?;
+    let model = open_model(&blob, &name, &a.model)?;
     check_writable(&a.out)?;
     let test = sumi_data::load_test(a.data.data_dir.as_deref())
         .map_err(|e| anyhow!("cannot load the MNIST test set: {e}"))?;
@@ -716,18 +724,17 @@ fn cmd_eval(a: EvalArgs) -> Result<ExitCode> {
         }
         None => None,
     };
-    let ev = eval::evaluate_blob(&blob, &test)?;
+    let ev = eval::evaluate(&model, &test)?;
     // Results first: a failure to draw the figures must not lose them.
     if a.json {
         println!("{}", ev.to_json(&name, float_acc));
     } else {
-        let m = sumi_core::Model::from_bytes(&blob).map_err(|e| anyhow!("{e}"))?;
         println!(
             "model {name}: {} params, {} blob bytes, arena {} bytes, {} MACs",
-            m.params(),
+            model.params(),
             blob.len(),
-            m.arena_bytes(),
-            m.macs()
+            model.arena_bytes(),
+            model.macs()
         );
         println!(
             "int8 accuracy (sumi-core) on {} test images: {:.2}% ({} errors)",
@@ -762,8 +769,8 @@ fn cmd_eval(a: EvalArgs) -> Result<ExitCode> {
 }
 
 fn cmd_predict(a: PredictArgs) -> Result<ExitCode> {
-    let (blob, _) = read_model(&a.model)?;
-    let model = sumi_core::Model::from_bytes(&blob).map_err(|e| anyhow!("{e}"))?;
+    let (blob, name) = read_model(&a.model)?;
+    let model = open_model(&blob, &name, &a.model)?;
     let mut failed = 0;
     for f in &a.images {
         let r = predict::predict_file(&model, f);

@@ -4,15 +4,16 @@
 //! −128); weights int8 symmetric per output channel (q ∈ [−127, 127]); int32 bias with the
 //! input zero point folded in; ReLU outputs int8 with zero point −128 over the calibrated range
 //! [0, max]; the last dense layer emits int32 logits. All requantization multipliers come from
-//! `sumi_core::quant::quantize_multiplier`, and the blob is written by `sumi_core::blob::encode`,
-//! so this module holds no integer inference of its own: accuracy is measured through
+//! `sumi_core::quant::quantize_multiplier`, and the blob is written by the core's
+//! `builder::ModelBuilder`, so this module holds no integer inference and no blob writer of its own: accuracy is measured through
 //! `sumi_core::Model`.
 
 use anyhow::{Context, Result, anyhow, bail};
 use burn::tensor::{Device, Tensor};
-use sumi_core::blob::{
-    self, ConvDesc, DenseDesc, DenseOutput, LayerDesc, Metadata, ModelDesc, Padding, Pool,
-};
+use sumi_core::Model;
+use sumi_core::blob::{DenseOutput, Padding, Pool};
+use sumi_core::builder::{Conv, Dense, Layer, ModelBuilder, Params};
+use sumi_core::preprocess::SIDE;
 use sumi_core::quant::{Requant, quantize_multiplier};
 use sumi_data::Split;
 
@@ -92,36 +93,11 @@ pub fn calibrate(
     }
 }
 
-/// One quantized layer, owning its arrays (converted to a borrowed `LayerDesc` for encoding).
-#[derive(Clone, Debug)]
-pub enum QLayer {
-    Conv {
-        k: u8,
-        in_c: u16,
-        out_c: u16,
-        pool: bool,
-        zp_out: i8,
-        weights: Vec<i8>,
-        bias: Vec<i32>,
-        rq: Vec<Requant>,
-    },
-    Flatten,
-    Dense {
-        in_f: u32,
-        out_f: u16,
-        relu: bool,
-        /// `None` = logits.
-        zp_out: Option<i8>,
-        weights: Vec<i8>,
-        bias: Vec<i32>,
-        rq: Vec<Requant>,
-    },
-}
-
 /// A quantized model ready to encode.
 #[derive(Clone, Debug)]
 pub struct QModel {
-    pub layers: Vec<QLayer>,
+    /// The core's owned layers (int8 weights, int32 biases, requantization).
+    pub layers: Vec<Layer>,
     pub logit_scale: f32,
     pub params: u32,
     /// Softmax temperature fitted on validation ([`crate::calibrate`]); 1 until then.
@@ -234,22 +210,30 @@ pub fn quantize(model: &Net, arch: &Arch, cal: &Calibration) -> Result<QModel> {
         let (q, sw) = quantize_rows(&ohwi, o_n);
         let s_out = cal.max[li] / 255.0;
         let (bias, rq) = bias_and_rq(&b, &q, &sw, s_in, zp_in, s_out)?;
-        layers.push(QLayer::Conv {
-            k: k as u8,
-            in_c: i_n as u16,
-            out_c: o_n as u16,
-            pool: spec.pool,
-            zp_out: RELU_ZERO_POINT,
-            weights: q,
-            bias,
-            rq,
-        });
+        layers.push(Layer::Conv2d(Conv {
+            kernel: (k as u8, k as u8),
+            in_channels: i_n as u16,
+            out_channels: o_n as u16,
+            padding: Padding::Valid,
+            relu: true,
+            pool: if spec.pool { Pool::Max2 } else { Pool::None },
+            output_zero_point: RELU_ZERO_POINT,
+            params: Params {
+                weights: q,
+                bias,
+                requant: rq,
+            },
+        }));
         s_in = s_out;
         zp_in = RELU_ZERO_POINT;
         li += 1;
     }
-    layers.push(QLayer::Flatten);
-    let (fh, fw, fc) = arch.conv_shapes().last().copied().unwrap_or((28, 28, 1));
+    layers.push(Layer::Flatten);
+    let (fh, fw, fc) = arch
+        .conv_shapes()
+        .last()
+        .copied()
+        .unwrap_or((SIDE, SIDE, 1));
     let mut in_f = arch.flat_len();
     let n_dense = model.dense.len();
     let mut logit_scale = 1.0f64;
@@ -285,15 +269,23 @@ pub fn quantize(model: &Net, arch: &Arch, cal: &Calibration) -> Result<QModel> {
             cal.max[li] / 255.0
         };
         let (bias, rq) = bias_and_rq(&b, &q, &sw, s_in, zp_in, s_out)?;
-        layers.push(QLayer::Dense {
-            in_f: in_f as u32,
-            out_f: out_f as u16,
+        layers.push(Layer::Dense(Dense {
+            in_features: in_f as u32,
+            out_features: out_f as u16,
             relu: !last,
-            zp_out: if last { None } else { Some(RELU_ZERO_POINT) },
-            weights: q,
-            bias,
-            rq,
-        });
+            output: if last {
+                DenseOutput::Logits
+            } else {
+                DenseOutput::Int8 {
+                    zero_point: RELU_ZERO_POINT,
+                }
+            },
+            params: Params {
+                weights: q,
+                bias,
+                requant: rq,
+            },
+        }));
         if last {
             logit_scale = s_out;
         }
@@ -320,163 +312,46 @@ pub struct Meta {
     pub int8_accuracy: Option<f32>,
 }
 
-fn i32_bytes(v: &[i32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
 impl QModel {
-    /// Encode as a `sumi-core` blob.
+    /// Encode as a `sumi-core` blob (the core's builder validates and plans it first, so the
+    /// blob always loads).
     pub fn to_blob(&self, meta: &Meta) -> Result<Vec<u8>> {
-        // Own every byte array first; the descriptors borrow them.
-        struct Arrays {
-            w: Vec<u8>,
-            b: Vec<u8>,
-            m: Vec<u8>,
-            s: Vec<u8>,
-        }
-        let arrays: Vec<Option<Arrays>> = self
-            .layers
+        let side = SIDE as u16;
+        let builder = ModelBuilder::new(side, side, 1)
+            .input_zero_point(INPUT_ZERO_POINT)
+            .name(&meta.name)
+            .created(&meta.created)
+            .recipe(&meta.recipe)
+            .accuracy(meta.float_accuracy, meta.int8_accuracy)
+            .params(self.params)
+            .logit_scale(self.logit_scale)
+            .temperature(self.temperature);
+        self.layers
             .iter()
-            .map(|l| match l {
-                QLayer::Conv {
-                    weights, bias, rq, ..
-                }
-                | QLayer::Dense {
-                    weights, bias, rq, ..
-                } => Some(Arrays {
-                    w: weights.iter().map(|&v| v as u8).collect(),
-                    b: i32_bytes(bias),
-                    m: i32_bytes(&rq.iter().map(|r| r.multiplier).collect::<Vec<_>>()),
-                    s: rq.iter().map(|r| r.shift as u8).collect(),
-                }),
-                QLayer::Flatten => None,
-            })
-            .collect();
-        let mut descs: heapless::Vec<LayerDesc<'_>, { sumi_core::MAX_LAYERS }> =
-            heapless::Vec::new();
-        for (l, a) in self.layers.iter().zip(&arrays) {
-            let d = match (l, a) {
-                (
-                    QLayer::Conv {
-                        k,
-                        in_c,
-                        out_c,
-                        pool,
-                        zp_out,
-                        ..
-                    },
-                    Some(a),
-                ) => LayerDesc::Conv2d(ConvDesc {
-                    kernel_h: *k,
-                    kernel_w: *k,
-                    in_channels: *in_c,
-                    out_channels: *out_c,
-                    padding: Padding::Valid,
-                    relu: true,
-                    pool: if *pool { Pool::Max2 } else { Pool::None },
-                    output_zero_point: *zp_out,
-                    weights: &a.w,
-                    bias: &a.b,
-                    multipliers: &a.m,
-                    shifts: &a.s,
-                }),
-                (
-                    QLayer::Dense {
-                        in_f,
-                        out_f,
-                        relu,
-                        zp_out,
-                        ..
-                    },
-                    Some(a),
-                ) => LayerDesc::Dense(DenseDesc {
-                    in_features: *in_f,
-                    out_features: *out_f,
-                    relu: *relu,
-                    output: match zp_out {
-                        Some(z) => DenseOutput::Int8 { zero_point: *z },
-                        None => DenseOutput::Logits,
-                    },
-                    weights: &a.w,
-                    bias: &a.b,
-                    multipliers: &a.m,
-                    shifts: &a.s,
-                }),
-                _ => LayerDesc::Flatten,
-            };
-            descs.push(d).map_err(|_| {
-                anyhow!(
-                    "too many layers for the core (max {})",
-                    sumi_core::MAX_LAYERS
-                )
-            })?;
-        }
-        let desc = ModelDesc {
-            meta: Metadata {
-                name: &meta.name,
-                created: &meta.created,
-                recipe: &meta.recipe,
-                float_accuracy: meta.float_accuracy,
-                int8_accuracy: meta.int8_accuracy,
-                params: self.params,
-            },
-            input_h: 28,
-            input_w: 28,
-            input_c: 1,
-            input_zero_point: INPUT_ZERO_POINT,
-            logit_scale: self.logit_scale,
-            layers: descs,
-            calibration: blob::Calibration {
-                temperature: self.temperature,
-            },
-        };
-        let cap = arrays
-            .iter()
-            .flatten()
-            .map(|a| a.w.len() + a.b.len() + a.m.len() + a.s.len() + 64)
-            .sum::<usize>()
-            + meta.name.len()
-            + meta.created.len()
-            + meta.recipe.len()
-            + 1024;
-        let mut out = vec![0u8; cap];
-        let n = blob::encode(&desc, &mut out)
-            .map_err(|e| anyhow!("cannot encode the model blob: {e}"))?;
-        out.truncate(n);
-        sumi_core::Model::from_bytes(&out)
-            .map_err(|e| anyhow!("the encoded blob does not load back: {e}"))
-            .context("internal error in the exporter")?;
-        Ok(out)
+            .cloned()
+            .fold(builder, ModelBuilder::layer)
+            .build()
+            .map_err(|e| anyhow!("cannot encode the model blob: {e}"))
+            .context("internal error in the exporter")
     }
 }
 
-/// int8 predictions of a blob (through `sumi_core`) for `indices` of `split`, in parallel.
-pub fn predict_int8(blob: &[u8], split: &Split, indices: &[usize]) -> Result<Vec<u8>> {
-    Ok(classify(blob, split, indices)?
+/// int8 predictions of a model (through `sumi_core`) for `indices` of `split`, in parallel.
+pub fn predict_int8(model: &Model<'_>, split: &Split, indices: &[usize]) -> Result<Vec<u8>> {
+    Ok(predictions(model, split, indices)?
         .into_iter()
-        .map(|(d, _)| d)
+        .map(|p| p.digit)
         .collect())
 }
 
-/// Digit and (calibrated) confidence of a blob (through `sumi_core`) for `indices` of `split`,
-/// in parallel, in the order of `indices`.
-pub fn classify(blob: &[u8], split: &Split, indices: &[usize]) -> Result<Vec<(u8, f32)>> {
-    Ok(predictions(blob, split, indices)?
-        .into_iter()
-        .map(|p| (p.digit, p.confidence()))
-        .collect())
-}
-
-/// The core's predictions of a blob for `indices` of `split`, in parallel, in the order of
+/// The core's predictions of a model for `indices` of `split`, in parallel, in the order of
 /// `indices`: the one batch-inference loop of the trainer.
 pub fn predictions(
-    blob: &[u8],
+    model: &Model<'_>,
     split: &Split,
     indices: &[usize],
 ) -> Result<Vec<sumi_core::Prediction>> {
     use rayon::prelude::*;
-    let model =
-        sumi_core::Model::from_bytes(blob).map_err(|e| anyhow!("invalid model blob: {e}"))?;
     let chunks: Vec<Result<Vec<sumi_core::Prediction>>> = indices
         .par_chunks(256)
         .map(|chunk| {
@@ -496,6 +371,12 @@ pub fn predictions(
         out.extend(c?);
     }
     Ok(out)
+}
+
+/// Loads a blob this module just built (it always loads: the builder planned it).
+fn load(blob: &[u8]) -> Result<Model<'_>> {
+    Model::from_bytes(blob)
+        .map_err(|e| anyhow!("internal error: the exported blob does not load: {e}"))
 }
 
 /// What [`export`] measured and wrote.
@@ -551,21 +432,26 @@ pub fn export(
         let cal = calibrate(model, train, calib_idx, pct, device);
         let q = quantize(model, arch, &cal)?;
         let blob = q.to_blob(&meta)?;
-        let acc = accuracy(&predict_int8(&blob, train, val_idx)?, train, val_idx);
+        let acc = accuracy(
+            &predict_int8(&load(&blob)?, train, val_idx)?,
+            train,
+            val_idx,
+        );
         if best.as_ref().is_none_or(|b| acc > b.0) {
             best = Some((acc, pct, q));
         }
     }
     let (val_int8_acc, pct, mut q) = best.ok_or_else(|| anyhow!("no calibration"))?;
     // Temperature on validation only; the test set below is measured, never fitted on.
-    let val_set = crate::calibrate::score_set(&q.to_blob(&meta)?, train, val_idx)?;
+    let blob = q.to_blob(&meta)?;
+    let val_set = crate::calibrate::score_set(&load(&blob)?, train, val_idx)?;
     let fit = crate::calibrate::fit(&val_set)?;
     q.temperature = fit.temperature;
     let test_idx: Vec<usize> = (0..test.n).collect();
     let test_float = crate::train::predict_float(model, test, &test_idx, device);
     let test_float_acc = accuracy(&test_float, test, &test_idx);
     let blob = q.to_blob(&meta)?;
-    let test_set = crate::calibrate::score_set(&blob, test, &test_idx)?;
+    let test_set = crate::calibrate::score_set(&load(&blob)?, test, &test_idx)?;
     let test_int8: Vec<u8> = test_set.iter().map(|s| s.prediction.digit).collect();
     let test_int8_acc = accuracy(&test_int8, test, &test_idx);
     let agree = test_int8
@@ -577,7 +463,7 @@ pub fn export(
     meta.float_accuracy = Some(test_float_acc as f32);
     meta.int8_accuracy = Some(test_int8_acc as f32);
     let blob = q.to_blob(&meta)?;
-    let m = sumi_core::Model::from_bytes(&blob).map_err(|e| anyhow!("{e}"))?;
+    let m = load(&blob)?;
     let report = ExportReport {
         blob_bytes: blob.len(),
         arena_bytes: m.arena_bytes(),
@@ -595,13 +481,38 @@ pub fn export(
         calibration_test_before: crate::calibrate::scores(&test_set, 1.0),
         calibration_test_after: crate::calibrate::scores(&test_set, fit.temperature),
     };
-    drop(m);
     Ok((blob, report))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The exporter's path (a [`QModel`] and its [`Meta`] through [`QModel::to_blob`]) writes
+    /// the committed models byte for byte.
+    #[test]
+    fn to_blob_writes_the_committed_models_byte_for_byte() {
+        for bytes in [
+            sumi_core::models::DEFAULT,
+            &include_bytes!("../models/tiny.sumi")[..],
+        ] {
+            let (_, d) = sumi_core::blob::decode(bytes).unwrap();
+            let q = QModel {
+                layers: ModelBuilder::from_desc(&d).layers().to_vec(),
+                logit_scale: d.logit_scale,
+                params: d.meta.params,
+                temperature: d.calibration.temperature,
+            };
+            let meta = Meta {
+                name: d.meta.name.to_owned(),
+                created: d.meta.created.to_owned(),
+                recipe: d.meta.recipe.to_owned(),
+                float_accuracy: d.meta.float_accuracy,
+                int8_accuracy: d.meta.int8_accuracy,
+            };
+            assert_eq!(q.to_blob(&meta).unwrap(), bytes, "{}", d.meta.name);
+        }
+    }
     use burn::module::{Param, RunningState};
     use burn::tensor::TensorData;
 

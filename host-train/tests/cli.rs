@@ -340,10 +340,7 @@ fn bad_inputs_give_clear_errors() {
 // the test's temporary directory, so they track the format.
 
 fn encode(desc: &ModelDesc<'_>) -> Vec<u8> {
-    let mut out = vec![0u8; DEFAULT.len() * 2 + 4096];
-    let n = blob::encode(desc, &mut out).unwrap();
-    out.truncate(n);
-    out
+    sumi_core::builder::encode_exact(desc).unwrap()
 }
 
 /// The blob: the default model with 16 classes that answers "12" wherever the default

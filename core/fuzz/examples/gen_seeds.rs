@@ -4,80 +4,117 @@
 //! cargo run --manifest-path core/fuzz/Cargo.toml --example gen_seeds
 //! ```
 //!
-//! The blobs are built with the same float-layer builder the core tests use
-//! (`core/tests/support`), so each seed is a valid model of a different architecture; the fuzzer
-//! mutates from there into every corner of the loader and the kernels. Deterministic (fixed
-//! seeds), every blob is checked to load and run, and each stays well under 20 KB.
+//! The blobs are written by the core's own `builder::ModelBuilder` from pseudo-random int8
+//! layers, so each seed is a valid model of a different architecture; the fuzzer mutates from
+//! there into every corner of the loader and the kernels. Deterministic (fixed seeds), every
+//! blob is checked to load and run, and each stays well under 20 KB.
 #![forbid(unsafe_code)]
-
-#[path = "../../tests/support/mod.rs"]
-mod support;
 
 use std::path::Path;
 
 use sumi_core::Model;
-use sumi_core::blob::Pool;
-use support::{FLayer, Lcg, Spec, encode};
+use sumi_core::blob::{DenseOutput, Padding, Pool};
+use sumi_core::builder::{Conv, Dense, Layer, ModelBuilder, Params};
+use sumi_core::quant::{Requant, quantize_multiplier};
 
-fn conv(rng: &mut Lcg, k: usize, in_c: usize, out_c: usize, same: bool, pool: Pool) -> FLayer {
-    FLayer::Conv {
-        k: (k, k),
-        in_c,
-        out_c,
-        same,
+/// A 64-bit linear congruential generator (Knuth's MMIX constants).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next_u32(&mut self) -> u32 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) as u32
+    }
+
+    /// `n` values in `-range..=range`.
+    fn ints(&mut self, n: usize, range: i32) -> Vec<i32> {
+        (0..n)
+            .map(|_| (self.next_u32() % (2 * range as u32 + 1)) as i32 - range)
+            .collect()
+    }
+
+    fn weights(&mut self, n: usize) -> Vec<i8> {
+        self.ints(n, 127).into_iter().map(|w| w as i8).collect()
+    }
+}
+
+/// The same requantization for each of `n` channels: accumulators of `taps` products of an
+/// int8 input and an int8 weight scaled back into int8 (or logit) range.
+fn requant(n: usize, taps: usize) -> Vec<Requant> {
+    vec![quantize_multiplier(1.0 / (taps as f64 * 64.0)); n]
+}
+
+fn conv(rng: &mut Lcg, k: usize, in_c: usize, out_c: usize, same: bool, pool: Pool) -> Layer {
+    let taps = k * k * in_c;
+    Layer::Conv2d(Conv {
+        kernel: (k as u8, k as u8),
+        in_channels: in_c as u16,
+        out_channels: out_c as u16,
+        padding: if same { Padding::Same } else { Padding::Valid },
         relu: true,
         pool,
-        depthwise: false,
-        w: (0..k * k * in_c * out_c).map(|_| rng.f() * 0.3).collect(),
-        b: (0..out_c).map(|_| rng.f() * 0.05).collect(),
-        s_out: 0.02,
-        zp_out: -128,
-    }
+        output_zero_point: -128,
+        params: Params {
+            weights: rng.weights(taps * out_c),
+            bias: rng.ints(out_c, 2000),
+            requant: requant(out_c, taps),
+        },
+    })
 }
 
-fn depthwise(rng: &mut Lcg, k: usize, c: usize, same: bool, relu: bool, pool: Pool) -> FLayer {
-    FLayer::Conv {
-        k: (k, k),
-        in_c: c,
-        out_c: c,
-        same,
+fn depthwise(rng: &mut Lcg, k: usize, c: usize, same: bool, relu: bool, pool: Pool) -> Layer {
+    Layer::DepthwiseConv2d(Conv {
+        kernel: (k as u8, k as u8),
+        in_channels: c as u16,
+        out_channels: c as u16,
+        padding: if same { Padding::Same } else { Padding::Valid },
         relu,
         pool,
-        depthwise: true,
-        w: (0..k * k * c).map(|_| rng.f() * 0.4).collect(),
-        b: (0..c).map(|_| rng.f() * 0.05).collect(),
-        s_out: 0.03,
-        zp_out: if relu { -128 } else { 3 },
-    }
+        output_zero_point: if relu { -128 } else { 3 },
+        params: Params {
+            weights: rng.weights(k * k * c),
+            bias: rng.ints(c, 2000),
+            requant: requant(c, k * k),
+        },
+    })
 }
 
-fn dense(rng: &mut Lcg, in_f: usize, out_f: usize, logits: bool) -> FLayer {
-    FLayer::Dense {
-        in_f,
-        out_f,
+fn dense(rng: &mut Lcg, in_f: usize, out_f: usize, logits: bool) -> Layer {
+    Layer::Dense(Dense {
+        in_features: in_f as u32,
+        out_features: out_f as u16,
         relu: !logits,
-        logits,
-        w: (0..in_f * out_f).map(|_| rng.f() * 0.1).collect(),
-        b: (0..out_f).map(|_| rng.f() * 0.02).collect(),
-        s_out: if logits { 1.0 } else { 0.05 },
-        zp_out: if logits { 0 } else { -128 },
-    }
+        output: if logits {
+            DenseOutput::Logits
+        } else {
+            DenseOutput::Int8 { zero_point: -128 }
+        },
+        params: Params {
+            weights: rng.weights(in_f * out_f),
+            bias: rng.ints(out_f, 2000),
+            requant: requant(out_f, in_f),
+        },
+    })
 }
 
-fn spec(h: usize, w: usize, c: usize, layers: Vec<FLayer>) -> Spec {
-    Spec {
-        h,
-        w,
-        c,
-        layers,
-        logit_scale: 0.01,
-    }
+fn spec(h: u16, w: u16, c: u16, layers: Vec<Layer>) -> ModelBuilder {
+    layers.into_iter().fold(
+        ModelBuilder::new(h, w, c)
+            .name("seed")
+            .created("2026-11-28")
+            .recipe("synthetic")
+            .logit_scale(0.01),
+        ModelBuilder::layer,
+    )
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rng = Lcg(2026);
     let r = &mut rng;
-    let models: Vec<(&str, Spec)> = vec![
+    let models: Vec<(&str, ModelBuilder)> = vec![
         // 10x10 -> conv3 valid 8x8x4 -> maxpool fused 4x4x4 -> dense 10.
         (
             "conv_valid_maxpool_dense",
@@ -87,7 +124,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 1,
                 vec![
                     conv(r, 3, 1, 4, false, Pool::Max2),
-                    FLayer::Flatten,
+                    Layer::Flatten,
                     dense(r, 64, 10, true),
                 ],
             ),
@@ -101,7 +138,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 1,
                 vec![
                     conv(r, 3, 1, 3, true, Pool::Avg2),
-                    FLayer::Flatten,
+                    Layer::Flatten,
                     dense(r, 48, 10, true),
                 ],
             ),
@@ -117,8 +154,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 vec![
                     conv(r, 5, 1, 2, true, Pool::None),
                     depthwise(r, 3, 2, false, true, Pool::None),
-                    FLayer::Pool(Pool::Max2),
-                    FLayer::Flatten,
+                    Layer::Pool(Pool::Max2),
+                    Layer::Flatten,
                     dense(r, 50, 10, true),
                 ],
             ),
@@ -133,8 +170,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 2,
                 vec![
                     depthwise(r, 3, 2, true, false, Pool::Avg2),
-                    FLayer::Pool(Pool::Avg2),
-                    FLayer::Flatten,
+                    Layer::Pool(Pool::Avg2),
+                    Layer::Flatten,
                     dense(r, 8, 4, true),
                 ],
             ),
@@ -147,7 +184,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 6,
                 1,
                 vec![
-                    FLayer::Flatten,
+                    Layer::Flatten,
                     dense(r, 36, 16, false),
                     dense(r, 16, 10, true),
                 ],
@@ -164,7 +201,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 vec![
                     conv(r, 3, 1, 4, false, Pool::Max2),
                     conv(r, 3, 4, 4, true, Pool::Max2),
-                    FLayer::Flatten,
+                    Layer::Flatten,
                     dense(r, 144, 10, true),
                 ],
             ),
@@ -175,7 +212,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/load_predict");
     std::fs::create_dir_all(&dir)?;
     for (name, s) in &models {
-        let blob = encode(s).map_err(|e| format!("{name}: {e}"))?;
+        let blob = s.build().map_err(|e| format!("{name}: {e}"))?;
         let model = Model::from_bytes(&blob).map_err(|e| format!("{name}: {e}"))?;
         let mut arena = vec![0u8; model.arena_bytes()];
         let input = vec![128u8; model.input_shape().len()];

@@ -2,9 +2,8 @@
 //! straightforward float reference to compare the integer engine against.
 #![allow(dead_code)]
 
-use sumi_core::blob::{
-    self, ConvDesc, DenseDesc, DenseOutput, LayerDesc, Metadata, ModelDesc, Padding, Pool,
-};
+use sumi_core::blob::{self, DenseOutput, Padding, Pool};
+use sumi_core::builder::{Conv, Dense, Layer, ModelBuilder, Params};
 use sumi_core::quant::quantize_multiplier;
 
 pub struct Lcg(pub u64);
@@ -22,15 +21,6 @@ impl Lcg {
     pub fn f(&mut self) -> f32 {
         self.next_u32() as f32 / (1u64 << 31) as f32 * 2.0 - 1.0
     }
-}
-
-/// Owned arrays of one quantized layer.
-#[derive(Clone, Debug)]
-pub struct QArrays {
-    pub weights: Vec<u8>,
-    pub bias: Vec<u8>,
-    pub mult: Vec<u8>,
-    pub shifts: Vec<u8>,
 }
 
 /// A float layer spec.
@@ -71,13 +61,12 @@ pub fn quantize(
     s_in: f32,
     zp_in: i8,
     s_out: f32,
-) -> (QArrays, Vec<f32>) {
+) -> (Params, Vec<f32>) {
     let k = w.len() / out;
-    let mut q = QArrays {
+    let mut q = Params {
         weights: vec![],
         bias: vec![],
-        mult: vec![],
-        shifts: vec![],
+        requant: vec![],
     };
     let mut scales = vec![];
     for o in 0..out {
@@ -89,14 +78,13 @@ pub fn quantize(
         for &v in row {
             let qv = (v / s_w).round().clamp(-127.0, 127.0) as i8;
             sum += qv as i64;
-            q.weights.push(qv as u8);
+            q.weights.push(qv);
         }
         let bq = (b[o] as f64 / (s_in as f64 * s_w as f64)).round() as i64 - zp_in as i64 * sum;
         q.bias
-            .extend_from_slice(&(bq.clamp(i32::MIN as i64, i32::MAX as i64) as i32).to_le_bytes());
-        let rq = quantize_multiplier(s_in as f64 * s_w as f64 / s_out as f64);
-        q.mult.extend_from_slice(&rq.multiplier.to_le_bytes());
-        q.shifts.push(rq.shift as u8);
+            .push(bq.clamp(i32::MIN as i64, i32::MAX as i64) as i32);
+        q.requant
+            .push(quantize_multiplier(s_in as f64 * s_w as f64 / s_out as f64));
     }
     (q, scales)
 }
@@ -109,7 +97,7 @@ pub fn quantize_depthwise(
     s_in: f32,
     zp_in: i8,
     s_out: f32,
-) -> QArrays {
+) -> Params {
     let taps = w.len() / c;
     let mut per_ch = vec![0f32; w.len()];
     for t in 0..taps {
@@ -118,7 +106,7 @@ pub fn quantize_depthwise(
         }
     }
     let (mut q, _) = quantize(&per_ch, b, c, s_in, zp_in, s_out);
-    let mut hwc = vec![0u8; w.len()];
+    let mut hwc = vec![0i8; w.len()];
     for t in 0..taps {
         for ch in 0..c {
             hwc[t * c + ch] = q.weights[ch * taps + t];
@@ -139,135 +127,85 @@ pub struct Spec {
 
 /// Encode the spec as a blob (input scale 1/255, zero point −128).
 pub fn encode(spec: &Spec) -> Result<Vec<u8>, blob::BlobError> {
-    let mut arrays = vec![];
+    let mut builder = ModelBuilder::new(spec.h as u16, spec.w as u16, spec.c as u16)
+        .name("test")
+        .created("2026-11-28")
+        .recipe("synthetic")
+        .logit_scale(spec.logit_scale);
     let mut s_in = 1.0 / 255.0;
     let mut zp_in: i8 = -128;
     for l in &spec.layers {
-        match l {
+        let layer = match l {
             FLayer::Conv {
+                k,
+                in_c,
                 out_c,
+                same,
+                relu,
+                pool,
                 depthwise,
                 w,
                 b,
                 s_out,
                 zp_out,
-                ..
             } => {
                 let q = if *depthwise {
                     quantize_depthwise(w, b, *out_c, s_in, zp_in, *s_out)
                 } else {
                     quantize(w, b, *out_c, s_in, zp_in, *s_out).0
                 };
-                arrays.push(Some(q));
                 s_in = *s_out;
                 zp_in = *zp_out;
-            }
-            FLayer::Dense {
-                out_f,
-                w,
-                b,
-                s_out,
-                zp_out,
-                logits,
-                ..
-            } => {
-                let s = if *logits { spec.logit_scale } else { *s_out };
-                arrays.push(Some(quantize(w, b, *out_f, s_in, zp_in, s).0));
-                s_in = *s_out;
-                zp_in = *zp_out;
-            }
-            _ => arrays.push(None),
-        }
-    }
-    let mut layers = heapless::Vec::new();
-    for (l, a) in spec.layers.iter().zip(&arrays) {
-        let d = match (l, a) {
-            (
-                FLayer::Conv {
-                    k,
-                    in_c,
-                    out_c,
-                    same,
-                    relu,
-                    pool,
-                    depthwise,
-                    zp_out,
-                    ..
-                },
-                Some(q),
-            ) => {
-                let c = ConvDesc {
-                    kernel_h: k.0 as u8,
-                    kernel_w: k.1 as u8,
+                let conv = Conv {
+                    kernel: (k.0 as u8, k.1 as u8),
                     in_channels: *in_c as u16,
                     out_channels: *out_c as u16,
                     padding: if *same { Padding::Same } else { Padding::Valid },
                     relu: *relu,
                     pool: *pool,
                     output_zero_point: *zp_out,
-                    weights: &q.weights,
-                    bias: &q.bias,
-                    multipliers: &q.mult,
-                    shifts: &q.shifts,
+                    params: q,
                 };
                 if *depthwise {
-                    LayerDesc::DepthwiseConv2d(c)
+                    Layer::DepthwiseConv2d(conv)
                 } else {
-                    LayerDesc::Conv2d(c)
+                    Layer::Conv2d(conv)
                 }
             }
-            (
-                FLayer::Dense {
-                    in_f,
-                    out_f,
-                    relu,
-                    logits,
-                    zp_out,
-                    ..
-                },
-                Some(q),
-            ) => LayerDesc::Dense(DenseDesc {
-                in_features: *in_f as u32,
-                out_features: *out_f as u16,
-                relu: *relu,
-                output: if *logits {
-                    DenseOutput::Logits
-                } else {
-                    DenseOutput::Int8 {
-                        zero_point: *zp_out,
-                    }
-                },
-                weights: &q.weights,
-                bias: &q.bias,
-                multipliers: &q.mult,
-                shifts: &q.shifts,
-            }),
-            (FLayer::Pool(p), _) => LayerDesc::Pool(*p),
-            _ => LayerDesc::Flatten,
+            FLayer::Dense {
+                in_f,
+                out_f,
+                relu,
+                logits,
+                w,
+                b,
+                s_out,
+                zp_out,
+            } => {
+                let s = if *logits { spec.logit_scale } else { *s_out };
+                let q = quantize(w, b, *out_f, s_in, zp_in, s).0;
+                s_in = *s_out;
+                zp_in = *zp_out;
+                Layer::Dense(Dense {
+                    in_features: *in_f as u32,
+                    out_features: *out_f as u16,
+                    relu: *relu,
+                    output: if *logits {
+                        DenseOutput::Logits
+                    } else {
+                        DenseOutput::Int8 {
+                            zero_point: *zp_out,
+                        }
+                    },
+                    params: q,
+                })
+            }
+            FLayer::Pool(p) => Layer::Pool(*p),
+            FLayer::Flatten => Layer::Flatten,
         };
-        layers.push(d).expect("too many layers");
+        builder = builder.layer(layer);
     }
-    let desc = ModelDesc {
-        meta: Metadata {
-            name: "test",
-            created: "2026-11-28",
-            recipe: "synthetic",
-            float_accuracy: None,
-            int8_accuracy: None,
-            params: 0,
-        },
-        input_h: spec.h as u16,
-        input_w: spec.w as u16,
-        input_c: spec.c as u16,
-        input_zero_point: -128,
-        logit_scale: spec.logit_scale,
-        layers,
-        calibration: Default::default(),
-    };
-    let mut out = vec![0u8; 1 << 22];
-    let n = blob::encode(&desc, &mut out)?;
-    out.truncate(n);
-    Ok(out)
+    builder.build()
 }
 
 /// Float reference of one layer on a float HWC input. Returns the float output (after ReLU and
