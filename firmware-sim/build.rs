@@ -1,17 +1,20 @@
 //! Firmware build only (target_os = "none"): copy the model blob chosen by `SUMI_MODEL`
 //! (default `core/models/default.sumi`) into OUT_DIR, and write the linker script for the board
-//! `SUMI_BOARD` (default: the first board of the target in `src/boards.rs`) with the MCU budget
+//! `SUMI_BOARD` (default: the first board of the target in `sumi-boards`) with the MCU budget
 //! (`SUMI_FLASH_KIB`, `SUMI_RAM_KIB`: default the board's; `SUMI_MIN_STACK_KIB`, default 12)
 //! so that a model that does not fit fails at build/link time with a clear message.
 //! Cortex-M boards get `memory.x` for cortex-m-rt's `link.x`; RISC-V boards get the firmware's
 //! own `sumi-riscv.x`. `SUMI_SELFTEST_PANIC=1` builds a firmware that panics at start (the
 //! driver's panic test).
-use std::path::PathBuf;
+//!
+//! Host build: the host half of this package (the driver) never compiles the firmware half, so
+//! the script type-checks it with a nested `cargo check` of this package for one Arm and one
+//! RISC-V firmware target (see [`check_firmware`]).
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
-#[path = "src/boards.rs"]
-#[allow(dead_code)]
-mod boards;
-use boards::{BoardSpec, Budget, Runtime};
+use sumi_boards as boards;
+use sumi_boards::{BoardSpec, Budget, Runtime};
 
 fn env_kib(name: &str, default: u32) -> u32 {
     println!("cargo:rerun-if-env-changed={name}");
@@ -34,6 +37,7 @@ fn main() {
     println!("cargo:rerun-if-env-changed=SUMI_SELFTEST_PANIC");
     println!("cargo::rustc-check-cfg=cfg(sumi_selftest_panic)");
     if std::env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("none") {
+        check_firmware();
         return;
     }
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
@@ -171,3 +175,114 @@ SECTIONS
   /DISCARD/ : { *(.eh_frame .eh_frame_hdr) }
 }
 ";
+
+/// The firmware targets a host build type-checks: between them they compile every line of the
+/// firmware (`sys/arm.rs` and `sys/riscv.rs`; Armv6-M differs from Armv7E-M only inside the
+/// core, which `cargo build -p sumi-core --target thumbv6m-none-eabi` covers).
+const CHECKED_TARGETS: [&str; 2] = ["thumbv7em-none-eabihf", "riscv32imac-unknown-none-elf"];
+
+/// Host build only: `cargo check` of this package for [`CHECKED_TARGETS`], so that a plain
+/// `cargo check` / `cargo clippy` of the workspace fails on a firmware that does not compile
+/// (under `cargo clippy` the nested check inherits clippy as the workspace wrapper, with its
+/// arguments, and so lints the firmware too). It runs again only when the firmware's sources,
+/// the core's or the lock file change, incrementally, in its own target directory
+/// (`$CARGO_TARGET_DIR/firmware-check`: no lock shared with the outer build). A target that is not installed is skipped with
+/// a warning (the driver installs it through rustup when it first builds the firmware);
+/// `SUMI_SKIP_FIRMWARE_CHECK=1` skips the check.
+fn check_firmware() {
+    println!("cargo:rerun-if-env-changed=SUMI_SKIP_FIRMWARE_CHECK");
+    println!("cargo:rerun-if-env-changed=CARGO_TARGET_DIR");
+    if std::env::var("SUMI_SKIP_FIRMWARE_CHECK").as_deref() == Ok("1") {
+        return;
+    }
+    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
+    for input in [
+        "Cargo.toml",
+        "src/main.rs",
+        "src/protocol.rs",
+        "src/firmware",
+        "../core/Cargo.toml",
+        "../core/src",
+        "../core/models/default.sumi",
+        "../Cargo.lock",
+    ] {
+        println!("cargo:rerun-if-changed={}", manifest.join(input).display());
+    }
+    // One directory for every profile and wrapper of the outer build (check, clippy, test each
+    // have their own OUT_DIR), beside the driver's `firmware` directory.
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| manifest.join("../target"))
+        .join("firmware-check");
+    let sysroot = rustc_sysroot();
+    for target in CHECKED_TARGETS {
+        if let Some(sysroot) = &sysroot
+            && !sysroot.join("lib/rustlib").join(target).exists()
+        {
+            println!(
+                "cargo:warning=firmware not type-checked for {target}: the target is not \
+                 installed (rustup target add {target})"
+            );
+            continue;
+        }
+        check_firmware_for(&manifest, target, &target_dir);
+    }
+}
+
+/// The sysroot of the compiler cargo uses (`None` if it cannot say: then every target is
+/// tried).
+fn rustc_sysroot() -> Option<PathBuf> {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let out = Command::new(rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()?;
+    let path = String::from_utf8(out.stdout).ok()?;
+    out.status.success().then(|| PathBuf::from(path.trim()))
+}
+
+/// `cargo check -p sumi-firmware-sim --target <target>`; its diagnostics and a failure become
+/// this build script's.
+fn check_firmware_for(manifest: &Path, target: &str, target_dir: &Path) {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(manifest)
+        .args([
+            "check",
+            "--quiet",
+            "-p",
+            "sumi-firmware-sim",
+            "--target",
+            target,
+        ])
+        .env("CARGO_TARGET_DIR", target_dir)
+        // The firmware's default build (default model, the target's first board): settings
+        // meant for the outer build or a hand-built firmware must not reach it.
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_TARGET");
+    for var in [
+        "SUMI_MODEL",
+        "SUMI_BOARD",
+        "SUMI_FLASH_KIB",
+        "SUMI_RAM_KIB",
+        "SUMI_MIN_STACK_KIB",
+        "SUMI_SELFTEST_PANIC",
+    ] {
+        cmd.env_remove(var);
+    }
+    let output = cmd
+        .output()
+        .unwrap_or_else(|e| fail(&format!("cannot run cargo to check the firmware: {e}")));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() {
+        eprintln!("{stderr}");
+        fail(&format!(
+            "the firmware fails `cargo check -p sumi-firmware-sim --target {target}` (clippy's \
+             lints too under `cargo clippy`); errors above"
+        ));
+    }
+    for line in stderr.lines().filter(|l| !l.trim().is_empty()) {
+        println!("cargo:warning=firmware ({target}): {line}");
+    }
+}

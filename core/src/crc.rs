@@ -1,36 +1,17 @@
-//! CRC-32 (IEEE 802.3, reflected, polynomial `0xEDB88320`), the checksum over a blob's payload.
+//! CRC-32 (IEEE 802.3 / ISO-HDLC: reflected, polynomial `0xEDB88320`, initial and final XOR
+//! `0xFFFFFFFF`), the checksum over a blob's payload, computed by the `crc` crate.
+//!
+//! `crc` rather than `crc32fast`: its default implementation keeps one 256-entry table
+//! (1 KiB, built at compile time), where `crc32fast` without `std` uses slice-by-16 tables
+//! (16 KiB) that would sit in every firmware's flash for a check run once at load.
 //!
 //! ```
 //! assert_eq!(sumi_core::crc::crc32(b"123456789"), 0xCBF4_3926);
 //! ```
 
-const TABLE: [u32; 256] = make_table();
-
-const fn make_table() -> [u32; 256] {
-    let mut table = [0u32; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 {
-                0xEDB8_8320 ^ (c >> 1)
-            } else {
-                c >> 1
-            };
-            k += 1;
-        }
-        table[i] = c;
-        i += 1;
-    }
-    table
-}
+const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
 
 /// CRC-32 of `data`.
 pub fn crc32(data: &[u8]) -> u32 {
-    let mut c = !0u32;
-    for &b in data {
-        c = TABLE[((c ^ b as u32) & 0xFF) as usize] ^ (c >> 8);
-    }
-    !c
+    CRC32.checksum(data)
 }

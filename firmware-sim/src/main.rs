@@ -13,7 +13,7 @@
 //! | module | concept |
 //! |---|---|
 //! | [`protocol`] | files, record layout and exit codes shared by firmware and driver |
-//! | [`boards`] | (host only) the boards: target, QEMU machine, memory map (also read by `build.rs`) |
+//! | [`boards`] | (host only) the boards: target, QEMU machine, memory map (crate `sumi-boards`, also used by `build.rs`) |
 //! | `firmware` | (target only) the firmware; `firmware::sys` is the one module with `unsafe` |
 //! | `driver` | (host only) CLI, firmware build, QEMU run, ELF sizes, icount plugin, report |
 #![cfg_attr(target_os = "none", no_std, no_main)]
@@ -22,7 +22,7 @@
 pub mod protocol;
 
 #[cfg(not(target_os = "none"))]
-pub mod boards;
+pub use sumi_boards as boards;
 
 #[cfg(target_os = "none")]
 mod firmware;

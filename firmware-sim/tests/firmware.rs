@@ -9,9 +9,7 @@ use std::process::{Command, Output};
 use std::sync::Mutex;
 
 // The driver's board table (plain data, no dependencies): byte formatting and board names.
-#[path = "../src/boards.rs"]
-#[allow(dead_code)]
-mod boards;
+use sumi_boards as boards;
 
 static SERIAL: Mutex<()> = Mutex::new(());
 

@@ -147,16 +147,16 @@ fn run(cli: &Cli) -> Result<bool> {
     }
     std::fs::create_dir_all(&run_dir)
         .with_context(|| format!("cannot create {}", run_dir.display()))?;
-    let result = run_in(
+    let task = Task {
         cli,
         budget,
-        &blob,
-        &model_label,
-        host_model.as_ref(),
+        blob: &blob,
+        model_label: &model_label,
+        host_model: host_model.as_ref(),
         images,
         labels,
-        &run_dir,
-    );
+    };
+    let result = run_in(&task, &run_dir);
     if !cli.keep_run_dir {
         let _ = std::fs::remove_dir_all(&run_dir);
     } else {
@@ -182,127 +182,53 @@ fn budget(cli: &Cli, blob: &[u8], model_label: &str) -> Result<build::Budget> {
     Ok(budget)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn run_in(
-    cli: &Cli,
+/// One run's inputs: the options, the budget, the model and the images with their labels.
+struct Task<'a> {
+    cli: &'a Cli,
     budget: build::Budget,
-    blob: &[u8],
-    model_label: &str,
-    host_model: Option<&Model<'_>>,
-    images: &[u8],
-    labels: &[u8],
-    run_dir: &Path,
-) -> Result<bool> {
-    let n = labels.len();
-    // The firmware embeds exactly the bytes the host uses, from a path named by content so an
-    // unchanged model does not make cargo rebuild the firmware.
-    let models = build::work_dir().join("models");
-    std::fs::create_dir_all(&models)
-        .with_context(|| format!("cannot create {}", models.display()))?;
-    let model_file = models.join(format!(
-        "{:08x}-{}.sumi",
-        sumi_core::crc::crc32(blob),
-        blob.len()
-    ));
-    if std::fs::read(&model_file).ok().as_deref() != Some(blob) {
-        std::fs::write(&model_file, blob)
-            .with_context(|| format!("cannot write {}", model_file.display()))?;
-    }
-    eprintln!(
-        "building the firmware ({} for {})...",
-        cli.board.spec().target,
-        cli.board.spec().name
-    );
-    let built = build::firmware(&model_file, cli.board, budget, cli.selftest_panic)?;
-    // Private copy: a concurrent driver may rebuild the shared output path.
-    let elf = run_dir.join("firmware.elf");
-    std::fs::copy(&built, &elf).with_context(|| format!("cannot copy {}", built.display()))?;
-    let (sizes, mark) = elf::inspect(&elf, MARK_SYMBOL, cli.board.spec().ram_origin)?;
+    blob: &'a [u8],
+    model_label: &'a str,
+    /// `None` only with `--no-host-check` when the host cannot load the blob.
+    host_model: Option<&'a Model<'a>>,
+    images: &'a [u8],
+    labels: &'a [u8],
+}
 
-    let qemu_exe = qemu::find_qemu(cli.board)?;
-    let plugin = if cli.no_icount {
-        None
-    } else {
-        let Some(mark) = mark else {
-            bail!(
-                "firmware {} has no {MARK_SYMBOL} symbol to count instructions at; was it stripped? \
-                 (--no-icount runs without counting)",
-                elf.display()
-            );
-        };
-        Some((build::icount_plugin()?, mark))
-    };
-    let jobs = cli
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |p| p.get().min(8)))
-        .clamp(1, n);
-    let per_job = n.div_ceil(jobs);
-    let timeout = Duration::from_secs(cli.timeout_s.unwrap_or(120 + (per_job as u64) / 10));
-    let mut shard_dirs = Vec::new();
-    for (k, chunk) in images.chunks(per_job * INPUT_LEN).enumerate() {
-        let dir = run_dir.join(format!("shard-{k}"));
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
-        std::fs::write(dir.join(IMAGES_FILE), chunk).context("cannot write the images file")?;
-        shard_dirs.push(dir);
-    }
-    eprintln!(
-        "running {n} images under {} ({}) in {} QEMU process(es)...",
-        qemu_exe.display(),
-        cli.board.machine(),
-        shard_dirs.len()
-    );
-    let shard_count = shard_dirs.len();
-    let plugin_arg = plugin.as_ref().map(|(p, m)| (p.as_path(), *m));
-    let shards: Vec<Result<qemu::Outcome>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = shard_dirs
-            .iter()
-            .map(|dir| {
-                let (qemu_exe, elf) = (&qemu_exe, &elf);
-                scope.spawn(move || qemu::run(qemu_exe, elf, cli.board, dir, plugin_arg, timeout))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| bail!("a QEMU runner thread panicked"))
-            })
-            .collect()
-    });
-    let outcome = qemu::Outcome::merge(shards.into_iter().collect::<Result<Vec<_>>>()?);
+/// The firmware built for a run: its private ELF copy, sizes and marker address.
+struct Firmware {
+    elf: PathBuf,
+    sizes: elf::Sizes,
+    mark: Option<u64>,
+}
+
+/// Builds the firmware, runs it on the images in `run_dir`, runs the host core on the same
+/// images, prints the report; `Ok(false)` when some logits differ.
+fn run_in(task: &Task<'_>, run_dir: &Path) -> Result<bool> {
+    let cli = task.cli;
+    let n = task.labels.len();
+    let firmware = build_firmware(task, run_dir)?;
+    let (outcome, qemu_processes) = run_firmware(cli, &firmware, task.images, run_dir)?;
     if outcome.records.len() != n {
         bail!(
             "the firmware wrote {} results for {n} images",
             outcome.records.len()
         );
     }
-    let Some(host_model) = host_model else {
+    let Some(host_model) = task.host_model else {
         bail!("the firmware ran, but the host cannot load the model to compare against");
     };
-
     eprintln!("running the host core on the same images...");
-    let mut arena = vec![0u8; host_model.arena_bytes()];
-    let mut host = Vec::with_capacity(n);
-    for image in images.chunks_exact(INPUT_LEN) {
-        let p = host_model
-            .predict(image, &mut arena)
-            .context("host predict failed")?;
-        host.push(qemu::Record {
-            digit: p.digit,
-            logits: p.logits().to_vec(),
-        });
-    }
+    let host = host_records(host_model, task.images)?;
     let report = report::Report::new(report::Inputs {
         board: cli.board,
-        model_label,
+        model_label: task.model_label,
         model: host_model,
-        budget,
-        labels,
+        budget: task.budget,
+        labels: task.labels,
         host: &host,
         outcome: &outcome,
-        sizes,
-        jobs: shard_count,
+        sizes: firmware.sizes,
+        jobs: qemu_processes,
     })?;
     if cli.json {
         println!(
@@ -320,4 +246,133 @@ fn run_in(
         return Ok(false);
     }
     Ok(true)
+}
+
+/// Writes the blob where the firmware build reads it, under a name made of its content (so an
+/// unchanged model does not make cargo rebuild the firmware); the firmware embeds exactly the
+/// bytes the host uses.
+fn stage_model(blob: &[u8]) -> Result<PathBuf> {
+    let models = build::work_dir().join("models");
+    std::fs::create_dir_all(&models)
+        .with_context(|| format!("cannot create {}", models.display()))?;
+    let model_file = models.join(format!(
+        "{:08x}-{}.sumi",
+        sumi_core::crc::crc32(blob),
+        blob.len()
+    ));
+    if std::fs::read(&model_file).ok().as_deref() != Some(blob) {
+        std::fs::write(&model_file, blob)
+            .with_context(|| format!("cannot write {}", model_file.display()))?;
+    }
+    Ok(model_file)
+}
+
+/// Builds the firmware for the task's model and board, copies the ELF into `run_dir` (a
+/// concurrent driver may rebuild the shared output path) and reads its sizes and marker.
+fn build_firmware(task: &Task<'_>, run_dir: &Path) -> Result<Firmware> {
+    let cli = task.cli;
+    let model_file = stage_model(task.blob)?;
+    eprintln!(
+        "building the firmware ({} for {})...",
+        cli.board.spec().target,
+        cli.board.spec().name
+    );
+    let built = build::firmware(&model_file, cli.board, task.budget, cli.selftest_panic)?;
+    let elf = run_dir.join("firmware.elf");
+    std::fs::copy(&built, &elf).with_context(|| format!("cannot copy {}", built.display()))?;
+    let (sizes, mark) = elf::inspect(&elf, MARK_SYMBOL, cli.board.spec().ram_origin)?;
+    Ok(Firmware { elf, sizes, mark })
+}
+
+/// The instruction-counting plugin and the marker address it hooks; `None` with
+/// `--no-icount`.
+fn icount_plugin(cli: &Cli, firmware: &Firmware) -> Result<Option<(PathBuf, u64)>> {
+    if cli.no_icount {
+        return Ok(None);
+    }
+    let Some(mark) = firmware.mark else {
+        bail!(
+            "firmware {} has no {MARK_SYMBOL} symbol to count instructions at; was it stripped? \
+             (--no-icount runs without counting)",
+            firmware.elf.display()
+        );
+    };
+    Ok(Some((build::icount_plugin()?, mark)))
+}
+
+/// Splits `images` into consecutive shards of at most `per_job` images, each in its own
+/// folder of `run_dir` with its images file; returns the folders.
+fn write_shards(images: &[u8], per_job: usize, run_dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut shard_dirs = Vec::new();
+    for (k, chunk) in images.chunks(per_job * INPUT_LEN).enumerate() {
+        let dir = run_dir.join(format!("shard-{k}"));
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::write(dir.join(IMAGES_FILE), chunk).context("cannot write the images file")?;
+        shard_dirs.push(dir);
+    }
+    Ok(shard_dirs)
+}
+
+/// Runs the firmware under QEMU on `images`, in parallel processes over consecutive shards,
+/// and merges their outcomes; returns the outcome and the number of QEMU processes.
+fn run_firmware(
+    cli: &Cli,
+    firmware: &Firmware,
+    images: &[u8],
+    run_dir: &Path,
+) -> Result<(qemu::Outcome, usize)> {
+    let n = images.len() / INPUT_LEN;
+    let qemu_exe = qemu::find_qemu(cli.board)?;
+    let plugin = icount_plugin(cli, firmware)?;
+    let jobs = cli
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |p| p.get().min(8)))
+        .clamp(1, n);
+    let per_job = n.div_ceil(jobs);
+    let timeout = Duration::from_secs(cli.timeout_s.unwrap_or(120 + (per_job as u64) / 10));
+    let shard_dirs = write_shards(images, per_job, run_dir)?;
+    eprintln!(
+        "running {n} images under {} ({}) in {} QEMU process(es)...",
+        qemu_exe.display(),
+        cli.board.machine(),
+        shard_dirs.len()
+    );
+    let plugin_arg = plugin.as_ref().map(|(p, m)| (p.as_path(), *m));
+    let elf = firmware.elf.as_path();
+    let shards: Vec<Result<qemu::Outcome>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = shard_dirs
+            .iter()
+            .map(|dir| {
+                let qemu_exe = &qemu_exe;
+                scope.spawn(move || qemu::run(qemu_exe, elf, cli.board, dir, plugin_arg, timeout))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| bail!("a QEMU runner thread panicked"))
+            })
+            .collect()
+    });
+    let outcome = qemu::Outcome::merge(shards.into_iter().collect::<Result<Vec<_>>>()?);
+    Ok((outcome, shard_dirs.len()))
+}
+
+/// The host core's prediction for every image, as result records.
+fn host_records(model: &Model<'_>, images: &[u8]) -> Result<Vec<qemu::Record>> {
+    let mut arena = vec![0u8; model.arena_bytes()];
+    images
+        .chunks_exact(INPUT_LEN)
+        .map(|image| {
+            let p = model
+                .predict(image, &mut arena)
+                .context("host predict failed")?;
+            Ok(qemu::Record {
+                digit: p.digit,
+                logits: p.logits().to_vec(),
+            })
+        })
+        .collect()
 }

@@ -174,18 +174,19 @@ impl Report {
 
     /// The report as an aligned human-readable table.
     pub fn table(&self) -> String {
+        let mut t = Table(String::new());
+        self.model_rows(&mut t);
+        self.accuracy_rows(&mut t);
+        self.flash_rows(&mut t);
+        self.ram_rows(&mut t);
+        self.compute_rows(&mut t);
+        t.0
+    }
+
+    /// Board, model, images run and bit-exactness.
+    fn model_rows(&self, t: &mut Table) {
         let n = self.images;
-        let kib = |b: u64| b as f64 / 1024.0;
-        let mut s = String::new();
-        let mut row = |k: &str, v: String| {
-            let _ = writeln!(s, "  {k:<34} {v}");
-        };
-        let opt_pct = |a: Option<f32>| {
-            a.map_or("n/a (not in blob metadata)".to_string(), |a| {
-                format!("{:.2} %", 100.0 * a)
-            })
-        };
-        row(
+        t.row(
             "board",
             format!(
                 "{} ({}, {})",
@@ -194,12 +195,12 @@ impl Report {
                 self.board.spec().target
             ),
         );
-        row(
+        t.row(
             "model",
             format!("{} [{}]", self.model_label, self.model_name),
         );
-        row("images run", n.to_string());
-        row(
+        t.row("images run", n.to_string());
+        t.row(
             "identical logits",
             format!(
                 "{} / {n}{}",
@@ -212,28 +213,42 @@ impl Report {
             ),
         );
         if !self.first_mismatches.is_empty() {
-            row(
+            t.row(
                 "first mismatching images",
                 format!("{:?}", self.first_mismatches),
             );
         }
-        row(
+    }
+
+    /// Host and firmware accuracy on the images run, and the blob's recorded accuracies.
+    fn accuracy_rows(&self, t: &mut Table) {
+        let n = self.images;
+        let opt_pct = |a: Option<f32>| {
+            a.map_or("n/a (not in blob metadata)".to_string(), |a| {
+                format!("{:.2} %", 100.0 * a)
+            })
+        };
+        t.row(
             "host accuracy (int8)",
             format!("{:.2} %", Self::pct(self.host_correct, n)),
         );
-        row(
+        t.row(
             "firmware accuracy (int8)",
             format!("{:.2} %", Self::pct(self.firmware_correct, n)),
         );
-        row(
+        t.row(
             "float accuracy (blob metadata)",
             opt_pct(self.float_accuracy),
         );
-        row(
+        t.row(
             "int8 accuracy (blob metadata)",
             opt_pct(self.int8_accuracy_meta),
         );
-        row(
+    }
+
+    /// Flash: total against the budget, then its parts.
+    fn flash_rows(&self, t: &mut Table) {
+        t.row(
             "flash total / budget",
             format!(
                 "{} B ({:.1} KiB) / {} KiB = {:.1} %",
@@ -243,40 +258,44 @@ impl Report {
                 100.0 * kib(self.sizes.flash()) / f64::from(self.budget.flash_kib)
             ),
         );
-        row(
+        t.row(
             "  code (.vector_table + .text)",
             format!("{} B", self.sizes.code),
         );
-        row(
+        t.row(
             "  read-only data (.rodata)",
             format!("{} B", self.sizes.rodata),
         );
-        row(
+        t.row(
             "    of which model blob",
             format!(
                 "{} B ({} B weights+biases)",
                 self.blob_bytes, self.weight_bytes
             ),
         );
-        row(
+        t.row(
             "  .data initialisers",
             format!("{} B", self.sizes.data_init),
         );
-        row(
+    }
+
+    /// RAM: static data with the arena, the stack high-water mark, their sum against the budget.
+    fn ram_rows(&self, t: &mut Table) {
+        t.row(
             "static RAM (.data+.bss+.uninit)",
             format!(
                 "{} B (arena {} B declared, {} B touched)",
                 self.sizes.static_ram, self.arena_declared, self.arena_peak
             ),
         );
-        row(
+        t.row(
             "peak stack (painted)",
             format!(
                 "{} B of a {} B stack region",
                 self.stack_peak, self.stack_region
             ),
         );
-        row(
+        t.row(
             "RAM used (static + peak stack)",
             format!(
                 "{} B ({:.1} KiB) / {} KiB = {:.1} %",
@@ -286,7 +305,11 @@ impl Report {
                 100.0 * kib(self.ram_used()) / f64::from(self.budget.ram_kib)
             ),
         );
-        row("MACs per inference", self.macs.to_string());
+    }
+
+    /// MACs, instructions per inference and per MAC, emulation wall time.
+    fn compute_rows(&self, t: &mut Table) {
+        t.row("MACs per inference", self.macs.to_string());
         match self.instructions {
             Some(c) => {
                 let exact = if c.min == c.max {
@@ -294,27 +317,40 @@ impl Report {
                 } else {
                     format!("min {} / max {}", c.min, c.max)
                 };
-                row(
+                t.row(
                     "instructions per inference",
                     format!("{:.0} ({exact})", c.mean),
                 );
-                row(
+                t.row(
                     "instructions per MAC",
                     format!("{:.2}", c.mean / self.macs as f64),
                 );
             }
-            None => row(
+            None => t.row(
                 "instructions per inference",
                 "not measured (--no-icount)".to_string(),
             ),
         }
-        row(
+        t.row(
             "emulation wall time",
             format!(
                 "{:.1} s ({} QEMU process(es) in parallel)",
                 self.wall_s, self.jobs
             ),
         );
-        s
+    }
+}
+
+/// Bytes as KiB.
+fn kib(bytes: u64) -> f64 {
+    bytes as f64 / 1024.0
+}
+
+/// The text table being written: one aligned `key value` line per row.
+struct Table(String);
+
+impl Table {
+    fn row(&mut self, key: &str, value: String) {
+        let _ = writeln!(self.0, "  {key:<34} {value}");
     }
 }

@@ -9,7 +9,7 @@ mod sys;
 
 use core::fmt::Write;
 
-use sumi_core::Model;
+use sumi_core::{Model, Prediction};
 
 use crate::protocol::{
     EXIT_IO, EXIT_MODEL, EXIT_OK, EXIT_PANIC, EXIT_PREDICT, EXIT_SHAPE, EXIT_STACK, IMAGES_FILE,
@@ -53,120 +53,198 @@ fn run() -> i32 {
     if cfg!(sumi_selftest_panic) {
         panic!("self-test panic requested at build time (SUMI_SELFTEST_PANIC=1)");
     }
-    let model = match Model::from_bytes(BLOB) {
-        Ok(m) => m,
-        Err(e) => {
-            report_error(format_args!(
+    match classify_host_images() {
+        Ok(()) => EXIT_OK,
+        Err(code) => code,
+    }
+}
+
+/// A failed step: its message is already on the host's stderr; the value is the exit code.
+type Failed = i32;
+
+/// Prints `args` on the host's stderr and returns `code`, for `Err(fail(..))`.
+fn fail(code: i32, args: core::fmt::Arguments<'_>) -> Failed {
+    report_error(args);
+    code
+}
+
+/// The firmware's steps in order: load the model, take the arena, open the files, classify
+/// every image, report the memory figures.
+fn classify_host_images() -> Result<(), Failed> {
+    // Loaded here, not in a helper that returns it: the model then lives in this one frame,
+    // which keeps the peak stack (reached in `Model::from_bytes`) where it was.
+    let model = Model::from_bytes(BLOB).map_err(|e| {
+        fail(
+            EXIT_MODEL,
+            format_args!(
                 "sumi firmware: cannot load the embedded model blob ({} bytes): {e}; \
                  rebuild with SUMI_MODEL pointing at a blob exported by sumi-train",
                 BLOB.len()
-            ));
-            return EXIT_MODEL;
-        }
-    };
-    let Some(arena) = sys::take_arena() else {
-        report_error(format_args!("sumi firmware: arena already taken"));
-        return EXIT_MODEL;
-    };
-    if model.arena_bytes() > arena.len() {
-        report_error(format_args!(
-            "sumi firmware: the model needs a {} byte arena but its header declares {}; \
-             the blob is inconsistent, re-export it",
-            model.arena_bytes(),
-            arena.len()
-        ));
-        return EXIT_MODEL;
-    }
-    let shape = model.input_shape();
-    if shape.len() != INPUT_LEN {
-        report_error(format_args!(
-            "sumi firmware: model input is {}x{}x{}, but the images are 28x28x1",
-            shape.h, shape.w, shape.c
-        ));
-        return EXIT_SHAPE;
-    }
-
-    let Some(images) = sys::open(IMAGES_FILE, sys::MODE_READ) else {
-        report_error(format_args!(
-            "sumi firmware: cannot open {IMAGES_FILE} in QEMU's working directory"
-        ));
-        return EXIT_IO;
-    };
-    let len = sys::flen(images).unwrap_or(usize::MAX);
-    if len == usize::MAX || !len.is_multiple_of(INPUT_LEN) {
-        report_error(format_args!(
-            "sumi firmware: {IMAGES_FILE} must hold whole {INPUT_LEN}-byte images (length {len})"
-        ));
-        return EXIT_IO;
-    }
-    let n = len / INPUT_LEN;
-    let Some(results) = sys::open(RESULTS_FILE, sys::MODE_WRITE) else {
-        report_error(format_args!("sumi firmware: cannot create {RESULTS_FILE}"));
-        return EXIT_IO;
-    };
+            ),
+        )
+    })?;
+    let arena = take_arena(&model)?;
+    check_input(&model)?;
+    let (images, n, results) = open_files()?;
 
     // Calibration: the instruction count between two back-to-back marks is the marker
     // overhead, which the driver subtracts from every inference's count.
     sys::sumi_icount_mark();
     sys::sumi_icount_mark();
 
+    let arena_peak = classify_all(&model, arena, images, n, results)?;
+    sys::close(images);
+    sys::close(results);
+    write_stats(n, arena_peak)
+}
+
+/// Takes the static arena, checking it is as large as `model` needs.
+fn take_arena(model: &Model<'_>) -> Result<&'static mut [u8], Failed> {
+    let Some(arena) = sys::take_arena() else {
+        return Err(fail(
+            EXIT_MODEL,
+            format_args!("sumi firmware: arena already taken"),
+        ));
+    };
+    if model.arena_bytes() > arena.len() {
+        return Err(fail(
+            EXIT_MODEL,
+            format_args!(
+                "sumi firmware: the model needs a {} byte arena but its header declares {}; \
+                 the blob is inconsistent, re-export it",
+                model.arena_bytes(),
+                arena.len()
+            ),
+        ));
+    }
+    Ok(arena)
+}
+
+/// Checks that `model` takes the 28×28×1 images of the images file.
+fn check_input(model: &Model<'_>) -> Result<(), Failed> {
+    let shape = model.input_shape();
+    if shape.len() != INPUT_LEN {
+        return Err(fail(
+            EXIT_SHAPE,
+            format_args!(
+                "sumi firmware: model input is {}x{}x{}, but the images are 28x28x1",
+                shape.h, shape.w, shape.c
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Opens the images file (whole images only) and creates the results file: the images
+/// handle, the number of images, the results handle.
+fn open_files() -> Result<(sys::Handle, usize, sys::Handle), Failed> {
+    let Some(images) = sys::open(IMAGES_FILE, sys::MODE_READ) else {
+        return Err(fail(
+            EXIT_IO,
+            format_args!("sumi firmware: cannot open {IMAGES_FILE} in QEMU's working directory"),
+        ));
+    };
+    let len = sys::flen(images).unwrap_or(usize::MAX);
+    if len == usize::MAX || !len.is_multiple_of(INPUT_LEN) {
+        return Err(fail(
+            EXIT_IO,
+            format_args!(
+                "sumi firmware: {IMAGES_FILE} must hold whole {INPUT_LEN}-byte images (length {len})"
+            ),
+        ));
+    }
+    let Some(results) = sys::open(RESULTS_FILE, sys::MODE_WRITE) else {
+        return Err(fail(
+            EXIT_IO,
+            format_args!("sumi firmware: cannot create {RESULTS_FILE}"),
+        ));
+    };
+    Ok((images, len / INPUT_LEN, results))
+}
+
+/// Classifies the `n` images of `images` between two instruction-count marks each and writes
+/// one result record per image to `results`; returns the arena high-water mark.
+fn classify_all(
+    model: &Model<'_>,
+    arena: &mut [u8],
+    images: sys::Handle,
+    n: usize,
+    results: sys::Handle,
+) -> Result<usize, Failed> {
     let mut image = [0u8; INPUT_LEN];
     let mut arena_peak = 0;
-    let mut record = [0u8; crate::protocol::record_len(sumi_core::MAX_CLASSES)];
     for i in 0..n {
         if !sys::read_exact(images, &mut image) {
-            report_error(format_args!(
-                "sumi firmware: short read of image {i} from {IMAGES_FILE}"
+            return Err(fail(
+                EXIT_IO,
+                format_args!("sumi firmware: short read of image {i} from {IMAGES_FILE}"),
             ));
-            return EXIT_IO;
         }
         if i == 0 {
-            // Arena high-water mark: paint with two patterns (a byte that happens to equal one
-            // paint value cannot hide from both), run, and find the last byte written.
-            for paint in [0xA5u8, 0x5A] {
-                arena.fill(paint);
-                if let Err(e) = model.predict(&image, arena) {
-                    report_error(format_args!(
-                        "sumi firmware: predict failed on image 0: {e}"
-                    ));
-                    return EXIT_PREDICT;
-                }
-                arena_peak = arena_peak.max(touched(arena, paint));
-            }
+            arena_peak = measure_arena_peak(model, &image, arena)?;
         }
         sys::sumi_icount_mark();
         let prediction = model.predict(&image, arena);
         sys::sumi_icount_mark();
-        let prediction = match prediction {
-            Ok(p) => p,
-            Err(e) => {
-                report_error(format_args!(
-                    "sumi firmware: predict failed on image {i}: {e}"
-                ));
-                return EXIT_PREDICT;
-            }
-        };
-        let logits = prediction.logits();
-        record[0] = prediction.digit;
-        record[1] = logits.len() as u8;
-        for (chunk, l) in record[2..].chunks_exact_mut(4).zip(logits) {
-            chunk.copy_from_slice(&l.to_le_bytes());
-        }
-        if !sys::write_all(
-            results,
-            &record[..crate::protocol::record_len(logits.len())],
-        ) {
-            report_error(format_args!("sumi firmware: cannot write {RESULTS_FILE}"));
-            return EXIT_IO;
-        }
+        let prediction = prediction.map_err(|e| {
+            fail(
+                EXIT_PREDICT,
+                format_args!("sumi firmware: predict failed on image {i}: {e}"),
+            )
+        })?;
+        write_record(results, &prediction)?;
     }
-    sys::close(images);
-    sys::close(results);
+    Ok(arena_peak)
+}
 
+/// Arena high-water mark: paint with two patterns (a byte that happens to equal one paint
+/// value cannot hide from both), run, and find the last byte written.
+fn measure_arena_peak(model: &Model<'_>, image: &[u8], arena: &mut [u8]) -> Result<usize, Failed> {
+    let mut peak = 0;
+    for paint in [0xA5u8, 0x5A] {
+        arena.fill(paint);
+        if let Err(e) = model.predict(image, arena) {
+            return Err(fail(
+                EXIT_PREDICT,
+                format_args!("sumi firmware: predict failed on image 0: {e}"),
+            ));
+        }
+        peak = peak.max(touched(arena, paint));
+    }
+    Ok(peak)
+}
+
+/// Writes one result record (digit, class count, little-endian logits).
+fn write_record(results: sys::Handle, prediction: &Prediction) -> Result<(), Failed> {
+    let mut record = [0u8; crate::protocol::record_len(sumi_core::MAX_CLASSES)];
+    let logits = prediction.logits();
+    record[0] = prediction.digit;
+    record[1] = logits.len() as u8;
+    for (chunk, l) in record[2..].chunks_exact_mut(4).zip(logits) {
+        chunk.copy_from_slice(&l.to_le_bytes());
+    }
+    if sys::write_all(
+        results,
+        &record[..crate::protocol::record_len(logits.len())],
+    ) {
+        Ok(())
+    } else {
+        Err(fail(
+            EXIT_IO,
+            format_args!("sumi firmware: cannot write {RESULTS_FILE}"),
+        ))
+    }
+}
+
+/// Writes the run's figures (images, arena, stack high-water marks) to the stats file; fails
+/// when the stack used its whole region.
+fn write_stats(n: usize, arena_peak: usize) -> Result<(), Failed> {
     let (stack_peak, stack_region) = sys::stack_usage();
     let Some(stats) = sys::open(STATS_FILE, sys::MODE_WRITE) else {
-        report_error(format_args!("sumi firmware: cannot create {STATS_FILE}"));
-        return EXIT_IO;
+        return Err(fail(
+            EXIT_IO,
+            format_args!("sumi firmware: cannot create {STATS_FILE}"),
+        ));
     };
     let mut w = HostWriter(stats);
     let written = write!(
@@ -177,17 +255,21 @@ fn run() -> i32 {
     );
     sys::close(stats);
     if written.is_err() {
-        report_error(format_args!("sumi firmware: cannot write {STATS_FILE}"));
-        return EXIT_IO;
+        return Err(fail(
+            EXIT_IO,
+            format_args!("sumi firmware: cannot write {STATS_FILE}"),
+        ));
     }
     if stack_peak >= stack_region {
-        report_error(format_args!(
-            "sumi firmware: the stack used its whole {stack_region} byte region (overflow into \
-             static data is likely); raise the RAM budget or shrink the model"
+        return Err(fail(
+            EXIT_STACK,
+            format_args!(
+                "sumi firmware: the stack used its whole {stack_region} byte region (overflow \
+                 into static data is likely); raise the RAM budget or shrink the model"
+            ),
         ));
-        return EXIT_STACK;
     }
-    EXIT_OK
+    Ok(())
 }
 
 #[panic_handler]

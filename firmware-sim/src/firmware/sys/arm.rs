@@ -1,5 +1,5 @@
 //! Cortex-M: `cortex-m-rt` does the start-up (vector table, `.data`/`.bss`, stack painting);
-//! this module adds the entry point, the hard-fault exit and the semihosting trap.
+//! this module adds the entry point and the hard-fault exit (semihosting: `cortex-m-semihosting`).
 
 use cortex_m_rt::{ExceptionFrame, entry, exception};
 
@@ -23,17 +23,4 @@ unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
         frame.lr()
     ));
     super::exit(EXIT_FAULT)
-}
-
-/// One semihosting call: `op` in r0, the argument block's address in r1, the result in r0.
-pub fn semihost(op: u32, block: usize) -> isize {
-    let result: u32;
-    // SAFETY: BKPT 0xAB is the semihosting trap; QEMU services it and writes only r0 and the
-    // memory the argument block names (which the callers pass as live, correctly sized
-    // buffers). The asm block is not `nomem`, so the compiler treats it as reading/writing
-    // memory and keeps the argument blocks and buffers alive and in memory across it.
-    unsafe {
-        core::arch::asm!("bkpt #0xab", inout("r0") op => result, in("r1") block, options(nostack));
-    }
-    result as i32 as isize
 }

@@ -1,8 +1,9 @@
 //! The only module (with its per-architecture children) with `unsafe` code: everything that
 //! touches the machine directly.
 //!
-//! * Semihosting calls, issued by [`arm::semihost`] (`BKPT 0xAB`) or [`riscv::semihost`] (the
-//!   `slli; ebreak; srai` sequence); there is no safe way to trap into the debugger/QEMU.
+//! * Semihosting calls, through `cortex-m-semihosting` (`BKPT 0xAB`) on Arm and
+//!   `riscv-semihosting` (the `slli; ebreak; srai` sequence) on RISC-V: the two crates have the
+//!   same `syscall` and `nr` API; there is no safe way to trap into the debugger/QEMU.
 //! * Start-up and fault handling: `cortex-m-rt` on Arm, [`riscv`]'s own start-up code.
 //! * The statically allocated inference arena, handed out once as `&'static mut [u8]`.
 //! * Reading the painted stack region between linker symbols `_stack_end` and `_stack_start`.
@@ -15,83 +16,103 @@
 mod arm;
 #[cfg(target_arch = "arm")]
 use arm as arch;
+#[cfg(target_arch = "arm")]
+use cortex_m_semihosting as semihosting;
 
 #[cfg(target_arch = "riscv32")]
 mod riscv;
 #[cfg(target_arch = "riscv32")]
 use riscv as arch;
+#[cfg(target_arch = "riscv32")]
+use riscv_semihosting as semihosting;
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
-const SYS_OPEN: u32 = 0x01;
-const SYS_CLOSE: u32 = 0x02;
-const SYS_WRITE: u32 = 0x05;
-const SYS_READ: u32 = 0x06;
-const SYS_FLEN: u32 = 0x0C;
-const SYS_EXIT_EXTENDED: u32 = 0x20;
-const ADP_STOPPED_APPLICATION_EXIT: u32 = 0x20026;
+use semihosting::nr;
 
-/// Issues one semihosting call. `block` points to the call's argument block (or is 0).
-fn syscall(op: u32, block: usize) -> isize {
-    arch::semihost(op, block)
+/// SYS_EXIT_EXTENDED: exit with any code (the crates' `debug::exit` uses SYS_EXIT, which gives
+/// the host only success or failure). Not in the crates' `nr` tables.
+const SYS_EXIT_EXTENDED: usize = 0x20;
+/// ADP_Stopped_ApplicationExit, the reason SYS_EXIT_EXTENDED takes with the exit code.
+const ADP_STOPPED_APPLICATION_EXIT: usize = 0x20026;
+
+/// Issues the semihosting call `op` with the argument block `block`; its result, signed
+/// (negative: failure).
+///
+/// # Safety
+/// `block` must be a valid argument block for `op`: every address in it names a live buffer of
+/// the length the block gives, writable where the operation writes.
+unsafe fn call<const N: usize>(op: usize, block: &[usize; N]) -> isize {
+    // SAFETY: the caller's guarantee. QEMU writes only the result register and the buffers the
+    // block names; the crates' asm is not `nomem`, so the compiler keeps the block and the
+    // buffers in memory across the trap.
+    unsafe { semihosting::syscall(op, block) as isize }
 }
 
 /// Open mode for reading a binary file ("rb").
-pub const MODE_READ: u32 = 1;
+pub const MODE_READ: usize = nr::open::R_BINARY;
 /// Open mode for writing a binary file ("wb").
-pub const MODE_WRITE: u32 = 5;
+pub const MODE_WRITE: usize = nr::open::W_TRUNC_BINARY;
 /// Open mode "a": on the special path ":tt" this is the host's stderr.
-pub const MODE_APPEND: u32 = 8;
+pub const MODE_APPEND: usize = nr::open::W_APPEND;
 
 /// A host file handle.
 #[derive(Clone, Copy)]
-pub struct Handle(u32);
+pub struct Handle(usize);
 
 /// Opens a host file; `path` must not contain NUL. Returns `None` on failure.
-pub fn open(path: &str, mode: u32) -> Option<Handle> {
+pub fn open(path: &str, mode: usize) -> Option<Handle> {
     let mut name = [0u8; 64];
     let bytes = path.as_bytes();
     if bytes.len() >= name.len() {
         return None;
     }
     name[..bytes.len()].copy_from_slice(bytes);
-    let block = [name.as_ptr() as usize, mode as usize, bytes.len()];
-    let r = syscall(SYS_OPEN, block.as_ptr() as usize);
-    if r < 0 { None } else { Some(Handle(r as u32)) }
+    let block = [name.as_ptr() as usize, mode, bytes.len()];
+    // SAFETY: `name` is live and NUL-terminated after `bytes.len()` bytes (checked above).
+    let r = unsafe { call(nr::OPEN, &block) };
+    if r < 0 {
+        None
+    } else {
+        Some(Handle(r as usize))
+    }
 }
 
 /// Closes a host file.
 pub fn close(h: Handle) {
-    let block = [h.0 as usize];
-    syscall(SYS_CLOSE, block.as_ptr() as usize);
+    // SAFETY: the block holds only a handle.
+    unsafe { call(nr::CLOSE, &[h.0]) };
 }
 
 /// Length of a host file in bytes.
 pub fn flen(h: Handle) -> Option<usize> {
-    let block = [h.0 as usize];
-    let r = syscall(SYS_FLEN, block.as_ptr() as usize);
+    // SAFETY: the block holds only a handle.
+    let r = unsafe { call(nr::FLEN, &[h.0]) };
     if r < 0 { None } else { Some(r as usize) }
 }
 
 /// Reads exactly `buf.len()` bytes; false on a short read or error.
 pub fn read_exact(h: Handle, buf: &mut [u8]) -> bool {
-    let block = [h.0 as usize, buf.as_mut_ptr() as usize, buf.len()];
-    // SYS_READ returns the number of bytes NOT read.
-    syscall(SYS_READ, block.as_ptr() as usize) == 0
+    let block = [h.0, buf.as_mut_ptr() as usize, buf.len()];
+    // SAFETY: `buf` is live and writable for `buf.len()` bytes. SYS_READ returns the number of
+    // bytes NOT read.
+    unsafe { call(nr::READ, &block) == 0 }
 }
 
 /// Writes all of `buf`; false on error.
 pub fn write_all(h: Handle, buf: &[u8]) -> bool {
-    let block = [h.0 as usize, buf.as_ptr() as usize, buf.len()];
-    // SYS_WRITE returns the number of bytes NOT written.
-    syscall(SYS_WRITE, block.as_ptr() as usize) == 0
+    let block = [h.0, buf.as_ptr() as usize, buf.len()];
+    // SAFETY: `buf` is live for `buf.len()` bytes. SYS_WRITE returns the number of bytes NOT
+    // written.
+    unsafe { call(nr::WRITE, &block) == 0 }
 }
 
 /// Ends the emulation; QEMU exits with `code` (semihosting extended exit).
 pub fn exit(code: i32) -> ! {
-    let block = [ADP_STOPPED_APPLICATION_EXIT as usize, code as u32 as usize];
+    let block = [ADP_STOPPED_APPLICATION_EXIT, code as u32 as usize];
     loop {
-        syscall(SYS_EXIT_EXTENDED, block.as_ptr() as usize);
+        // SAFETY: the block holds two plain integers.
+        unsafe { call(SYS_EXIT_EXTENDED, &block) };
     }
 }
 

@@ -1,5 +1,5 @@
-//! RISC-V (RV32IMAC, machine mode, one hart): the firmware's own start-up code, trap exit and
-//! semihosting trap, in place of a runtime crate.
+//! RISC-V (RV32IMAC, machine mode, one hart): the firmware's own start-up code and trap exit, in
+//! place of a runtime crate (semihosting: `riscv-semihosting`).
 //!
 //! `_start` (placed first in flash by `sumi-riscv.x`, where QEMU's reset vector jumps) sets the
 //! global and stack pointers, paints the stack region with [`STACK_PAINT`] (for the high-water
@@ -57,18 +57,6 @@ sumi_trap_entry:
     call sumi_rv_trap
 8:  j 8b
 
-    .section .text.sumi_semihost, "ax", @progbits
-    .balign 16
-    .globl sumi_semihost
-sumi_semihost:
-    .option push
-    .option norvc
-    .option norelax
-    slli x0, x0, 0x1f
-    ebreak
-    srai x0, x0, 7
-    .option pop
-    ret
 "#,
     paint = const STACK_PAINT,
 );
@@ -87,18 +75,4 @@ extern "C" fn sumi_rv_trap(mcause: u32, mepc: u32, mtval: u32) -> ! {
         "sumi firmware: trap (mcause {mcause:#x}) at pc {mepc:#010x}, mtval {mtval:#010x}"
     ));
     super::exit(EXIT_FAULT)
-}
-
-unsafe extern "C" {
-    /// The semihosting sequence above: a0 = operation, a1 = argument block, result in a0.
-    fn sumi_semihost(op: u32, block: usize) -> isize;
-}
-
-/// One semihosting call: `op` in a0, the argument block's address in a1, the result in a0.
-pub fn semihost(op: u32, block: usize) -> isize {
-    // SAFETY: QEMU recognises the uncompressed `slli x0,x0,0x1f; ebreak; srai x0,x0,7`
-    // sequence (16-byte aligned, so it never straddles a page) as a semihosting call; it writes
-    // only a0 and the memory the argument block names (live, correctly sized buffers of the
-    // callers). The call is opaque to the compiler, so the blocks are in memory across it.
-    unsafe { sumi_semihost(op, block) }
 }

@@ -1,6 +1,7 @@
-//! The emulated boards: Rust target, QEMU machine and memory map. Plain data with no
-//! dependencies, shared by `build.rs` (which includes this file to write the linker script)
-//! and the host driver (which checks budgets, runs QEMU and reads the ELF's sizes).
+//! The emulated boards of `sumi-firmware-sim`: Rust target, QEMU machine and memory map. Plain
+//! data with no dependencies, shared by the firmware's `build.rs` (which writes the linker
+//! script), the host driver (which checks budgets, runs QEMU and reads the ELF's sizes) and the
+//! driver's tests. A crate of its own so that all three use it as a dependency.
 //!
 //! The memory maps were read from QEMU 7.2 (`info mtree`) and the boards' manuals; the
 //! firmware is linked against a *budget* inside them (`--flash-kib`, `--ram-kib`), which may
