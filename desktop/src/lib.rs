@@ -15,6 +15,7 @@
 //! | [`i18n`] | English/Japanese text and language choice |
 //! | [`state`] | [`App`]: UI state, callbacks, throttled live prediction |
 //! | [`cli`] | command-line options of the `sumi` binary |
+//! | `web` | the browser build's entry point and page read-out (wasm32 only) |
 //!
 //! All inference and preprocessing is `sumi_core`'s (the code the firmware runs); all MNIST
 //! loading is `sumi_data`'s.
@@ -30,6 +31,9 @@ pub mod model;
 pub mod render;
 pub mod samples;
 pub mod state;
+/// The browser entry point (wasm32 only).
+#[cfg(target_arch = "wasm32")]
+pub mod web;
 
 /// The Slint UI compiled from `ui/app.slint` (generated code).
 #[allow(clippy::all, missing_docs, unsafe_code)]

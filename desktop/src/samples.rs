@@ -9,7 +9,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use sumi_data::{DataError, IdxError, Split};
+use sumi_data::{IdxError, Split};
 
 const EMBEDDED_IMAGES: &[u8] =
     include_bytes!("../assets/mnist/t10k-first1000-images-idx3-ubyte.gz");
@@ -55,7 +55,7 @@ impl SampleSet {
 
     /// The full test set through `sumi_data::load_test(data_dir)` (not in a browser: no files).
     #[cfg(not(target_arch = "wasm32"))]
-    pub fn full(data_dir: Option<&Path>, shown_dir: PathBuf) -> Result<Self, DataError> {
+    pub fn full(data_dir: Option<&Path>, shown_dir: PathBuf) -> Result<Self, sumi_data::DataError> {
         Ok(Self {
             split: sumi_data::load_test(data_dir)?,
             origin: SampleOrigin::Full(shown_dir),
