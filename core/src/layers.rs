@@ -140,18 +140,25 @@ pub(crate) fn conv2d(
     #[cfg(target_arch = "x86_64")]
     {
         if let Some(avx2) = crate::simd::Avx2::detect() {
-            return avx2.vectorize(|| {
-                if !conv2d_first_avx2(avx2, src, zp_in, d, rows, out) {
-                    conv2d_tiled(avx2, src, zp_in, d, rows, out, scratch)
-                }
-            });
+            // Inlined into the AVX2 entry point, so the kernels inline with AVX2 enabled.
+            return avx2.vectorize(
+                #[inline(always)]
+                || {
+                    if !conv2d_first_avx2(avx2, src, zp_in, d, rows, out) {
+                        conv2d_tiled(avx2, src, zp_in, d, rows, out, scratch)
+                    }
+                },
+            );
         }
         conv2d_tiled(crate::simd::Sse2, src, zp_in, d, rows, out, scratch)
     }
     #[cfg(target_arch = "aarch64")]
     {
         if let Some(sdot) = crate::simd::NeonDot::detect() {
-            return sdot.vectorize(|| conv2d_tiled(sdot, src, zp_in, d, rows, out, scratch));
+            return sdot.vectorize(
+                #[inline(always)]
+                || conv2d_tiled(sdot, src, zp_in, d, rows, out, scratch),
+            );
         }
         conv2d_tiled(crate::simd::Neon, src, zp_in, d, rows, out, scratch)
     }
@@ -352,31 +359,73 @@ fn dot_4x2_padded<T: Tile>(
 struct TileCtx<'a, 'd, T> {
     t: T,
     d: &'a ConvDesc<'d>,
+    src: Rows<'a>,
+    zp_in: i8,
     weights: &'a [i8],
     k: usize,
     kp: usize,
     oc_n: usize,
     stride: usize,
+    kh: usize,
+    kw: usize,
+    pad: (usize, usize),
+    seg: usize,
+    direct: bool,
+    row: usize,
+    cw: usize,
     lo: i32,
     hi: i32,
 }
 
 impl<T: Tile> TileCtx<'_, '_, T> {
-    /// The 4×2 tile of channels (o, o + 1) over the four patches in `buf`, requantized.
+    /// The receptive fields of the four output pixels `px`: located in place (their offsets in
+    /// the input rows), or gathered into `buf` (`stride` bytes apart).
     #[inline(always)]
-    fn tile(&self, buf: &[i8], o: usize) -> [i32; 8] {
+    fn fields(&self, buf: &mut [i8], px: [(usize, usize); 4]) -> [usize; 4] {
+        let c = self.src.s.c as usize;
+        if self.direct {
+            return px.map(|(y, x)| (y - self.src.y0) * self.row + x * c);
+        }
+        for (j, &(y, x)) in px.iter().enumerate() {
+            gather(
+                self.src,
+                self.kh,
+                self.kw,
+                self.pad,
+                y,
+                x,
+                self.zp_in,
+                &mut buf[j * self.stride..j * self.stride + self.k],
+            );
+        }
+        [0; 4]
+    }
+
+    /// The requantized 4×2 tile of channels (o, o + 1): receptive fields read in place from
+    /// `data` at `at` ([`Self::acc_direct`]) or gathered in `buf` ([`Self::acc_gathered`]).
+    #[inline(always)]
+    fn tile(&self, buf: &[i8], data: &[i8], at: [usize; 4], o: usize) -> [i32; 8] {
+        let acc = if self.direct {
+            self.acc_direct(data, at, self.row, o)
+        } else {
+            self.acc_gathered(buf, o)
+        };
+        self.finish(acc, o)
+    }
+
+    /// The accumulators of the 4×2 tile of channels (o, o + 1) over the four gathered patches
+    /// in `buf` (`stride` bytes apart).
+    #[inline(always)]
+    fn acc_gathered(&self, buf: &[i8], o: usize) -> [i32; 8] {
         let TileCtx {
             t,
-            d,
             weights,
             k,
             kp,
             oc_n,
             stride,
-            lo,
-            hi,
+            ..
         } = *self;
-        let zp = d.output_zero_point;
         let o1 = (o + 1).min(oc_n - 1);
         let p = [
             &buf[..kp],
@@ -385,7 +434,7 @@ impl<T: Tile> TileCtx<'_, '_, T> {
             &buf[3 * stride..3 * stride + kp],
         ];
         // Bytes past row `o1` (the next rows) multiply zero padding: reading them is exact.
-        let acc = if o1 * k + kp <= weights.len() {
+        if o1 * k + kp <= weights.len() {
             t.dot_4x2(
                 p,
                 &weights[o * k..o * k + kp],
@@ -394,7 +443,48 @@ impl<T: Tile> TileCtx<'_, '_, T> {
             )
         } else {
             dot_4x2_padded(t, p, weights, [o, o1], k, kp)
-        };
+        }
+    }
+
+    /// The accumulators of the 4×2 tile of channels (o, o + 1) read in place: the receptive
+    /// field of pixel `j` is `kh` row segments of `seg` bytes, the first at `data[at[j]..]`, the
+    /// next ones `row` bytes apart (`seg` a multiple of [`Tile::PAD`]).
+    #[inline(always)]
+    fn acc_direct(&self, data: &[i8], at: [usize; 4], row: usize, o: usize) -> [i32; 8] {
+        let TileCtx {
+            t,
+            weights,
+            k,
+            oc_n,
+            kh,
+            seg,
+            ..
+        } = *self;
+        let o1 = (o + 1).min(oc_n - 1);
+        let span = (kh - 1) * row + seg;
+        t.dot_4x2_rows(
+            [
+                &data[at[0]..at[0] + span],
+                &data[at[1]..at[1] + span],
+                &data[at[2]..at[2] + span],
+                &data[at[3]..at[3] + span],
+            ],
+            &weights[o * k..o * k + k],
+            &weights[o1 * k..o1 * k + k],
+            seg,
+            kh,
+            row,
+        )
+    }
+
+    /// Requantize the accumulators of the tile of channels (o, o + 1).
+    #[inline(always)]
+    fn finish(&self, acc: [i32; 8], o: usize) -> [i32; 8] {
+        let TileCtx {
+            t, d, oc_n, lo, hi, ..
+        } = *self;
+        let zp = d.output_zero_point;
+        let o1 = (o + 1).min(oc_n - 1);
         let (r0, r1) = (
             requant_at(d.multipliers, d.shifts, o),
             requant_at(d.multipliers, d.shifts, o1),
@@ -436,93 +526,121 @@ fn conv2d_tiled<T: Tile>(
 ) {
     let s = src.s;
     let (kh, kw) = (d.kernel_h as usize, d.kernel_w as usize);
-    let oc_n = d.out_channels as usize;
-    let k = kh * kw * s.c as usize;
+    let (w, c) = (s.w as usize, s.c as usize);
+    let k = kh * kw * c;
     // PATCH_ALIGN is a multiple of every PAD, so a padded window still fits a patch.
     let kp = k.next_multiple_of(T::PAD);
+    // Without padding, and with kernel rows a whole number of PAD units, every receptive field
+    // is `kh` row segments of the input: the tiles read them in place (no gather, no scratch;
+    // see `plan::needs_patches`). Segments are whole 4-byte words at least: shorter ones, like
+    // a first layer's 3 bytes, would leave the word-wise DSP kernel nothing but scalar tails.
+    let direct = needs_patches(d, c, T::PAD.max(4)).is_none();
     let stride = scratch.len() / 4;
-    let weights: &[i8] = bytemuck::cast_slice(d.weights);
-    let pad = (pad_before(d.padding, kh), pad_before(d.padding, kw));
-    let cw = conv_out(d.padding, s.w as usize, kw);
-    // Patches must be zero beyond `k` (gather writes only the first `k` bytes of each); the
-    // scratch is shared by every layer, so clear that tail once per call.
-    for j in 0..4 {
-        scratch[j * stride + k..j * stride + kp].fill(0);
+    if !direct {
+        // Patches must be zero beyond `k` (gather writes only the first `k` bytes of each); the
+        // scratch is shared by every layer, so clear that tail once per call.
+        for j in 0..4 {
+            scratch[j * stride + k..j * stride + kp].fill(0);
+        }
     }
-    let buf = scratch;
     let zp = d.output_zero_point;
     let lo = if d.relu { zp as i32 } else { -128 };
-    let (lo, hi) = (lo - zp as i32, 127 - zp as i32);
     let ctx = TileCtx {
         t,
         d,
-        weights,
+        src,
+        zp_in,
+        weights: bytemuck::cast_slice(d.weights),
         k,
         kp,
-        oc_n,
+        oc_n: d.out_channels as usize,
         stride,
-        lo,
-        hi,
-    };
-    let tile = |buf: &[i8], o: usize| ctx.tile(buf, o);
-    let gather_at = |buf: &mut [i8], j: usize, y: usize, x: usize| {
-        gather(
-            src,
-            kh,
-            kw,
-            pad,
-            y,
-            x,
-            zp_in,
-            &mut buf[j * stride..j * stride + k],
-        );
+        kh,
+        kw,
+        pad: (pad_before(d.padding, kh), pad_before(d.padding, kw)),
+        seg: kw * c,
+        direct,
+        row: w * c,
+        cw: conv_out(d.padding, w, kw),
+        lo: lo - zp as i32,
+        hi: 127 - zp as i32,
     };
     match d.pool {
-        Pool::None => {
-            // Four consecutive output pixels in row-major order (a tile may wrap to the next
-            // row), so only the very last tile of the rows can be partial.
-            let (p0, p1) = (rows.0 * cw, rows.1 * cw);
-            for first in (p0..p1).step_by(4) {
-                let group = (p1 - first).min(4);
-                for j in 0..4 {
-                    let i = first + j.min(group - 1);
-                    gather_at(buf, j, i / cw, i % cw);
-                }
-                let o_px = &mut out[(first - p0) * oc_n..(first - p0 + group) * oc_n];
-                for o in (0..oc_n).step_by(2) {
-                    let r = tile(buf, o);
-                    for (j, px) in o_px.chunks_exact_mut(oc_n).enumerate() {
-                        px[o] = r[j] as i8;
-                        if let Some(v) = px.get_mut(o + 1) {
-                            *v = r[4 + j] as i8;
-                        }
-                    }
-                }
-            }
-        }
-        pool => {
-            let pw = cw / 2;
-            for py in rows.0..rows.1 {
-                for px in 0..pw {
-                    let (y, x) = (2 * py, 2 * px);
-                    gather_at(buf, 0, y, x);
-                    gather_at(buf, 1, y, x + 1);
-                    gather_at(buf, 2, y + 1, x);
-                    gather_at(buf, 3, y + 1, x + 1);
-                    let at = ((py - rows.0) * pw + px) * oc_n;
-                    let o_px = &mut out[at..at + oc_n];
-                    for o in (0..oc_n).step_by(2) {
-                        let r = tile(buf, o);
-                        let v = |h: usize| core::array::from_fn(|j| r[h + j] as i8);
-                        o_px[o] = combine(pool, v(0));
-                        if let Some(slot) = o_px.get_mut(o + 1) {
-                            *slot = combine(pool, v(4));
-                        }
-                    }
+        Pool::None => tiles_along_rows(&ctx, rows, out, scratch),
+        pool => tiles_pooled(&ctx, pool, rows, out, scratch),
+    }
+}
+
+/// Output rows `rows` without pooling: tiles of four consecutive output pixels in row-major
+/// order (a tile may wrap to the next row), so only the very last tile can be partial.
+#[inline(always)]
+fn tiles_along_rows<T: Tile>(
+    ctx: &TileCtx<'_, '_, T>,
+    rows: (usize, usize),
+    out: &mut [i8],
+    buf: &mut [i8],
+) {
+    let (cw, oc_n) = (ctx.cw, ctx.oc_n);
+    let (p0, p1) = (rows.0 * cw, rows.1 * cw);
+    for first in (p0..p1).step_by(4) {
+        let group = (p1 - first).min(4);
+        let at = ctx.fields(
+            buf,
+            core::array::from_fn(|j| {
+                let i = first + j.min(group - 1);
+                (i / cw, i % cw)
+            }),
+        );
+        let o_px = &mut out[(first - p0) * oc_n..(first - p0 + group) * oc_n];
+        for o in (0..oc_n).step_by(2) {
+            let r = ctx.tile(buf, ctx.src.data, at, o);
+            for (j, px) in o_px.chunks_exact_mut(oc_n).enumerate() {
+                px[o] = r[j] as i8;
+                if let Some(v) = px.get_mut(o + 1) {
+                    *v = r[4 + j] as i8;
                 }
             }
         }
     }
+}
+
+/// Output rows `rows` of a fused 2×2 pool: one tile per pooled pixel (its 2×2 window).
+#[inline(always)]
+fn tiles_pooled<T: Tile>(
+    ctx: &TileCtx<'_, '_, T>,
+    pool: Pool,
+    rows: (usize, usize),
+    out: &mut [i8],
+    buf: &mut [i8],
+) {
+    let (pw, oc_n) = (ctx.cw / 2, ctx.oc_n);
+    for py in rows.0..rows.1 {
+        for px in 0..pw {
+            let (y, x) = (2 * py, 2 * px);
+            let at = ctx.fields(buf, [(y, x), (y, x + 1), (y + 1, x), (y + 1, x + 1)]);
+            let at_out = ((py - rows.0) * pw + px) * oc_n;
+            let o_px = &mut out[at_out..at_out + oc_n];
+            for o in (0..oc_n).step_by(2) {
+                let r = ctx.tile(buf, ctx.src.data, at, o);
+                let v = |h: usize| core::array::from_fn(|j| r[h + j] as i8);
+                o_px[o] = combine(pool, v(0));
+                if let Some(slot) = o_px.get_mut(o + 1) {
+                    *slot = combine(pool, v(4));
+                }
+            }
+        }
+    }
+}
+
+/// The padded patch length a convolution over `c` input channels gathers its receptive fields
+/// into, on a path whose patches are padded to `pad` bytes; `None` when it reads them in place
+/// (no padding, and kernel rows of `kw · c` bytes a multiple of `pad`).
+pub(crate) fn needs_patches(d: &ConvDesc<'_>, c: usize, pad: usize) -> Option<usize> {
+    let (kh, kw) = (d.kernel_h as usize, d.kernel_w as usize);
+    if d.padding == Padding::Valid && (kw * c).is_multiple_of(pad) {
+        return None;
+    }
+    Some((kh * kw * c).next_multiple_of(pad))
 }
 
 /// Output rows `rows.0..rows.1` of a depthwise 2-D convolution (channel multiplier 1) with fused

@@ -181,6 +181,10 @@ impl<'a> Model<'a> {
     /// assert_eq!(model.classes(), 10);
     /// # Ok::<(), BlobError>(())
     /// ```
+    // Out of line: the planner's temporaries live in this frame only while loading, not in
+    // the caller's frame for as long as the model is used (what a microcontroller's stack
+    // budget counts).
+    #[inline(never)]
     pub fn from_bytes(blob: &'a [u8]) -> Result<Model<'a>, BlobError> {
         let lazy = blob::decode_lazy(blob)?;
         let h = &lazy.head;
@@ -301,7 +305,7 @@ impl<'a> Model<'a> {
             let input = if i == 0 {
                 self.plan.input
             } else {
-                self.plan.shapes[i - 1]
+                self.plan.shape(i - 1)
             };
             crate::plan::layer_info(i, i + 1 == n, &layer, input)
                 .ok()
@@ -325,8 +329,7 @@ impl<'a> Model<'a> {
     /// Classify one input: `h · w · c` pixels, 0 = background, 255 = ink (MNIST convention).
     /// `arena` must hold at least [`Model::arena_bytes`] bytes.
     pub fn predict(&self, input: &[u8], arena: &mut [u8]) -> Result<Prediction, PredictError> {
-        let stages = self.plan.stages;
-        self.run(input, arena, &stages, self.plan.arena_bytes, None)
+        self.run(input, arena, &self.plan.stages, self.plan.arena_bytes, None)
     }
 
     /// Like [`Model::predict`] on whole feature maps (an arena of
@@ -392,9 +395,9 @@ impl<'a> Model<'a> {
                 });
                 if i > 0 {
                     let st = stages[i];
-                    let len = self.plan.shapes[i - 1].len();
+                    let len = self.plan.shape(i - 1).len();
                     let off = st.off as usize;
-                    observe(i - 1, self.plan.shapes[i - 1], &run.maps[off..off + len]);
+                    observe(i - 1, self.plan.shape(i - 1), &run.maps[off..off + len]);
                 }
             }
         } else {
@@ -462,7 +465,9 @@ impl<'a> Model<'a> {
     }
 
     /// The layers after the streamed chain, on whole maps, ping-ponging between the two ends of
-    /// `maps`; the chain's output starts at offset 0. Returns the logits.
+    /// `maps`; the chain's output starts at offset 0. Returns the logits. Out of line: its frame
+    /// and the streamed chain's are never on the stack together.
+    #[inline(never)]
     fn tail(
         &self,
         maps: &mut [i8],
@@ -475,7 +480,7 @@ impl<'a> Model<'a> {
         for i in self.plan.spatial..self.plan.n_layers {
             let layer = self.layer(i);
             let in_shape = self.plan.stage_shape(i);
-            let out_shape = self.plan.shapes[i];
+            let out_shape = self.plan.shape(i);
             let (in_n, out_n) = (in_shape.len(), out_shape.len());
             let cur = if low { 0..in_n } else { size - in_n..size };
             match &layer {

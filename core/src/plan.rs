@@ -91,8 +91,8 @@ pub(crate) fn pull<F: FnMut(usize, usize, usize, usize, &[usize; MAX_LAYERS + 1]
 pub(crate) struct Plan {
     pub(crate) input: Shape,
     pub(crate) n_layers: usize,
-    /// Output shape of each layer.
-    pub(crate) shapes: [Shape; MAX_LAYERS],
+    /// Output shape (h, w, c) of each layer; see [`Plan::shape`].
+    shapes: [[u16; 3]; MAX_LAYERS],
     /// Byte offset of each layer in the encoded layer list.
     pub(crate) offsets: [u32; MAX_LAYERS],
     /// Leading spatial layers (streamed): stages `0..=spatial`.
@@ -280,7 +280,12 @@ fn conv_layer(
         params: (wlen + oc) as u32,
         arena_bytes: 0,
     };
-    let patch = if depthwise { 0 } else { window as usize };
+    // Scratch for gathered patches, padded for the widest path (see layers::needs_patches).
+    let patch = if depthwise {
+        0
+    } else {
+        layers::needs_patches(d, cur.c as usize, PATCH_ALIGN).unwrap_or(0)
+    };
     Ok((info, patch))
 }
 
@@ -373,8 +378,8 @@ fn info(
     }
 }
 
-/// Check layer `i` (the last one if `last`) against its input shape; return its info and, for a
-/// regular convolution, its receptive-field size.
+/// Check layer `i` (the last one if `last`) against its input shape; return its info and the
+/// bytes of each of the four patches it gathers (0 when it gathers none).
 pub(crate) fn layer_info(
     i: usize,
     last: bool,
@@ -475,7 +480,7 @@ impl Plan {
         let mut plan = Plan {
             input,
             n_layers,
-            shapes: [Shape::default(); MAX_LAYERS],
+            shapes: [[0; 3]; MAX_LAYERS],
             offsets: [0; MAX_LAYERS],
             spatial: 0,
             stages: [Stage::default(); MAX_LAYERS + 1],
@@ -518,9 +523,7 @@ impl Plan {
             if info.kind == LayerKind::Logits {
                 plan.classes = out.c as usize;
             }
-            if patch > 0 {
-                plan.patch = plan.patch.max(patch.next_multiple_of(PATCH_ALIGN));
-            }
+            plan.patch = plan.patch.max(patch);
             match stage_of(&layer, out).filter(|_| streaming) {
                 Some(stage) => {
                     plan.spatial = i + 1;
@@ -539,17 +542,20 @@ impl Plan {
                 },
                 LayerDesc::Pool(_) | LayerDesc::Flatten => plan.zero_points[i],
             };
-            plan.shapes[i] = out;
+            // Every dimension fits 16 bits except a flatten's length, which a valid next layer
+            // bounds to 65535 as well (dense input, conv channels); a longer one fails there.
+            plan.shapes[i] = [out.h, out.w, out.c].map(|v| v.min(u16::MAX as u32) as u16);
             plan.offsets[i] = offset;
             cur = out;
         }
         plan.params = params as u32;
         plan.legacy_arena_bytes = legacy as usize;
         let scratch = 4 * plan.patch as u64;
-        let mut stages = plan.stages;
-        let whole = plan.layout(&mut stages, false) + scratch;
-        let streamed = plan.layout(&mut stages, true) + scratch;
-        plan.stages = stages;
+        let whole = (0..=plan.spatial)
+            .map(|i| plan.stages[i].out_h as u64 * plan.row_bytes(i) as u64)
+            .sum::<u64>()
+            + scratch;
+        let streamed = plan.layout(true) + scratch;
         let tail = tail + scratch;
         if streamed.max(whole).max(tail) > LIMIT {
             return Err(BlobError::Overflow(n_layers - 1));
@@ -565,23 +571,30 @@ impl Plan {
         s.w as usize * s.c as usize
     }
 
+    /// Output shape of layer `i`.
+    pub(crate) fn shape(&self, i: usize) -> Shape {
+        let [h, w, c] = self.shapes[i].map(u32::from);
+        Shape { h, w, c }
+    }
+
     /// Output shape of stage `i` (stage 0 is the input).
     pub(crate) fn stage_shape(&self, i: usize) -> Shape {
         if i == 0 {
             self.input
         } else {
-            self.shapes[i - 1]
+            self.shape(i - 1)
         }
     }
 
     /// Fill in every stage's window (rows and offset) for streamed or whole-map execution and
     /// return the bytes of all windows. The last stage's window is its whole map, at offset 0,
     /// where the tail reads it.
-    fn layout(&self, stages: &mut Stages, streamed: bool) -> u64 {
+    fn layout(&mut self, streamed: bool) -> u64 {
         let last = self.spatial;
         let mut need = [0usize; MAX_LAYERS + 1];
         if streamed {
             let mut produced = [0usize; MAX_LAYERS + 1];
+            let stages = &self.stages;
             pull(
                 &stages[..],
                 &mut produced,
@@ -597,7 +610,7 @@ impl Plan {
         let mut total = 0u64;
         for i in (0..=last).rev() {
             let row = self.row_bytes(i) as u64;
-            let st = &mut stages[i];
+            let st = &mut self.stages[i];
             let h = st.out_h as usize;
             st.rows = if !streamed || i == last {
                 h
@@ -612,9 +625,13 @@ impl Plan {
 
     /// The stages laid out for whole-map execution ([`crate::Model::predict_with`]).
     pub(crate) fn whole_stages(&self) -> Stages {
-        let mut stages = self.stages;
-        self.layout(&mut stages, false);
-        stages
+        let mut whole = self.clone();
+        whole.layout(false);
+        // Whole maps: each stage in one step.
+        for st in &mut whole.stages[..=self.spatial] {
+            st.step = st.out_h;
+        }
+        whole.stages
     }
 
     /// Byte offset of the convolution scratch (four patches) in an arena of `arena` bytes.

@@ -87,12 +87,11 @@ fn mac4(acc: i32, x: (u32, u32), w: (u32, u32)) -> i32 {
 }
 
 /// CMSIS-NN-style 2×2 block: two patches × two weight rows over the first `n` bytes (`n` a
-/// multiple of 4), `[x0·w0, x1·w0, x0·w1, x1·w1]`. Each weight word is loaded and unpacked once
+/// multiple of 4), added to `acc = [x0·w0, x1·w0, x0·w1, x1·w1]`. Each weight word is loaded and unpacked once
 /// for two pixels, each patch word once for two channels: 4 loads, 8 `SXTB16` and 8 `SMLAD`
 /// per 16 multiply-accumulates.
 #[inline(always)]
-fn block_2x2(x0: &[i8], x1: &[i8], w0: &[i8], w1: &[i8], n: usize) -> [i32; 4] {
-    let mut acc = [0i32; 4];
+fn block_2x2(mut acc: [i32; 4], x0: &[i8], x1: &[i8], w0: &[i8], w1: &[i8], n: usize) -> [i32; 4] {
     let chunks = x0[..n]
         .chunks_exact(4)
         .zip(x1[..n].chunks_exact(4))
@@ -119,14 +118,42 @@ impl Tile for Dsp {
     const PAD: usize = 1;
     #[inline(always)]
     fn dot_4x2(self, p: [&[i8]; 4], w0: &[i8], w1: &[i8], kp: usize) -> [i32; 8] {
-        let n = kp & !3;
-        let a = block_2x2(p[0], p[1], w0, w1, n);
-        let b = block_2x2(p[2], p[3], w0, w1, n);
-        let mut out = [a[0], a[1], b[0], b[1], a[2], a[3], b[2], b[3]];
-        for (j, x) in p.iter().enumerate() {
-            out[j] += dot_portable(&x[n..kp], &w0[n..kp]);
-            out[4 + j] += dot_portable(&x[n..kp], &w1[n..kp]);
+        self.dot_4x2_rows(p, w0, w1, kp, 1, 0)
+    }
+
+    /// Both blocks keep their accumulators across the `rows` segments.
+    #[inline(always)]
+    fn dot_4x2_rows(
+        self,
+        p: [&[i8]; 4],
+        w0: &[i8],
+        w1: &[i8],
+        seg: usize,
+        rows: usize,
+        stride: usize,
+    ) -> [i32; 8] {
+        let n = seg & !3;
+        let (mut a, mut b) = ([0i32; 4], [0i32; 4]);
+        let mut tail = [0i32; 8];
+        for r in 0..rows {
+            let (at, wt) = (r * stride, r * seg);
+            let (u, v) = (&w0[wt..wt + seg], &w1[wt..wt + seg]);
+            let x = [
+                &p[0][at..at + seg],
+                &p[1][at..at + seg],
+                &p[2][at..at + seg],
+                &p[3][at..at + seg],
+            ];
+            a = block_2x2(a, x[0], x[1], u, v, n);
+            b = block_2x2(b, x[2], x[3], u, v, n);
+            if n < seg {
+                for (j, x) in x.iter().enumerate() {
+                    tail[j] += dot_portable(&x[n..], &u[n..]);
+                    tail[4 + j] += dot_portable(&x[n..], &v[n..]);
+                }
+            }
         }
-        out
+        let out = [a[0], a[1], b[0], b[1], a[2], a[3], b[2], b[3]];
+        core::array::from_fn(|j| out[j] + tail[j])
     }
 }

@@ -62,6 +62,35 @@ pub trait Tile: Copy {
     /// `[Σ p_j·w0 for j in 0..4, Σ p_j·w1 for j in 0..4]` over the first `kp` bytes (`kp` a
     /// multiple of [`Tile::PAD`]; every slice at least `kp` long).
     fn dot_4x2(self, p: [&[i8]; 4], w0: &[i8], w1: &[i8], kp: usize) -> [i32; 8];
+    /// The same tile over receptive fields read in place: `rows` segments of `seg` bytes (`seg`
+    /// a multiple of [`Tile::PAD`]); segment `r` of patch `j` is `p[j][r·stride..][..seg]`, of
+    /// the weights `w0[r·seg..][..seg]`. The default sums one [`Tile::dot_4x2`] per segment;
+    /// vector paths keep their accumulators across segments (one horizontal sum per tile).
+    #[inline(always)]
+    fn dot_4x2_rows(
+        self,
+        p: [&[i8]; 4],
+        w0: &[i8],
+        w1: &[i8],
+        seg: usize,
+        rows: usize,
+        stride: usize,
+    ) -> [i32; 8] {
+        let mut acc = [0i32; 8];
+        for r in 0..rows {
+            let (at, wt) = (r * stride, r * seg);
+            let a = self.dot_4x2(
+                p.map(|x| &x[at..at + seg]),
+                &w0[wt..wt + seg],
+                &w1[wt..wt + seg],
+                seg,
+            );
+            for (x, y) in acc.iter_mut().zip(a) {
+                *x += y;
+            }
+        }
+        acc
+    }
     /// Requantize the tile (bias, multiplier, right shift, zero point, clamp); the default is
     /// the scalar reference [`Requant4x2::apply`].
     #[inline(always)]

@@ -80,34 +80,40 @@ fn store_4x2(a: int32x4_t, b: int32x4_t) -> [i32; 8] {
 }
 
 /// The tile loop shared by both kernels: eight accumulators, each step loads 16 bytes of both
-/// weight rows and of each patch and feeds them to `mac` (`acc + Σ` over 16 lanes, exactly).
+/// weight rows and of each patch and feeds them to `mac` (`acc + Σ` over 16 lanes, exactly);
+/// `rows` segments of `seg` bytes ([`Tile::dot_4x2_rows`]), one horizontal sum at the end.
 #[inline(always)]
 fn tile_4x2(
     p: [&[i8]; 4],
     w0: &[i8],
     w1: &[i8],
-    kp: usize,
+    (seg, rows, stride): (usize, usize, usize),
     mac: impl Fn(int32x4_t, int8x16_t, int8x16_t) -> int32x4_t,
 ) -> [i32; 8] {
-    assert!(kp.is_multiple_of(16) && w0.len() >= kp && w1.len() >= kp);
-    assert!(p.iter().all(|x| x.len() >= kp));
+    let (wn, pn) = (rows * seg, (rows.max(1) - 1) * stride + seg);
+    assert!(seg.is_multiple_of(16) && w0.len() >= wn && w1.len() >= wn);
+    assert!(p.iter().all(|x| x.len() >= pn));
     // SAFETY: NEON is part of the aarch64 baseline; register-only operation.
     let zero = unsafe { vdupq_n_s32(0) };
     let (mut a, mut b) = ([zero; 4], [zero; 4]);
-    let mut i = 0;
-    while i < kp {
-        // SAFETY: NEON is part of the aarch64 baseline; every 16-byte load is at `i` with
-        // `i + 16 <= kp`, and the assertions above bound each slice by `kp`.
-        unsafe {
-            let x0 = vld1q_s8(w0.as_ptr().add(i));
-            let x1 = vld1q_s8(w1.as_ptr().add(i));
-            for j in 0..4 {
-                let x = vld1q_s8(p[j].as_ptr().add(i));
-                a[j] = mac(a[j], x, x0);
-                b[j] = mac(b[j], x, x1);
+    for r in 0..rows {
+        let (pw, pp) = (r * seg, r * stride);
+        let mut i = 0;
+        while i < seg {
+            // SAFETY: NEON is part of the aarch64 baseline; every 16-byte load is at
+            // `r·seg + i` (weights) or `r·stride + i` (patches) with `i + 16 <= seg` and
+            // `r < rows`, and the assertions above bound each slice by those.
+            unsafe {
+                let x0 = vld1q_s8(w0.as_ptr().add(pw + i));
+                let x1 = vld1q_s8(w1.as_ptr().add(pw + i));
+                for j in 0..4 {
+                    let x = vld1q_s8(p[j].as_ptr().add(pp + i));
+                    a[j] = mac(a[j], x, x0);
+                    b[j] = mac(b[j], x, x1);
+                }
             }
+            i += 16;
         }
-        i += 16;
     }
     store_4x2(hsum4(a), hsum4(b))
 }
@@ -117,7 +123,20 @@ impl Tile for Neon {
 
     #[inline(always)]
     fn dot_4x2(self, p: [&[i8]; 4], w0: &[i8], w1: &[i8], kp: usize) -> [i32; 8] {
-        tile_4x2(p, w0, w1, kp, mac16)
+        tile_4x2(p, w0, w1, (kp, 1, 0), mac16)
+    }
+
+    #[inline(always)]
+    fn dot_4x2_rows(
+        self,
+        p: [&[i8]; 4],
+        w0: &[i8],
+        w1: &[i8],
+        seg: usize,
+        rows: usize,
+        stride: usize,
+    ) -> [i32; 8] {
+        tile_4x2(p, w0, w1, (seg, rows, stride), mac16)
     }
 
     /// gemmlowp requantization of a tile's accumulators (bias added here), plus zero point and
@@ -227,7 +246,21 @@ impl Tile for NeonDot {
     #[inline]
     fn dot_4x2(self, p: [&[i8]; 4], w0: &[i8], w1: &[i8], kp: usize) -> [i32; 8] {
         // SAFETY: the token proves `dotprod` is available (the loop checks the slice bounds).
-        unsafe { dot_4x2_sdot(p, w0, w1, kp) }
+        unsafe { dot_4x2_sdot(p, w0, w1, (kp, 1, 0)) }
+    }
+
+    #[inline]
+    fn dot_4x2_rows(
+        self,
+        p: [&[i8]; 4],
+        w0: &[i8],
+        w1: &[i8],
+        seg: usize,
+        rows: usize,
+        stride: usize,
+    ) -> [i32; 8] {
+        // SAFETY: the token proves `dotprod` is available (the loop checks the slice bounds).
+        unsafe { dot_4x2_sdot(p, w0, w1, (seg, rows, stride)) }
     }
 
     /// The NEON requantization ([`Neon::requant_4x2`]).
@@ -256,10 +289,15 @@ unsafe fn sdot(mut acc: int32x4_t, x: int8x16_t, w: int8x16_t) -> int32x4_t {
 }
 
 #[target_feature(enable = "dotprod")]
-unsafe fn dot_4x2_sdot(p: [&[i8]; 4], w0: &[i8], w1: &[i8], kp: usize) -> [i32; 8] {
+unsafe fn dot_4x2_sdot(
+    p: [&[i8]; 4],
+    w0: &[i8],
+    w1: &[i8],
+    shape: (usize, usize, usize),
+) -> [i32; 8] {
     // SAFETY: `sdot` needs `dotprod`, which this function's caller guarantees (the closure is
     // compiled with this function's features).
-    tile_4x2(p, w0, w1, kp, |acc, x, w| unsafe { sdot(acc, x, w) })
+    tile_4x2(p, w0, w1, shape, |acc, x, w| unsafe { sdot(acc, x, w) })
 }
 
 #[cfg(test)]

@@ -72,27 +72,47 @@ impl Tile for Sse2 {
 
     #[inline(always)]
     fn dot_4x2(self, p: [&[i8]; 4], w0: &[i8], w1: &[i8], kp: usize) -> [i32; 8] {
-        assert!(kp.is_multiple_of(16) && w0.len() >= kp && w1.len() >= kp);
-        assert!(p.iter().all(|x| x.len() >= kp));
+        self.dot_4x2_rows(p, w0, w1, kp, 1, 0)
+    }
+
+    #[inline(always)]
+    fn dot_4x2_rows(
+        self,
+        p: [&[i8]; 4],
+        w0: &[i8],
+        w1: &[i8],
+        seg: usize,
+        rows: usize,
+        stride: usize,
+    ) -> [i32; 8] {
+        let (wn, pn) = (rows * seg, (rows.max(1) - 1) * stride + seg);
+        assert!(seg.is_multiple_of(16) && w0.len() >= wn && w1.len() >= wn);
+        assert!(p.iter().all(|x| x.len() >= pn));
         let mut out = [0i32; 8];
-        // SAFETY: SSE2 is part of the x86-64 baseline; every 16-byte load is at `i` with
-        // `i + 16 <= kp`, and the assertions above bound each slice by `kp`. The stores write
-        // the 32 bytes of `out`.
+        // SAFETY: SSE2 is part of the x86-64 baseline; every 16-byte load is at `r·seg + i`
+        // (weights) or `r·stride + i` (patches) with `i + 16 <= seg` and `r < rows`, and the
+        // assertions above bound each slice by those. The stores write the 32 bytes of `out`.
         unsafe {
             let mut a = [_mm_setzero_si128(); 4];
             let mut b = [_mm_setzero_si128(); 4];
-            let mut i = 0;
-            while i < kp {
-                let (al, ah) = widen(_mm_loadu_si128(w0.as_ptr().add(i) as *const __m128i));
-                let (bl, bh) = widen(_mm_loadu_si128(w1.as_ptr().add(i) as *const __m128i));
-                for j in 0..4 {
-                    let (xl, xh) = widen(_mm_loadu_si128(p[j].as_ptr().add(i) as *const __m128i));
-                    let xa = _mm_add_epi32(_mm_madd_epi16(xl, al), _mm_madd_epi16(xh, ah));
-                    let xb = _mm_add_epi32(_mm_madd_epi16(xl, bl), _mm_madd_epi16(xh, bh));
-                    a[j] = _mm_add_epi32(a[j], xa);
-                    b[j] = _mm_add_epi32(b[j], xb);
+            for r in 0..rows {
+                let (pw, pp) = (r * seg, r * stride);
+                let mut i = 0;
+                while i < seg {
+                    let (al, ah) =
+                        widen(_mm_loadu_si128(w0.as_ptr().add(pw + i) as *const __m128i));
+                    let (bl, bh) =
+                        widen(_mm_loadu_si128(w1.as_ptr().add(pw + i) as *const __m128i));
+                    for j in 0..4 {
+                        let (xl, xh) =
+                            widen(_mm_loadu_si128(p[j].as_ptr().add(pp + i) as *const __m128i));
+                        let xa = _mm_add_epi32(_mm_madd_epi16(xl, al), _mm_madd_epi16(xh, ah));
+                        let xb = _mm_add_epi32(_mm_madd_epi16(xl, bl), _mm_madd_epi16(xh, bh));
+                        a[j] = _mm_add_epi32(a[j], xa);
+                        b[j] = _mm_add_epi32(b[j], xb);
+                    }
+                    i += 16;
                 }
-                i += 16;
             }
             _mm_storeu_si128(out.as_mut_ptr() as *mut __m128i, hsum4(a));
             _mm_storeu_si128(out.as_mut_ptr().add(4) as *mut __m128i, hsum4(b));
@@ -206,10 +226,24 @@ impl Tile for Avx2 {
     /// least `kp` long (callers zero-pad patches, so padding contributes nothing).
     #[inline]
     fn dot_4x2(self, p: [&[i8]; 4], w0: &[i8], w1: &[i8], kp: usize) -> [i32; 8] {
-        assert!(kp.is_multiple_of(16) && w0.len() >= kp && w1.len() >= kp);
-        assert!(p.iter().all(|x| x.len() >= kp));
+        self.dot_4x2_rows(p, w0, w1, kp, 1, 0)
+    }
+
+    #[inline]
+    fn dot_4x2_rows(
+        self,
+        p: [&[i8]; 4],
+        w0: &[i8],
+        w1: &[i8],
+        seg: usize,
+        rows: usize,
+        stride: usize,
+    ) -> [i32; 8] {
+        let (wn, pn) = (rows * seg, (rows.max(1) - 1) * stride + seg);
+        assert!(seg.is_multiple_of(16) && w0.len() >= wn && w1.len() >= wn);
+        assert!(p.iter().all(|x| x.len() >= pn));
         // SAFETY: the token proves AVX2 is available; the assertions above bound every load.
-        unsafe { dot_4x2_avx2(p, w0, w1, kp) }
+        unsafe { dot_4x2_avx2(p, w0, w1, seg, rows, stride) }
     }
 
     /// gemmlowp requantization of a tile's accumulators (bias added here), plus zero point and
@@ -225,23 +259,38 @@ impl Tile for Avx2 {
 }
 
 #[target_feature(enable = "avx2")]
-unsafe fn dot_4x2_avx2(p: [&[i8]; 4], w0: &[i8], w1: &[i8], kp: usize) -> [i32; 8] {
+unsafe fn dot_4x2_avx2(
+    p: [&[i8]; 4],
+    w0: &[i8],
+    w1: &[i8],
+    seg: usize,
+    rows: usize,
+    stride: usize,
+) -> [i32; 8] {
     let mut a = [_mm256_setzero_si256(); 4];
     let mut b = [_mm256_setzero_si256(); 4];
-    let mut i = 0;
-    // SAFETY (whole body): every 16-byte load is at `i` with `i + 16 <= kp`, and the caller
-    // checked that each slice is at least `kp` long.
+    // SAFETY (whole body): every 16-byte load is at `r·seg + i` (weights) or `r·stride + i`
+    // (patches) with `i + 16 <= seg` and `r < rows`, and the caller checked the slice lengths.
     unsafe {
-        while i < kp {
-            let x0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(w0.as_ptr().add(i) as *const __m128i));
-            let x1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(w1.as_ptr().add(i) as *const __m128i));
-            for j in 0..4 {
-                let x =
-                    _mm256_cvtepi8_epi16(_mm_loadu_si128(p[j].as_ptr().add(i) as *const __m128i));
-                a[j] = _mm256_add_epi32(a[j], _mm256_madd_epi16(x, x0));
-                b[j] = _mm256_add_epi32(b[j], _mm256_madd_epi16(x, x1));
+        for r in 0..rows {
+            let (pw, pp) = (r * seg, r * stride);
+            let mut i = 0;
+            while i < seg {
+                let x0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(
+                    w0.as_ptr().add(pw + i) as *const __m128i
+                ));
+                let x1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(
+                    w1.as_ptr().add(pw + i) as *const __m128i
+                ));
+                for j in 0..4 {
+                    let x = _mm256_cvtepi8_epi16(_mm_loadu_si128(
+                        p[j].as_ptr().add(pp + i) as *const __m128i
+                    ));
+                    a[j] = _mm256_add_epi32(a[j], _mm256_madd_epi16(x, x0));
+                    b[j] = _mm256_add_epi32(b[j], _mm256_madd_epi16(x, x1));
+                }
+                i += 16;
             }
-            i += 16;
         }
         // Horizontal sums of the eight accumulators into one vector [a0..a3, b0..b3].
         let t1 = _mm256_hadd_epi32(_mm256_hadd_epi32(a[0], a[1]), _mm256_hadd_epi32(a[2], a[3]));
