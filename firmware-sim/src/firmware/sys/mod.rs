@@ -42,6 +42,9 @@ const ADP_STOPPED_APPLICATION_EXIT: usize = 0x20026;
 /// # Safety
 /// `block` must be a valid argument block for `op`: every address in it names a live buffer of
 /// the length the block gives, writable where the operation writes.
+// Not inlined: one trap site per block size, as with a runtime's semihosting function, instead
+// of one at every file call (each RISC-V site is 12 bytes, 16-byte aligned with padding).
+#[inline(never)]
 unsafe fn call<const N: usize>(op: usize, block: &[usize; N]) -> isize {
     // SAFETY: the caller's guarantee. QEMU writes only the result register and the buffers the
     // block names; the crates' asm is not `nomem`, so the compiler keeps the block and the
