@@ -133,7 +133,23 @@ pub fn preprocess(
             len: canvas.len(),
         });
     }
-    // 1. Polarity from the border.
+    let (inverted, background) = polarity(canvas, width, height);
+    let lut = contrast(canvas, inverted, background)?;
+    let bbox = bounding_box(canvas, width, height, &lut)?;
+    let (small, scaled) = scale_to_fit(canvas, width, bbox, &lut);
+    let offset = centre_of_mass(&small, scaled, out)?;
+    Ok(PreprocessInfo {
+        inverted,
+        background,
+        bbox,
+        scaled,
+        offset,
+    })
+}
+
+/// Step 1, polarity: the mean of the border pixels is the background; a light one means
+/// dark-on-light ink, to be inverted. Returns (inverted, background level after inversion).
+fn polarity(canvas: &[u8], width: usize, height: usize) -> (bool, u8) {
     let mut border_sum = 0u64;
     let mut border_n = 0u64;
     for x in 0..width {
@@ -151,13 +167,18 @@ pub fn preprocess(
     } else {
         border_mean
     };
-    // Every per-pixel mapping goes through a 256-entry table: one lookup per pixel and pass.
+    (inverted, background)
+}
+
+/// Step 2, background and contrast: the table that maps a canvas value to its ink level
+/// (inverted if needed, background subtracted, stretched so the strongest ink is 255). Every
+/// per-pixel mapping goes through a 256-entry table: one lookup per pixel and pass.
+fn contrast(canvas: &[u8], inverted: bool, background: u8) -> Result<[u8; 256], PreprocessError> {
     let mut raw = [0u8; 256];
     for (v, r) in raw.iter_mut().enumerate() {
         let v = if inverted { 255 - v as u8 } else { v as u8 };
         *r = v.saturating_sub(background);
     }
-    // 2. Contrast.
     let max_ink = canvas.iter().map(|&v| raw[v as usize]).max().unwrap_or(0);
     if max_ink < MIN_CONTRAST {
         return Err(PreprocessError::Empty);
@@ -166,13 +187,22 @@ pub fn preprocess(
     for (l, &r) in lut.iter_mut().zip(&raw) {
         *l = (r as u32 * 255 / max_ink as u32) as u8;
     }
-    let ink = |v: u8| -> u32 { lut[v as usize] as u32 };
-    // 3. Bounding box.
+    Ok(lut)
+}
+
+/// Step 3, crop: the bounding box (x, y, width, height) of the pixels whose ink reaches
+/// [`INK_THRESHOLD`]; a canvas with too few of them is empty.
+fn bounding_box(
+    canvas: &[u8],
+    width: usize,
+    height: usize,
+    lut: &[u8; 256],
+) -> Result<(usize, usize, usize, usize), PreprocessError> {
     let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
     let mut count = 0usize;
     for y in 0..height {
         for x in 0..width {
-            if ink(canvas[y * width + x]) >= INK_THRESHOLD as u32 {
+            if lut[canvas[y * width + x] as usize] >= INK_THRESHOLD {
                 count += 1;
                 x0 = x0.min(x);
                 y0 = y0.min(y);
@@ -181,11 +211,21 @@ pub fn preprocess(
             }
         }
     }
-    if count == 0 || count < (area / NEAR_EMPTY_DIVISOR).max(1) {
+    if count == 0 || count < ((width * height) / NEAR_EMPTY_DIVISOR).max(1) {
         return Err(PreprocessError::Empty);
     }
-    let (bw, bh) = (x1 - x0 + 1, y1 - y0 + 1);
-    // 4. Fit into 20×20 keeping the aspect ratio.
+    Ok((x0, y0, x1 - x0 + 1, y1 - y0 + 1))
+}
+
+/// Step 4, scale: the ink inside `bbox`, fitted into 20×20 keeping the aspect ratio by exact
+/// area averaging; returns the digit (row stride [`FIT`]) and its size (width, height).
+fn scale_to_fit(
+    canvas: &[u8],
+    width: usize,
+    bbox: (usize, usize, usize, usize),
+    lut: &[u8; 256],
+) -> ([u8; FIT * FIT], (usize, usize)) {
+    let (x0, y0, bw, bh) = bbox;
     let long = bw.max(bh) as u64;
     let tw = (div_round(bw as u64 * FIT as u64, long) as usize).clamp(1, FIT);
     let th = (div_round(bh as u64 * FIT as u64, long) as usize).clamp(1, FIT);
@@ -209,13 +249,23 @@ pub fn preprocess(
                 for sx in sx_first..=sx_last.min(bw - 1) {
                     let ox =
                         (tx1.min((sx as u64 + 1) * tw64)).saturating_sub(tx0.max(sx as u64 * tw64));
-                    acc += ink(canvas[row + sx]) as u64 * ox * oy;
+                    acc += lut[canvas[row + sx] as usize] as u64 * ox * oy;
                 }
             }
             small[ty * FIT + tx] = div_round(acc, bw64 * bh64).min(255) as u8;
         }
     }
-    // 5. Centre of mass to the centre: offset = round(14 - com), com in pixel-centre units.
+    (small, (tw, th))
+}
+
+/// Step 5, centre: writes the `tw × th` digit into `out` (zeroed) with its centre of mass at
+/// the centre of the 28×28 field; returns where its top-left corner went.
+fn centre_of_mass(
+    small: &[u8; FIT * FIT],
+    (tw, th): (usize, usize),
+    out: &mut [u8; SIDE * SIDE],
+) -> Result<(usize, usize), PreprocessError> {
+    // offset = round(14 - com), com in pixel-centre units.
     let (mut mass, mut mx, mut my) = (0u64, 0u64, 0u64);
     for ty in 0..th {
         for tx in 0..tw {
@@ -241,11 +291,5 @@ pub fn preprocess(
         let dst = (oy + ty) * SIDE + ox;
         out[dst..dst + tw].copy_from_slice(&small[ty * FIT..ty * FIT + tw]);
     }
-    Ok(PreprocessInfo {
-        inverted,
-        background,
-        bbox: (x0, y0, bw, bh),
-        scaled: (tw, th),
-        offset: (ox, oy),
-    })
+    Ok((ox, oy))
 }
