@@ -13,6 +13,7 @@
 //! | [`error`] | [`DataError`] and its parts |
 //! | [`audit`] | [`audit::leak_audit`]: exact duplicate images across and within splits |
 //! | [`model_file`] | bounded reading of a model blob file (header first, capped) |
+//! | [`rng`] | SplitMix64, the seeded generator that shuffles, augments and picks samples |
 //!
 //! Features: `download` (default) adds reading the files, [`locate`], [`load`], [`load_test`]; `fs`
 //! (part of `download`) adds [`write_atomic`]. Without them the crate builds for
@@ -44,6 +45,7 @@ pub mod location;
 pub mod model_file;
 #[cfg(feature = "download")]
 mod read;
+pub mod rng;
 #[cfg(all(test, feature = "download"))]
 mod tests;
 #[cfg(feature = "fs")]

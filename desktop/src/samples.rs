@@ -9,6 +9,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use sumi_data::rng::{Rng as _, SeedableRng as _, SplitMix64};
 use sumi_data::{IdxError, Split};
 
 const EMBEDDED_IMAGES: &[u8] =
@@ -128,14 +129,15 @@ fn gunzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
     Ok(out)
 }
 
-/// A small deterministic random number generator (SplitMix64) for picking samples.
+/// A small deterministic random number generator (SplitMix64, `sumi_data::rng`) for picking
+/// samples.
 #[derive(Debug, Clone)]
-pub struct Picker(u64);
+pub struct Picker(SplitMix64);
 
 impl Picker {
     /// Seeded generator.
     pub fn new(seed: u64) -> Self {
-        Self(seed)
+        Self(SplitMix64::seed_from_u64(seed))
     }
 
     /// Seeded from the clock.
@@ -144,15 +146,11 @@ impl Picker {
         let nanos = web_time::SystemTime::now()
             .duration_since(web_time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
-        Self(nanos ^ 0x9E37_79B9_7F4A_7C15)
+        Self::new(nanos ^ 0x9E37_79B9_7F4A_7C15)
     }
 
     fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// A random index in `0..len` different from `current` (when `len > 1`).

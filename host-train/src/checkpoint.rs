@@ -1,13 +1,12 @@
-//! Run directories, checkpoints and atomic file writes.
+//! Run directories and checkpoints.
 //!
 //! A run directory holds `config.json` (the recipe), and a checkpoint made of
 //! `model-<tag>.bpk` (burn module record), `optim-<tag>.bpk` (optimizer record) and
 //! `state.json` (progress and metric history) which names the two record files. Every file is
-//! written to a temporary name and renamed into place, and `state.json` is renamed last, so a
-//! crash at any moment leaves the previous checkpoint intact.
+//! written atomically ([`sumi_data::write_atomic`]: a temporary file renamed into place), and
+//! `state.json` last, so a crash at any moment leaves the previous checkpoint intact.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -15,6 +14,7 @@ use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
+use sumi_data::write_atomic;
 
 use crate::data::Augment;
 use crate::metrics::EpochMetrics;
@@ -101,36 +101,13 @@ pub struct State {
 pub const CONFIG_FILE: &str = "config.json";
 pub const STATE_FILE: &str = "state.json";
 
-/// Write `bytes` to `path` atomically (temporary file in the same directory, fsync, rename).
-/// On any failure (full disk, read-only directory) the temporary file is removed: a failed
-/// write leaves `path` as it was and no `.tmp` file behind.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .with_context(|| format!("{} has no file name", path.display()))?;
-    let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
-    let mut f =
-        fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    let written = f
-        .write_all(bytes)
-        .and_then(|_| f.sync_all())
-        .with_context(|| format!("cannot write {}", tmp.display()));
-    drop(f);
-    let renamed = written.and_then(|_| {
-        fs::rename(&tmp, path)
-            .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
-    });
-    if renamed.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    renamed
-}
-
 pub fn save_config(dir: &Path, cfg: &RunConfig) -> Result<()> {
     fs::create_dir_all(dir)
         .with_context(|| format!("cannot create run directory {}", dir.display()))?;
-    write_atomic(&dir.join(CONFIG_FILE), &serde_json::to_vec_pretty(cfg)?)
+    Ok(write_atomic(
+        &dir.join(CONFIG_FILE),
+        &serde_json::to_vec_pretty(cfg)?,
+    )?)
 }
 
 pub fn load_config(dir: &Path) -> Result<RunConfig> {
@@ -416,30 +393,4 @@ pub fn weights_digest(net: &Net) -> (u64, usize) {
         }
     }
     (h, p.len())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Issue 15 case 8: a write that fails (here the rename, onto a directory) leaves no
-    /// `.tmp` file behind and the target as it was.
-    #[test]
-    fn a_failed_write_leaves_no_temporary_file() {
-        let dir = std::env::temp_dir().join(format!("sumi-write-atomic-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        let target = dir.join("model.sumi");
-        fs::create_dir_all(&target).unwrap();
-        let e = write_atomic(&target, b"blob").unwrap_err();
-        assert!(format!("{e:#}").contains("rename"), "{e:#}");
-        let left: Vec<_> = fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(left, [std::ffi::OsString::from("model.sumi")], "{left:?}");
-        assert!(target.is_dir());
-        write_atomic(&dir.join("ok"), b"x").unwrap();
-        assert_eq!(fs::read(dir.join("ok")).unwrap(), b"x");
-        fs::remove_dir_all(&dir).unwrap();
-    }
 }

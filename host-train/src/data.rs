@@ -5,10 +5,9 @@
 //! same weights as an uninterrupted run.
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use sumi_data::Split;
-
-/// Pixels per image.
-pub const PIXELS: usize = 28 * 28;
+use sumi_core::preprocess::SIDE;
+use sumi_data::rng::{Rng as _, SeedableRng as _, SplitMix64};
+use sumi_data::{IMAGE_BYTES as PIXELS, Split};
 
 /// Seed of the train/validation split. Fixed (independent of `--seed`) so that every run, of
 /// every preset, selects models on the same validation images.
@@ -17,32 +16,27 @@ pub const SPLIT_SEED: u64 = 0x5000_0005_1D0A_7A5E;
 /// Default number of training images held out for validation.
 pub const DEFAULT_VAL_SIZE: usize = 5_000;
 
-/// SplitMix64: small, fast, good enough for shuffling and augmentation, and trivially
-/// derivable from a tuple of integers.
+/// SplitMix64 ([`sumi_data::rng`]): small, fast, good enough for shuffling and augmentation,
+/// and trivially derivable from a tuple of integers.
 #[derive(Clone, Debug)]
-pub struct Rng(u64);
+pub struct Rng(SplitMix64);
 
 impl Rng {
     pub fn new(seed: u64) -> Rng {
-        Rng(seed)
+        Rng(SplitMix64::seed_from_u64(seed))
     }
 
-    /// A stream determined by `parts` (e.g. `[seed, PURPOSE, epoch, batch]`).
+    /// A stream determined by `parts` (e.g. `[seed, PURPOSE, epoch, batch]`): the state is
+    /// XORed with each part in turn and replaced by the generator's next output.
     pub fn derive(parts: &[u64]) -> Rng {
-        let mut r = Rng(0x243F_6A88_85A3_08D3);
-        for &p in parts {
-            r.0 ^= p;
-            r.0 = r.next_u64();
-        }
-        r
+        let state = parts.iter().fold(0x243F_6A88_85A3_08D3, |state, &p| {
+            SplitMix64::seed_from_u64(state ^ p).next_u64()
+        });
+        Rng::new(state)
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// Uniform in [0, 1).
@@ -129,14 +123,14 @@ impl Augment {
         // Inverse map: output pixel -> source position.
         let (s, c) = angle.sin_cos();
         let inv = 1.0 / scale;
-        let centre = 13.5f32;
-        for y in 0..28 {
-            for x in 0..28 {
+        let centre = (SIDE - 1) as f32 / 2.0;
+        for y in 0..SIDE {
+            for x in 0..SIDE {
                 let ox = x as f32 - centre - dx;
                 let oy = y as f32 - centre - dy;
                 let sx = (c * ox + s * oy) * inv + centre;
                 let sy = (-s * ox + c * oy) * inv + centre;
-                out[y * 28 + x] = bilinear(src, sx, sy) / 255.0;
+                out[y * SIDE + x] = bilinear(src, sx, sy) / 255.0;
             }
         }
     }
@@ -149,8 +143,9 @@ fn bilinear(src: &[u8], x: f32, y: f32) -> f32 {
     let fy = y - y0;
     let (x0, y0) = (x0 as i32, y0 as i32);
     let px = |xi: i32, yi: i32| -> f32 {
-        if (0..28).contains(&xi) && (0..28).contains(&yi) {
-            f32::from(src[yi as usize * 28 + xi as usize])
+        let side = SIDE as i32;
+        if (0..side).contains(&xi) && (0..side).contains(&yi) {
+            f32::from(src[yi as usize * SIDE + xi as usize])
         } else {
             0.0
         }
@@ -193,7 +188,7 @@ pub fn batch(
     }
     let targets: Vec<i64> = labels.iter().map(|&l| i64::from(l)).collect();
     Batch {
-        images: Tensor::from_data(TensorData::new(pixels, [b, 1, 28, 28]), device),
+        images: Tensor::from_data(TensorData::new(pixels, [b, 1, SIDE, SIDE]), device),
         targets: Tensor::from_data(TensorData::new(targets, [b]), device),
         labels,
     }

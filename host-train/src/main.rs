@@ -553,12 +553,12 @@ fn do_export(
         &device,
     )?;
     let out = &outputs.blob;
-    checkpoint::write_atomic(out, &blob)?;
+    sumi_data::write_atomic(out, &blob)?;
     if let Some(p) = &outputs.report {
-        checkpoint::write_atomic(p, &serde_json::to_vec_pretty(&rep)?)?;
+        sumi_data::write_atomic(p, &serde_json::to_vec_pretty(&rep)?)?;
     }
     if let Some(p) = &outputs.copy_to {
-        checkpoint::write_atomic(p, &blob)
+        sumi_data::write_atomic(p, &blob)
             .with_context(|| format!("cannot write {}", p.display()))?;
     }
     let (fit, tb, ta) = (
@@ -640,7 +640,7 @@ fn cmd_calibrate(a: CalibrateArgs) -> Result<ExitCode> {
     if back.layers != orig.layers || back.logit_scale != orig.logit_scale {
         bail!("internal error: calibration changed the layers");
     }
-    checkpoint::write_atomic(&a.out, &out)
+    sumi_data::write_atomic(&a.out, &out)
         .with_context(|| format!("cannot write {}", a.out.display()))?;
     eprintln!(
         "{name}: {fit} (val {val_size} of 60k train); wrote {}",

@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::write_atomic;
+use sumi_data::write_atomic;
 
 /// One epoch's summary.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -63,7 +63,7 @@ pub fn write_csv(path: &Path, history: &[EpochMetrics]) -> Result<()> {
         s.push_str(&m.csv_row());
         s.push('\n');
     }
-    write_atomic(path, s.as_bytes())
+    Ok(write_atomic(path, s.as_bytes())?)
 }
 
 /// Confusion matrix: `m[true][predicted]`, plus the answers that are not a digit 0–9.

@@ -17,6 +17,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
+use sumi_core::preprocess::SIDE;
 
 /// One convolution: 3x3 valid, ReLU, optional fused 2x2 max-pool.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -175,7 +176,7 @@ impl Arch {
     /// Feature-map shape (h, w, c) after each convolution, starting from 28x28x1 (0 once
     /// the map has shrunk below the kernel; [`Arch::parse`] rejects such stacks).
     pub fn conv_shapes(&self) -> Vec<(usize, usize, usize)> {
-        let (mut h, mut w) = (28usize, 28usize);
+        let (mut h, mut w) = (SIDE, SIDE);
         self.convs
             .iter()
             .map(|c| {
@@ -192,7 +193,11 @@ impl Arch {
 
     /// Length of the flattened feature vector.
     pub fn flat_len(&self) -> usize {
-        let (h, w, c) = self.conv_shapes().last().copied().unwrap_or((28, 28, 1));
+        let (h, w, c) = self
+            .conv_shapes()
+            .last()
+            .copied()
+            .unwrap_or((SIDE, SIDE, 1));
         h * w * c
     }
 

@@ -510,7 +510,7 @@ pub fn from_checkpoint(net: &Net, arch: &Arch, name: &str) -> Result<FloatNet> {
         in_f = out_f;
     }
     Ok(FloatNet {
-        input: [1, 28, 28],
+        input: [1, sumi_core::preprocess::SIDE, sumi_core::preprocess::SIDE],
         layers,
         classes: in_f,
         meta: vec![
@@ -808,7 +808,7 @@ pub fn cmd_export_onnx(a: ExportOnnxArgs) -> Result<ExitCode> {
         }
     };
     let bytes = to_bytes(&net);
-    crate::checkpoint::write_atomic(&a.out, &bytes)
+    sumi_data::write_atomic(&a.out, &bytes)
         .with_context(|| format!("cannot write {}", a.out.display()))?;
     eprintln!(
         "wrote {} ({} bytes, ONNX IR {IR_VERSION}, opset {OPSET}): float network of {what}; input `input` float [N, {}, {}, {}] = pixels / 255, output `logits` [N, {}]",

@@ -9,9 +9,10 @@ use std::sync::OnceLock;
 
 use anyhow::{Result, anyhow};
 use plotters::prelude::*;
+use sumi_core::preprocess::SIDE;
 
-use crate::checkpoint::write_atomic;
 use crate::metrics::{Confusion, EpochMetrics};
+use sumi_data::write_atomic;
 
 /// The workspace's one embedded font: the desktop app's Noto Sans CJK JP subset (SIL OFL 1.1,
 /// see `desktop/ui/fonts/`), which always contains printable ASCII. Plots draw ASCII text only,
@@ -35,7 +36,7 @@ fn save_rgb(path: &Path, w: u32, h: u32, buf: Vec<u8>) -> Result<()> {
     let img = image::RgbImage::from_raw(w, h, buf).ok_or_else(|| anyhow!("bad image buffer"))?;
     let mut out = std::io::Cursor::new(Vec::new());
     img.write_to(&mut out, image::ImageFormat::Png)?;
-    write_atomic(path, &out.into_inner())
+    Ok(write_atomic(path, &out.into_inner())?)
 }
 
 fn err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
@@ -208,7 +209,8 @@ pub struct Mistake<'a> {
 pub fn mistakes(path: &Path, items: &[Mistake<'_>]) -> Result<()> {
     let cols = 8u32;
     let rows = (items.len() as u32).div_ceil(cols).max(1);
-    let (tw, th) = (28 * 3 + 16, 28 * 3 + 30);
+    let side = SIDE as u32;
+    let (tw, th) = (side * 3 + 16, side * 3 + 30);
     let (w, h) = (cols * tw, rows * th);
     let mut buf = vec![255u8; (w * h * 3) as usize];
     register_font()?;
@@ -217,9 +219,9 @@ pub fn mistakes(path: &Path, items: &[Mistake<'_>]) -> Result<()> {
         root.fill(&WHITE).map_err(err)?;
         for (i, m) in items.iter().enumerate() {
             let (cx, cy) = ((i as u32 % cols) * tw + 8, (i as u32 / cols) * th + 4);
-            for y in 0..28u32 {
-                for x in 0..28u32 {
-                    let v = 255 - m.pixels[(y * 28 + x) as usize];
+            for y in 0..side {
+                for x in 0..side {
+                    let v = 255 - m.pixels[(y * side + x) as usize];
                     let color = RGBColor(v, v, v);
                     root.draw(&Rectangle::new(
                         [
@@ -233,7 +235,7 @@ pub fn mistakes(path: &Path, items: &[Mistake<'_>]) -> Result<()> {
             }
             root.draw(&Text::new(
                 format!("{}->{} {:.0}%", m.truth, m.pred, 100.0 * m.confidence),
-                (cx as i32, (cy + 28 * 3 + 4) as i32),
+                (cx as i32, (cy + side * 3 + 4) as i32),
                 ("sans-serif", 15).into_font().color(&RED),
             ))
             .map_err(err)?;

@@ -74,7 +74,7 @@ pub fn load_grey(path: &Path) -> Result<image::GrayImage> {
 pub fn predict_file(model: &sumi_core::Model<'_>, path: &Path) -> Result<FilePrediction> {
     let grey = load_grey(path)?;
     let (w, h) = (grey.width() as usize, grey.height() as usize);
-    let mut input = [0u8; 784];
+    let mut input = [0u8; sumi_data::IMAGE_BYTES];
     sumi_core::preprocess(grey.as_raw(), w, h, &mut input)
         .map_err(|e| anyhow!("{}: {e}", path.display()))?;
     let mut arena = vec![0u8; model.arena_bytes()];
