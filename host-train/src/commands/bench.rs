@@ -1,33 +1,32 @@
 //! `sumi-train bench`: training throughput (images/s) of each burn backend on real MNIST
 //! batches, same model, batch size and augmentation as training.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use anyhow::{Result, anyhow};
+use anyhow::Result;
 
 use crate::checkpoint::{Backend, State};
-use crate::model::Preset;
+use crate::cli::BenchArgs;
 use crate::train;
 
-pub fn run(
-    data_dir: &Option<PathBuf>,
-    backends: &[Backend],
-    preset: Preset,
-    steps: usize,
-    batch_size: usize,
-    threads: Option<usize>,
-) -> Result<ExitCode> {
-    crate::set_threads(threads)?;
-    let mnist =
-        sumi_data::load(data_dir.as_deref()).map_err(|e| anyhow!("cannot load MNIST: {e}"))?;
+pub fn run(a: BenchArgs) -> Result<ExitCode> {
+    let BenchArgs {
+        data,
+        preset,
+        backend: backends,
+        steps,
+        batch_size,
+        threads,
+    } = a;
+    super::set_threads(threads)?;
+    let mnist = super::load_mnist(&data.data_dir)?;
     let backends = if backends.is_empty() {
         vec![Backend::Flex, Backend::Ndarray]
     } else {
-        backends.to_vec()
+        backends
     };
     let tmp = std::env::temp_dir().join(format!("sumi-bench-{}", std::process::id()));
     std::fs::create_dir_all(&tmp)?;
