@@ -11,16 +11,7 @@ use sumi_desktop::state::{BRUSH_RADIUS, CANVAS_SIZE};
 
 fn seven() -> Canvas {
     let mut c = Canvas::new(CANVAS_SIZE, CANVAS_SIZE, BRUSH_RADIUS);
-    let s = CANVAS_SIZE as f32;
-    let pts = [(0.28, 0.22), (0.72, 0.22), (0.58, 0.5), (0.46, 0.84)];
-    c.begin_stroke(Point {
-        x: pts[0].0 * s,
-        y: pts[0].1 * s,
-    });
-    for &(x, y) in &pts[1..] {
-        c.extend_stroke(Point { x: x * s, y: y * s });
-    }
-    c.end_stroke();
+    c.stroke_through(&[(0.28, 0.22), (0.72, 0.22), (0.58, 0.5), (0.46, 0.84)]);
     c
 }
 

@@ -117,6 +117,20 @@ impl Canvas {
         self.drawing = false;
     }
 
+    /// Draws one whole stroke through `points` given as fractions (0..1) of the canvas size:
+    /// the benchmark's and the browser timing's drawn digit.
+    pub fn stroke_through(&mut self, points: &[(f32, f32)]) {
+        let (w, h) = (self.width as f32, self.height as f32);
+        let mut points = points.iter().map(|&(x, y)| Point { x: x * w, y: y * h });
+        if let Some(first) = points.next() {
+            self.begin_stroke(first);
+            for p in points {
+                self.extend_stroke(p);
+            }
+            self.end_stroke();
+        }
+    }
+
     /// Removes the last stroke. Returns false when there was nothing to undo.
     pub fn undo(&mut self) -> bool {
         if self.strokes.pop().is_none() {
@@ -202,6 +216,20 @@ mod tests {
 
     fn p(x: f32, y: f32) -> Point {
         Point { x, y }
+    }
+
+    #[test]
+    fn stroke_through_draws_one_whole_stroke_in_canvas_fractions() {
+        let mut c = Canvas::new(100, 50, 2.0);
+        c.stroke_through(&[]);
+        assert!(c.is_empty());
+        c.stroke_through(&[(0.1, 0.5), (0.9, 0.5)]);
+        assert_eq!(c.stroke_count(), 1);
+        assert!(!c.is_drawing());
+        // Ink along the middle row from x = 10 to 90, none at the ends or off the row.
+        let at = |x: usize, y: usize| c.pixels()[y * 100 + x];
+        assert!((12..=88).all(|x| at(x, 25) > 0));
+        assert_eq!((at(2, 25), at(97, 25), at(50, 5)), (0, 0, 0));
     }
 
     #[test]

@@ -10,7 +10,7 @@
 
 use wasm_bindgen::prelude::*;
 
-use crate::canvas::{Canvas, Point};
+use crate::canvas::Canvas;
 use crate::i18n::Lang;
 use crate::model::LoadedModel;
 use crate::state::{BRUSH_RADIUS, CANVAS_SIZE};
@@ -59,16 +59,7 @@ pub fn start() -> Result<(), JsValue> {
 pub fn bench(rounds: u32) -> Result<f64, JsValue> {
     let mut model = LoadedModel::embedded().map_err(js_error)?;
     let mut canvas = Canvas::new(CANVAS_SIZE, CANVAS_SIZE, BRUSH_RADIUS);
-    let s = CANVAS_SIZE as f32;
-    let seven = [(0.28, 0.22), (0.72, 0.22), (0.46, 0.84)];
-    canvas.begin_stroke(Point {
-        x: seven[0].0 * s,
-        y: seven[0].1 * s,
-    });
-    for &(x, y) in &seven[1..] {
-        canvas.extend_stroke(Point { x: x * s, y: y * s });
-    }
-    canvas.end_stroke();
+    canvas.stroke_through(&[(0.28, 0.22), (0.72, 0.22), (0.46, 0.84)]);
     let performance = web_sys::window()
         .and_then(|w| w.performance())
         .ok_or_else(|| js_error("no performance.now() in this page"))?;
