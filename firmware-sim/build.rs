@@ -5,7 +5,9 @@
 //! so that a model that does not fit fails at build/link time with a clear message.
 //! Cortex-M boards get `memory.x` for cortex-m-rt's `link.x`; RISC-V boards get the firmware's
 //! own `sumi-riscv.x`. `SUMI_SELFTEST_PANIC=1` builds a firmware that panics at start (the
-//! driver's panic test).
+//! driver's panic test); `SUMI_WHOLE_MAP=1` one that runs every layer on whole maps
+//! (`Model::predict_with`, arena `Model::observed_arena_bytes`) instead of the streamed plan, for
+//! the report's comparison.
 //!
 //! Host build: the host half of this package (the driver) never compiles the firmware half, so
 //! the script type-checks it with a nested `cargo check` of this package for one Arm and one
@@ -36,6 +38,8 @@ fn main() {
     println!("cargo:rerun-if-env-changed=SUMI_MODEL");
     println!("cargo:rerun-if-env-changed=SUMI_SELFTEST_PANIC");
     println!("cargo::rustc-check-cfg=cfg(sumi_selftest_panic)");
+    println!("cargo:rerun-if-env-changed=SUMI_WHOLE_MAP");
+    println!("cargo::rustc-check-cfg=cfg(sumi_whole_map)");
     if std::env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("none") {
         check_firmware();
         return;
@@ -83,7 +87,15 @@ fn main() {
         ram_kib,
         min_stack_kib: stack_kib,
     };
-    let arena = sumi_core::blob::header_arena_bytes(&blob);
+    let mut arena = sumi_core::blob::header_arena_bytes(&blob);
+    if std::env::var("SUMI_WHOLE_MAP").as_deref() == Ok("1") {
+        // Comparison build: every layer's whole map (Model::predict_with), so its arena.
+        let model = sumi_core::Model::from_bytes(&blob)
+            .unwrap_or_else(|e| fail(&format!("{}: {e}", model.display())));
+        arena = model.observed_arena_bytes();
+        println!("cargo:rustc-cfg=sumi_whole_map");
+        println!("cargo:rustc-env=SUMI_WHOLE_ARENA_BYTES={arena}");
+    }
     let label = model.display().to_string();
     if let Err(e) = boards::check_fit(board, budget, &label, blob.len(), arena) {
         fail(&format!(

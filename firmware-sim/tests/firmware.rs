@@ -86,7 +86,17 @@ fn firmware_logits_are_bit_identical_to_host() {
         return;
     }
     let n = 200;
-    let out = driver(&["--limit", &n.to_string(), "--json"]);
+    // The budget the streamed plan needs (static RAM 5.3 KB + stack 3.7 KB): a firmware whose
+    // stack grew past the 9 KiB fails (its painted stack would reach the end of its region).
+    let out = driver(&[
+        "--limit",
+        &n.to_string(),
+        "--json",
+        "--ram-kib",
+        "9",
+        "--min-stack-kib",
+        "3",
+    ]);
     assert!(out.status.success(), "driver failed:\n{}", text(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
     assert_eq!(report["images"], n, "{report}");
@@ -132,6 +142,28 @@ fn firmware_logits_are_bit_identical_to_host() {
         ram["static_bytes"].as_u64().unwrap() >= model.arena_bytes() as u64,
         "{ram}"
     );
+    assert!(ram["used_bytes"].as_u64().unwrap() <= 9 * 1024, "{ram}");
+    assert_eq!(report["plan"], "streamed", "{report}");
+}
+
+#[test]
+fn whole_map_plan_gives_the_same_logits_in_its_larger_arena() {
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !qemu_or_skip("whole_map_plan_gives_the_same_logits_in_its_larger_arena") {
+        return;
+    }
+    let out = driver(&["--limit", "10", "--json", "--whole-map"]);
+    assert!(out.status.success(), "driver failed:\n{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    assert_eq!(report["plan"], "whole-map", "{report}");
+    assert_eq!(report["identical_logits"], 10, "{report}");
+    let model =
+        sumi_core::Model::from_bytes(sumi_core::models::DEFAULT).expect("default model loads");
+    assert_eq!(
+        report["ram"]["arena_declared_bytes"],
+        model.observed_arena_bytes()
+    );
+    assert!(model.observed_arena_bytes() > 3 * model.arena_bytes());
 }
 
 #[test]
@@ -313,22 +345,34 @@ fn riscv32_logits_are_bit_identical_to_host() {
     ) {
         return;
     }
-    // The tiny model on the 16 KiB SiFive E, the default model on the large-RAM virt board.
+    // Both models on the 16 KiB SiFive E (the streamed plan fits the default one there), the
+    // default model on the large-RAM virt board.
     let report = parity("sifive_e", Some(&tiny_model()), 100, 16);
     assert_eq!(report["target"], "riscv32imac-unknown-none-elf", "{report}");
+    parity("sifive_e", None, 5, 16);
     let report = parity("riscv32-virt", None, 20, 64);
     assert_eq!(report["target"], "riscv32imac-unknown-none-elf", "{report}");
 }
 
 #[test]
-fn a_model_too_big_for_a_16_kib_board_is_refused_with_budget_and_need() {
+fn the_default_model_runs_on_the_16_kib_cortex_m0() {
     let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !qemu_or_skip("the_default_model_runs_on_the_16_kib_cortex_m0") {
+        return;
+    }
+    parity("microbit", None, 5, 16);
+}
+
+#[test]
+fn a_plan_too_big_for_a_16_kib_board_is_refused_with_budget_and_need() {
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // The default model fits a 16 KiB board streamed (5.3 KB arena), not on whole maps.
     let model =
         sumi_core::Model::from_bytes(sumi_core::models::DEFAULT).expect("default model loads");
-    let arena = boards::bytes(model.arena_bytes());
+    let arena = boards::bytes(model.observed_arena_bytes());
     // The driver refuses before building, naming the budget and what the model needs.
     for board in ["microbit", "sifive_e"] {
-        let out = driver(&["--board", board, "--limit", "1"]);
+        let out = driver(&["--board", board, "--limit", "1", "--whole-map"]);
         assert_eq!(out.status.code(), Some(2), "{}", text(&out));
         let t = text(&out);
         assert!(
@@ -359,6 +403,7 @@ fn a_model_too_big_for_a_16_kib_board_is_refused_with_budget_and_need() {
         .args(["--target", "thumbv6m-none-eabi"])
         .env("CARGO_TARGET_DIR", base.join("firmware").join("cargo"))
         .env("SUMI_BOARD", "microbit")
+        .env("SUMI_WHOLE_MAP", "1")
         .env_remove("SUMI_MODEL")
         .env_remove("SUMI_RAM_KIB")
         .env_remove("RUSTFLAGS")

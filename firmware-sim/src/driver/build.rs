@@ -61,13 +61,17 @@ pub fn ensure_target(target: &str) -> Result<()> {
     Ok(())
 }
 
+/// Which firmware to build besides the normal one.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Variant {
+    /// Panic at start (the driver's panic test).
+    pub selftest_panic: bool,
+    /// Whole feature maps (`Model::predict_with`) instead of the streamed plan.
+    pub whole_map: bool,
+}
+
 /// Builds the firmware for `model` (a blob file) and `board`, and returns the ELF path.
-pub fn firmware(
-    model: &Path,
-    board: Board,
-    budget: Budget,
-    selftest_panic: bool,
-) -> Result<PathBuf> {
+pub fn firmware(model: &Path, board: Board, budget: Budget, variant: Variant) -> Result<PathBuf> {
     let target = board.spec().target;
     ensure_target(target)?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
@@ -91,8 +95,9 @@ pub fn firmware(
         .env("SUMI_MIN_STACK_KIB", budget.min_stack_kib.to_string())
         .env(
             "SUMI_SELFTEST_PANIC",
-            if selftest_panic { "1" } else { "0" },
+            if variant.selftest_panic { "1" } else { "0" },
         )
+        .env("SUMI_WHOLE_MAP", if variant.whole_map { "1" } else { "0" })
         // Firmware-style codegen: whole-program optimisation, one codegen unit.
         .env("CARGO_PROFILE_RELEASE_LTO", "fat")
         .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1")

@@ -68,6 +68,11 @@ pub struct Cli {
     /// Keep the run directory (images, results, stats, counts) for inspection.
     #[arg(long)]
     keep_run_dir: bool,
+    /// Run every layer on whole feature maps (`Model::predict_with`, the arena of
+    /// `Model::observed_arena_bytes`) instead of the streamed plan (`Model::predict`): the
+    /// comparison the report's memory and instruction figures are read against.
+    #[arg(long)]
+    whole_map: bool,
     /// Do not validate the blob on the host first (tests the firmware's own load error).
     #[arg(long, hide = true)]
     no_host_check: bool,
@@ -175,7 +180,11 @@ fn budget(cli: &Cli, blob: &[u8], model_label: &str) -> Result<build::Budget> {
         ram_kib: cli.ram_kib.unwrap_or(spec.default_ram_kib),
         min_stack_kib: cli.min_stack_kib,
     };
-    let arena = sumi_core::blob::header_arena_bytes(blob);
+    let mut arena = sumi_core::blob::header_arena_bytes(blob);
+    if cli.whole_map {
+        // build.rs checks the same: whole maps need Model::observed_arena_bytes.
+        arena = sumi_core::Model::from_bytes(blob).map_or(arena, |m| m.observed_arena_bytes());
+    }
     if let Err(e) = crate::boards::check_fit(spec, budget, model_label, blob.len(), arena) {
         bail!("{e} (--flash-kib, --ram-kib, --min-stack-kib; --board lists the boards)");
     }
@@ -229,6 +238,7 @@ fn run_in(task: &Task<'_>, run_dir: &Path) -> Result<bool> {
         outcome: &outcome,
         sizes: firmware.sizes,
         jobs: qemu_processes,
+        whole_map: cli.whole_map,
     })?;
     if cli.json {
         println!(
@@ -277,7 +287,15 @@ fn build_firmware(task: &Task<'_>, run_dir: &Path) -> Result<Firmware> {
         cli.board.spec().target,
         cli.board.spec().name
     );
-    let built = build::firmware(&model_file, cli.board, task.budget, cli.selftest_panic)?;
+    let built = build::firmware(
+        &model_file,
+        cli.board,
+        task.budget,
+        build::Variant {
+            selftest_panic: cli.selftest_panic,
+            whole_map: cli.whole_map,
+        },
+    )?;
     let elf = run_dir.join("firmware.elf");
     std::fs::copy(&built, &elf).with_context(|| format!("cannot copy {}", built.display()))?;
     let (sizes, mark) = elf::inspect(&elf, MARK_SYMBOL, cli.board.spec().ram_origin)?;

@@ -22,6 +22,8 @@ pub struct Inputs<'a> {
     pub outcome: &'a Outcome,
     pub sizes: Sizes,
     pub jobs: usize,
+    /// Whole-map execution (`--whole-map`) instead of the streamed plan.
+    pub whole_map: bool,
 }
 
 /// Exact instruction counts per inference.
@@ -57,6 +59,7 @@ pub struct Report {
     macs: u64,
     params: u32,
     instructions: Option<Instructions>,
+    whole_map: bool,
     wall_s: f64,
     jobs: usize,
 }
@@ -108,6 +111,7 @@ impl Report {
             macs: i.model.macs(),
             params: i.model.params(),
             instructions,
+            whole_map: i.whole_map,
             wall_s: i.outcome.wall.as_secs_f64(),
             jobs: i.jobs,
         })
@@ -115,6 +119,15 @@ impl Report {
 
     fn pct(correct: usize, n: usize) -> f64 {
         100.0 * correct as f64 / n as f64
+    }
+
+    /// `streamed` (`Model::predict`) or `whole-map` (`Model::predict_with`).
+    fn plan(&self) -> &'static str {
+        if self.whole_map {
+            "whole-map"
+        } else {
+            "streamed"
+        }
     }
 
     fn ram_used(&self) -> u64 {
@@ -131,6 +144,7 @@ impl Report {
             "target": self.board.spec().target,
             "model": self.model_label,
             "model_name": self.model_name,
+            "plan": self.plan(),
             "images": n,
             "identical_logits": self.identical,
             "all_identical": self.identical == n,
@@ -199,6 +213,7 @@ impl Report {
             "model",
             format!("{} [{}]", self.model_label, self.model_name),
         );
+        t.row("execution plan", self.plan().to_owned());
         t.row("images run", n.to_string());
         t.row(
             "identical logits",

@@ -184,7 +184,7 @@ fn classify_all(
             arena_peak = measure_arena_peak(model, &image, arena)?;
         }
         sys::sumi_icount_mark();
-        let prediction = model.predict(&image, arena);
+        let prediction = infer(model, &image, arena);
         sys::sumi_icount_mark();
         let prediction = prediction.map_err(|e| {
             fail(
@@ -197,13 +197,28 @@ fn classify_all(
     Ok(arena_peak)
 }
 
+/// One inference with the plan chosen at build time: streamed (`Model::predict`, the default)
+/// or whole maps (`Model::predict_with`, `SUMI_WHOLE_MAP=1`, for the report's comparison).
+#[inline(always)]
+fn infer(
+    model: &Model<'_>,
+    image: &[u8],
+    arena: &mut [u8],
+) -> Result<Prediction, sumi_core::PredictError> {
+    if cfg!(sumi_whole_map) {
+        model.predict_with(image, arena, |_, _, _| {})
+    } else {
+        model.predict(image, arena)
+    }
+}
+
 /// Arena high-water mark: paint with two patterns (a byte that happens to equal one paint
 /// value cannot hide from both), run, and find the last byte written.
 fn measure_arena_peak(model: &Model<'_>, image: &[u8], arena: &mut [u8]) -> Result<usize, Failed> {
     let mut peak = 0;
     for paint in [0xA5u8, 0x5A] {
         arena.fill(paint);
-        if let Err(e) = model.predict(image, arena) {
+        if let Err(e) = infer(model, image, arena) {
             return Err(fail(
                 EXIT_PREDICT,
                 format_args!("sumi firmware: predict failed on image 0: {e}"),
