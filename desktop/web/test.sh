@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Browser end-to-end test: serves the page built by desktop/web/build.sh on 127.0.0.1, opens it
-# in headless Chromium (Debian's `chromium`), draws a 7 with real pointer events over the
-# DevTools protocol and checks that the page shows 7 (desktop/web/e2e.mjs); prints the page's
+# in headless Chromium (Debian's `chromium`), draws a 7 with real mouse events over the
+# DevTools protocol and checks that the page shows 7, then clears with Esc and draws a 1 with
+# touch events and checks 1 (desktop/web/e2e.mjs); prints the page's
 # size and the time per prediction in the browser. Needs: chromium, node >= 20, python3.
 #
 # Usage: desktop/web/test.sh [page-dir (default target/web)]
