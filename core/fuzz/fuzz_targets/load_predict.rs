@@ -117,7 +117,7 @@ fn check_model(model: &Model<'_>, data: &[u8]) {
     let mut cur = model.input_shape();
     for info in model.layers() {
         assert_eq!(info.input, cur, "layer shapes must chain");
-        assert!(info.arena_bytes <= model.arena_bytes());
+        assert!(info.arena_bytes <= model.observed_arena_bytes());
         cur = info.output;
     }
     assert_eq!(cur.len(), model.classes());
@@ -126,7 +126,7 @@ fn check_model(model: &Model<'_>, data: &[u8]) {
 /// The writer must accept whatever the reader accepted, and the result must load the same.
 fn reencode(model: &Model<'_>) {
     let mut out = vec![0u8; model.blob_bytes() + 64];
-    let n = blob::encode(model.description(), &mut out).expect("a loaded model must re-encode");
+    let n = blob::encode(&model.description(), &mut out).expect("a loaded model must re-encode");
     let again = Model::from_bytes(&out[..n]).expect("a re-encoded model must load");
     assert_eq!(again.arena_bytes(), model.arena_bytes());
     assert_eq!(again.macs(), model.macs());
@@ -135,8 +135,7 @@ fn reencode(model: &Model<'_>) {
 }
 
 fn run(model: &Model<'_>, input: &[u8]) {
-    let size = model.arena_bytes();
-    let mut arena = vec![0u8; size];
+    let mut arena = vec![0u8; model.observed_arena_bytes()];
     let mut observed = 0usize;
     let a = model
         .predict_with(input, &mut arena, |_, shape, map| {
@@ -144,6 +143,13 @@ fn run(model: &Model<'_>, input: &[u8]) {
             observed += 1;
         })
         .expect("predict with a correct input and arena must succeed");
+    // The streamed plan, in its own (smaller) arena, gives the same logits.
+    let mut small = vec![0u8; model.arena_bytes()];
+    let streamed = model
+        .predict(input, &mut small)
+        .expect("predict with a correct input and arena must succeed");
+    assert_eq!(streamed.logits(), a.logits(), "streamed and whole-map logits differ");
+    assert!(model.arena_bytes() <= model.observed_arena_bytes());
     assert_eq!(
         observed,
         model.layers().count() - 1,
@@ -164,7 +170,9 @@ fn run(model: &Model<'_>, input: &[u8]) {
     assert!(raw.iter().all(|v| v.is_finite()));
     let _ = a.confidence();
     // Same input, dirty (and larger) arena: identical result.
-    let mut dirty: Vec<u8> = (0..size + 7).map(|i| (i * 131 + 77) as u8).collect();
+    let mut dirty: Vec<u8> = (0..model.arena_bytes() + 7)
+        .map(|i| (i * 131 + 77) as u8)
+        .collect();
     let b = model
         .predict(input, &mut dirty)
         .expect("larger arena is fine");

@@ -80,7 +80,12 @@ pub trait Tile: Copy {
         for r in 0..rows {
             let (at, wt) = (r * stride, r * seg);
             let a = self.dot_4x2(
-                p.map(|x| &x[at..at + seg]),
+                [
+                    &p[0][at..at + seg],
+                    &p[1][at..at + seg],
+                    &p[2][at..at + seg],
+                    &p[3][at..at + seg],
+                ],
                 &w0[wt..wt + seg],
                 &w1[wt..wt + seg],
                 seg,
