@@ -114,7 +114,11 @@ pub enum PredictError {
 }
 
 /// The input every MNIST digit classifier takes: 28 × 28 × 1.
-pub const MNIST_INPUT: Shape = Shape { h: 28, w: 28, c: 1 };
+pub const MNIST_INPUT: Shape = Shape {
+    h: crate::preprocess::SIDE as u32,
+    w: crate::preprocess::SIDE as u32,
+    c: 1,
+};
 /// The classes of an MNIST digit classifier: the digits 0–9.
 pub const MNIST_CLASSES: usize = 10;
 

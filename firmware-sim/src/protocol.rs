@@ -51,7 +51,7 @@ pub const EXIT_FAULT: i32 = 7;
 pub const EXIT_PANIC: i32 = 101;
 
 /// Pixels per MNIST image (28 × 28 × 1).
-pub const INPUT_LEN: usize = 784;
+pub const INPUT_LEN: usize = sumi_core::preprocess::SIDE * sumi_core::preprocess::SIDE;
 
 /// Name of the firmware function called immediately before and after each `Model::predict`;
 /// the instruction-counting QEMU plugin records the instruction count every time it runs.
