@@ -94,7 +94,8 @@ fn main() {
             .unwrap_or_else(|e| fail(&format!("{}: {e}", model.display())));
         arena = model.observed_arena_bytes();
         println!("cargo:rustc-cfg=sumi_whole_map");
-        println!("cargo:rustc-env=SUMI_WHOLE_ARENA_BYTES={arena}");
+        std::fs::write(out.join("whole_arena_bytes.rs"), arena.to_string())
+            .expect("write OUT_DIR/whole_arena_bytes.rs");
     }
     let label = model.display().to_string();
     if let Err(e) = boards::check_fit(board, budget, &label, blob.len(), arena) {

@@ -186,8 +186,9 @@ impl LoadedModel {
         origin: &str,
     ) -> Result<Self, ModelError> {
         let model = check(blob, origin)?;
-        // `predict_with` (feature maps) keeps every layer's whole output: the larger arena.
-        let arena = vec![0; model.arena_bytes().max(model.observed_arena_bytes())];
+        // `predict_with` (feature maps) keeps every layer's whole output, so its arena, which
+        // also serves `predict` (it is never smaller than `Model::arena_bytes`).
+        let arena = vec![0; model.observed_arena_bytes()];
         let description = model.description();
         let feature_layers = model
             .layers()

@@ -116,11 +116,6 @@ pub struct Dsp;
 
 impl Tile for Dsp {
     const PAD: usize = 1;
-    #[inline(always)]
-    fn dot_4x2(self, p: [&[i8]; 4], w0: &[i8], w1: &[i8], kp: usize) -> [i32; 8] {
-        self.dot_4x2_rows(p, w0, w1, kp, 1, 0)
-    }
-
     /// Both blocks keep their accumulators across the `rows` segments.
     #[inline(always)]
     fn dot_4x2_rows(

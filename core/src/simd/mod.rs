@@ -59,14 +59,11 @@ use crate::quant::Requant4x2;
 pub trait Tile: Copy {
     /// Patches and weight rows are zero-padded to a multiple of this many bytes.
     const PAD: usize;
-    /// `[Σ p_j·w0 for j in 0..4, Σ p_j·w1 for j in 0..4]` over the first `kp` bytes (`kp` a
-    /// multiple of [`Tile::PAD`]; every slice at least `kp` long).
-    fn dot_4x2(self, p: [&[i8]; 4], w0: &[i8], w1: &[i8], kp: usize) -> [i32; 8];
-    /// The same tile over receptive fields read in place: `rows` segments of `seg` bytes (`seg`
-    /// a multiple of [`Tile::PAD`]); segment `r` of patch `j` is `p[j][r·stride..][..seg]`, of
-    /// the weights `w0[r·seg..][..seg]`. The default sums one [`Tile::dot_4x2`] per segment;
-    /// vector paths keep their accumulators across segments (one horizontal sum per tile).
-    #[inline(always)]
+    /// `[Σ p_j·w0 for j in 0..4, Σ p_j·w1 for j in 0..4]` over receptive fields of `rows`
+    /// segments of `seg` bytes (`seg` a multiple of [`Tile::PAD`]): segment `r` of patch `j` is
+    /// `p[j][r·stride..][..seg]`, of the weights `w0[r·seg..][..seg]`. Gathered patches are one
+    /// segment ([`Tile::dot_4x2`]); receptive fields read in place are `kernel_h` rows of the
+    /// input. Vector paths keep their accumulators across segments (one horizontal sum per tile).
     fn dot_4x2_rows(
         self,
         p: [&[i8]; 4],
@@ -75,26 +72,12 @@ pub trait Tile: Copy {
         seg: usize,
         rows: usize,
         stride: usize,
-    ) -> [i32; 8] {
-        let mut acc = [0i32; 8];
-        for r in 0..rows {
-            let (at, wt) = (r * stride, r * seg);
-            let a = self.dot_4x2(
-                [
-                    &p[0][at..at + seg],
-                    &p[1][at..at + seg],
-                    &p[2][at..at + seg],
-                    &p[3][at..at + seg],
-                ],
-                &w0[wt..wt + seg],
-                &w1[wt..wt + seg],
-                seg,
-            );
-            for (x, y) in acc.iter_mut().zip(a) {
-                *x += y;
-            }
-        }
-        acc
+    ) -> [i32; 8];
+    /// The tile over the first `kp` bytes of four gathered patches (`kp` a multiple of
+    /// [`Tile::PAD`]; every slice at least `kp` long): one segment of [`Tile::dot_4x2_rows`].
+    #[inline(always)]
+    fn dot_4x2(self, p: [&[i8]; 4], w0: &[i8], w1: &[i8], kp: usize) -> [i32; 8] {
+        self.dot_4x2_rows(p, w0, w1, kp, 1, 0)
     }
     /// Requantize the tile (bias, multiplier, right shift, zero point, clamp); the default is
     /// the scalar reference [`Requant4x2::apply`].
@@ -112,18 +95,51 @@ pub struct Portable;
 impl Tile for Portable {
     const PAD: usize = 1;
     #[inline(always)]
-    fn dot_4x2(self, p: [&[i8]; 4], w0: &[i8], w1: &[i8], kp: usize) -> [i32; 8] {
-        // Armv6-M (Cortex-M0) has too few low registers for the one-pass tile: two passes of
-        // the four-patch dot product there; one pass elsewhere (RISC-V, wasm).
-        #[cfg(target_arch = "arm")]
-        {
-            let a = portable::dot4(p, &w0[..kp]);
-            let b = portable::dot4(p, &w1[..kp]);
-            [a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3]]
+    fn dot_4x2_rows(
+        self,
+        p: [&[i8]; 4],
+        w0: &[i8],
+        w1: &[i8],
+        seg: usize,
+        rows: usize,
+        stride: usize,
+    ) -> [i32; 8] {
+        let mut acc = [0i32; 8];
+        for r in 0..rows {
+            let (at, wt) = (r * stride, r * seg);
+            let x = [
+                &p[0][at..at + seg],
+                &p[1][at..at + seg],
+                &p[2][at..at + seg],
+                &p[3][at..at + seg],
+            ];
+            let (u, v) = (&w0[wt..wt + seg], &w1[wt..wt + seg]);
+            // Armv6-M (Cortex-M0) has too few low registers for the one-pass tile: two passes
+            // of the four-patch dot product there; one pass elsewhere (RISC-V, wasm).
+            #[cfg(target_arch = "arm")]
+            let a = {
+                let (a, b) = (portable::dot4(x, u), portable::dot4(x, v));
+                [a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3]]
+            };
+            #[cfg(not(target_arch = "arm"))]
+            let a = portable::dot_4x2(x, u, v);
+            for (x, y) in acc.iter_mut().zip(a) {
+                *x += y;
+            }
         }
-        #[cfg(not(target_arch = "arm"))]
-        portable::dot_4x2(p, &w0[..kp], &w1[..kp])
+        acc
     }
+}
+
+/// The bounds every vector path checks before its unchecked loads (see
+/// [`Tile::dot_4x2_rows`]): `seg` a multiple of 16, both weight rows `rows · seg` long, each
+/// patch reaching its last segment.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[inline(always)]
+fn assert_rows(p: &[&[i8]; 4], w0: &[i8], w1: &[i8], seg: usize, rows: usize, stride: usize) {
+    let (wn, pn) = (rows * seg, (rows.max(1) - 1) * stride + seg);
+    assert!(seg.is_multiple_of(16) && w0.len() >= wn && w1.len() >= wn);
+    assert!(p.iter().all(|x| x.len() >= pn));
 }
 
 #[cfg(test)]

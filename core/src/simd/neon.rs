@@ -90,9 +90,7 @@ fn tile_4x2(
     (seg, rows, stride): (usize, usize, usize),
     mac: impl Fn(int32x4_t, int8x16_t, int8x16_t) -> int32x4_t,
 ) -> [i32; 8] {
-    let (wn, pn) = (rows * seg, (rows.max(1) - 1) * stride + seg);
-    assert!(seg.is_multiple_of(16) && w0.len() >= wn && w1.len() >= wn);
-    assert!(p.iter().all(|x| x.len() >= pn));
+    super::assert_rows(&p, w0, w1, seg, rows, stride);
     // SAFETY: NEON is part of the aarch64 baseline; register-only operation.
     let zero = unsafe { vdupq_n_s32(0) };
     let (mut a, mut b) = ([zero; 4], [zero; 4]);
@@ -120,11 +118,6 @@ fn tile_4x2(
 
 impl Tile for Neon {
     const PAD: usize = 16;
-
-    #[inline(always)]
-    fn dot_4x2(self, p: [&[i8]; 4], w0: &[i8], w1: &[i8], kp: usize) -> [i32; 8] {
-        tile_4x2(p, w0, w1, (kp, 1, 0), mac16)
-    }
 
     #[inline(always)]
     fn dot_4x2_rows(
@@ -240,15 +233,7 @@ impl NeonDot {
 impl Tile for NeonDot {
     const PAD: usize = 16;
 
-    /// Eight accumulators of a 4-pixel × 2-channel tile: `[Σ p_j·w0 for j in 0..4, Σ p_j·w1 for
-    /// j in 0..4]` over the first `kp` bytes. `kp` must be a multiple of 16 and every slice at
-    /// least `kp` long (callers zero-pad patches, so padding contributes nothing).
-    #[inline]
-    fn dot_4x2(self, p: [&[i8]; 4], w0: &[i8], w1: &[i8], kp: usize) -> [i32; 8] {
-        // SAFETY: the token proves `dotprod` is available (the loop checks the slice bounds).
-        unsafe { dot_4x2_sdot(p, w0, w1, (kp, 1, 0)) }
-    }
-
+    /// The `SDOT` tile (slice bounds checked by `tile_4x2`).
     #[inline]
     fn dot_4x2_rows(
         self,

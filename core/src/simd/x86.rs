@@ -71,11 +71,6 @@ impl Tile for Sse2 {
     const PAD: usize = 16;
 
     #[inline(always)]
-    fn dot_4x2(self, p: [&[i8]; 4], w0: &[i8], w1: &[i8], kp: usize) -> [i32; 8] {
-        self.dot_4x2_rows(p, w0, w1, kp, 1, 0)
-    }
-
-    #[inline(always)]
     fn dot_4x2_rows(
         self,
         p: [&[i8]; 4],
@@ -85,9 +80,7 @@ impl Tile for Sse2 {
         rows: usize,
         stride: usize,
     ) -> [i32; 8] {
-        let (wn, pn) = (rows * seg, (rows.max(1) - 1) * stride + seg);
-        assert!(seg.is_multiple_of(16) && w0.len() >= wn && w1.len() >= wn);
-        assert!(p.iter().all(|x| x.len() >= pn));
+        super::assert_rows(&p, w0, w1, seg, rows, stride);
         let mut out = [0i32; 8];
         // SAFETY: SSE2 is part of the x86-64 baseline; every 16-byte load is at `r·seg + i`
         // (weights) or `r·stride + i` (patches) with `i + 16 <= seg` and `r < rows`, and the
@@ -221,14 +214,8 @@ impl Avx2 {
 impl Tile for Avx2 {
     const PAD: usize = 16;
 
-    /// Eight accumulators of a 4-pixel × 2-channel tile: `[Σ p_j·w0 for j in 0..4, Σ p_j·w1 for
-    /// j in 0..4]` over the first `kp` bytes. `kp` must be a multiple of 16 and every slice at
-    /// least `kp` long (callers zero-pad patches, so padding contributes nothing).
-    #[inline]
-    fn dot_4x2(self, p: [&[i8]; 4], w0: &[i8], w1: &[i8], kp: usize) -> [i32; 8] {
-        self.dot_4x2_rows(p, w0, w1, kp, 1, 0)
-    }
-
+    /// The 256-bit `vpmaddwd` tile (callers zero-pad gathered patches, so padding contributes
+    /// nothing).
     #[inline]
     fn dot_4x2_rows(
         self,
@@ -239,9 +226,7 @@ impl Tile for Avx2 {
         rows: usize,
         stride: usize,
     ) -> [i32; 8] {
-        let (wn, pn) = (rows * seg, (rows.max(1) - 1) * stride + seg);
-        assert!(seg.is_multiple_of(16) && w0.len() >= wn && w1.len() >= wn);
-        assert!(p.iter().all(|x| x.len() >= pn));
+        super::assert_rows(&p, w0, w1, seg, rows, stride);
         // SAFETY: the token proves AVX2 is available; the assertions above bound every load.
         unsafe { dot_4x2_avx2(p, w0, w1, seg, rows, stride) }
     }

@@ -133,21 +133,10 @@ pub extern "C" fn sumi_icount_mark() {
 /// Arena size, taken from the header of the embedded blob at compile time.
 #[cfg(not(sumi_whole_map))]
 pub const ARENA_BYTES: usize = sumi_core::blob::header_arena_bytes(super::BLOB);
-/// Whole-map builds (`SUMI_WHOLE_MAP=1`): `Model::observed_arena_bytes`, computed by build.rs.
+/// Whole-map builds (`SUMI_WHOLE_MAP=1`): `Model::observed_arena_bytes`, which build.rs writes
+/// as a literal (it needs the planner, which is not `const`).
 #[cfg(sumi_whole_map)]
-pub const ARENA_BYTES: usize = parse(env!("SUMI_WHOLE_ARENA_BYTES"));
-
-/// A decimal number, in `const` context.
-#[cfg(sumi_whole_map)]
-const fn parse(s: &str) -> usize {
-    let b = s.as_bytes();
-    let (mut i, mut n) = (0, 0);
-    while i < b.len() {
-        n = n * 10 + (b[i] - b'0') as usize;
-        i += 1;
-    }
-    n
-}
+pub const ARENA_BYTES: usize = include!(concat!(env!("OUT_DIR"), "/whole_arena_bytes.rs"));
 
 #[repr(C, align(8))]
 struct Arena([u8; ARENA_BYTES]);
