@@ -111,6 +111,12 @@ pub enum PredictError {
         /// Pixels given.
         given: usize,
     },
+    /// The row source of [`Model::predict_rows`] could not supply an input row.
+    #[error("the input source could not supply row {row}; no prediction was made")]
+    InputRow {
+        /// The first row that could not be read (0-based).
+        row: usize,
+    },
 }
 
 /// The input every MNIST digit classifier takes: 28 × 28 × 1.
@@ -154,14 +160,28 @@ pub struct Model<'a> {
 /// The callback of [`Model::predict_with`].
 type Observer<'o> = &'o mut dyn FnMut(usize, Shape, &[i8]);
 
+/// The input of one run: fills row `y` (`w · c` pixels) and says whether it could.
+type RowSource<'s> = &'s mut dyn FnMut(usize, &mut [u8]) -> bool;
+
 /// What one run of the engine writes into and reads from.
 struct Run<'r> {
-    input: &'r [u8],
+    /// Fills input row `y` (`w · c` pixels); `false` when it cannot.
+    input: RowSource<'r>,
+    /// The first row `input` failed to supply.
+    failed_row: Option<usize>,
     /// The stages' windows (the arena without the scratch).
     maps: &'r mut [i8],
     scratch: &'r mut [i8],
     /// First row each stage's window holds.
     base: [usize; MAX_LAYERS + 1],
+}
+
+/// The row source of a whole image in memory (`rb` bytes per row).
+fn rows_of(input: &[u8], rb: usize) -> impl FnMut(usize, &mut [u8]) -> bool + '_ {
+    move |y, row| {
+        row.copy_from_slice(&input[y * rb..(y + 1) * rb]);
+        true
+    }
 }
 
 /// `(&a[x], &mut a[y])` for two disjoint ranges of `a`.
@@ -192,22 +212,36 @@ impl<'a> Model<'a> {
     pub fn from_bytes(blob: &'a [u8]) -> Result<Model<'a>, BlobError> {
         let lazy = blob::decode_lazy(blob)?;
         let h = &lazy.head;
-        let plan = Plan::new(
+        let (input, input_zero_point, n) = (
+            (h.input_h, h.input_w, h.input_c),
+            h.input_zero_point,
+            h.layers as usize,
+        );
+        let mut model = Model {
+            blob,
+            layers: lazy.layers,
+            meta: lazy.head.meta,
+            logit_scale: lazy.head.logit_scale,
+            calibration: lazy.calibration,
+            plan: Plan::EMPTY,
+        };
+        // Planned in place, into the model returned: no second plan on the stack while loading.
+        model.plan.fill(
             &Head {
-                input: (h.input_h, h.input_w, h.input_c),
-                input_zero_point: h.input_zero_point,
-                logit_scale: h.logit_scale,
-                temperature: lazy.calibration.temperature,
-                meta: &h.meta,
+                input,
+                input_zero_point,
+                logit_scale: model.logit_scale,
+                temperature: model.calibration.temperature,
+                meta: &model.meta,
             },
-            blob::LayerIter::new(lazy.layers, h.layers as usize),
+            blob::LayerIter::new(lazy.layers, n),
         )?;
         // Versions 1 and 2 declare the arena of the ping-pong plan they were written with; a
         // version-3 blob declares the streamed plan's arena exactly.
         let declared = if lazy.header.version >= blob::VERSION {
-            plan.arena_bytes
+            model.plan.arena_bytes
         } else {
-            plan.legacy_arena_bytes
+            model.plan.legacy_arena_bytes
         };
         if lazy.header.arena_bytes as usize != declared {
             return Err(BlobError::ArenaMismatch {
@@ -215,14 +249,7 @@ impl<'a> Model<'a> {
                 computed: declared,
             });
         }
-        Ok(Model {
-            blob,
-            layers: lazy.layers,
-            meta: lazy.head.meta,
-            logit_scale: lazy.head.logit_scale,
-            calibration: lazy.calibration,
-            plan,
-        })
+        Ok(model)
     }
 
     /// Bytes of scratch memory [`Model::predict`] needs: the streamed plan's exact peak
@@ -333,7 +360,69 @@ impl<'a> Model<'a> {
     /// Classify one input: `h · w · c` pixels, 0 = background, 255 = ink (MNIST convention).
     /// `arena` must hold at least [`Model::arena_bytes`] bytes.
     pub fn predict(&self, input: &[u8], arena: &mut [u8]) -> Result<Prediction, PredictError> {
-        self.run(input, arena, &self.plan.stages, self.plan.arena_bytes, None)
+        let rb = self.check_input(input)?;
+        self.run(
+            &mut rows_of(input, rb),
+            arena,
+            &self.plan.stages,
+            self.plan.arena_bytes,
+            None,
+        )
+    }
+
+    /// Like [`Model::predict`], with the input read one row at a time: `rows(y, row)` fills
+    /// input row `y` (`w · c` pixels, 0 = background, 255 = ink) and returns `false` when it
+    /// cannot (then the answer is [`PredictError::InputRow`]). Rows are asked for at most once
+    /// each, in order, as the first layer needs them (a row no output depends on is never
+    /// asked for), so the caller never holds the whole image: a
+    /// camera or sensor driver can hand over lines as they arrive, a firmware can read them from
+    /// flash or a file. The same arena ([`Model::arena_bytes`]) and the same logits as
+    /// [`Model::predict`].
+    ///
+    /// ```
+    /// use sumi_core::{models, Model};
+    ///
+    /// let model = Model::from_bytes(models::DEFAULT).unwrap();
+    /// let mut arena = vec![0u8; model.arena_bytes()];
+    /// let image = [0u8; 28 * 28];
+    /// let whole = model.predict(&image, &mut arena).unwrap();
+    /// let mut asked = Vec::new();
+    /// let rows = model
+    ///     .predict_rows(
+    ///         |y, row| {
+    ///             asked.push(y);
+    ///             row.copy_from_slice(&image[y * 28..(y + 1) * 28]);
+    ///             true
+    ///         },
+    ///         &mut arena,
+    ///     )
+    ///     .unwrap();
+    /// assert_eq!(rows.logits(), whole.logits());
+    /// assert!(asked.windows(2).all(|w| w[0] + 1 == w[1]));
+    /// ```
+    pub fn predict_rows<F>(&self, mut rows: F, arena: &mut [u8]) -> Result<Prediction, PredictError>
+    where
+        F: FnMut(usize, &mut [u8]) -> bool,
+    {
+        self.run(
+            &mut rows,
+            arena,
+            &self.plan.stages,
+            self.plan.arena_bytes,
+            None,
+        )
+    }
+
+    /// Checks `input` has exactly the model's input pixels; returns the bytes of one row.
+    fn check_input(&self, input: &[u8]) -> Result<usize, PredictError> {
+        let n_in = self.plan.input.len();
+        if input.len() != n_in {
+            return Err(PredictError::InputLength {
+                expected: n_in,
+                given: input.len(),
+            });
+        }
+        Ok(self.plan.row_bytes(0))
     }
 
     /// Like [`Model::predict`] on whole feature maps (an arena of
@@ -349,9 +438,10 @@ impl<'a> Model<'a> {
     where
         F: FnMut(usize, Shape, &[i8]),
     {
+        let rb = self.check_input(input)?;
         let stages = self.plan.whole_stages();
         self.run(
-            input,
+            &mut rows_of(input, rb),
             arena,
             &stages,
             self.plan.whole_arena_bytes,
@@ -361,7 +451,7 @@ impl<'a> Model<'a> {
 
     fn run(
         &self,
-        input: &[u8],
+        input: RowSource<'_>,
         arena: &mut [u8],
         stages: &Stages,
         size: usize,
@@ -373,17 +463,11 @@ impl<'a> Model<'a> {
                 given: arena.len(),
             });
         }
-        let n_in = self.plan.input.len();
-        if input.len() != n_in {
-            return Err(PredictError::InputLength {
-                expected: n_in,
-                given: input.len(),
-            });
-        }
         let arena: &mut [i8] = bytemuck::cast_slice_mut(&mut arena[..size]);
         let (maps, scratch) = arena.split_at_mut(self.plan.scratch_at(size));
         let mut run = Run {
             input,
+            failed_row: None,
             maps,
             scratch,
             base: [0; MAX_LAYERS + 1],
@@ -410,6 +494,9 @@ impl<'a> Model<'a> {
                 self.step(&mut run, stages, i, (a, b), lo)
             });
         }
+        if let Some(row) = run.failed_row {
+            return Err(PredictError::InputRow { row });
+        }
         let logits = self.tail(run.maps, run.scratch, observe);
         Ok(Prediction::new(
             logits,
@@ -435,9 +522,16 @@ impl<'a> Model<'a> {
         let out_at = (off + (rows.0 - *base) * rb, off + (rows.1 - *base) * rb);
         if i == 0 {
             let zp = self.plan.zero_points[0] as i32;
-            let src = &run.input[rows.0 * rb..rows.1 * rb];
-            for (q, &p) in run.maps[out_at.0..out_at.1].iter_mut().zip(src) {
-                *q = (p as i32 + zp).clamp(-128, 127) as i8;
+            let window = &mut run.maps[out_at.0..out_at.1];
+            for (y, row) in (rows.0..).zip(window.chunks_exact_mut(rb)) {
+                let pixels: &mut [u8] = bytemuck::cast_slice_mut(row);
+                if !(run.input)(y, pixels) && run.failed_row.is_none() {
+                    // Finish the run on whatever the row holds; `run` then answers the error.
+                    run.failed_row = Some(y);
+                }
+                for q in row.iter_mut() {
+                    *q = (*q as u8 as i32 + zp).clamp(-128, 127) as i8;
+                }
             }
             return;
         }

@@ -446,11 +446,51 @@ fn stage_of(layer: &LayerDesc<'_>, out: Shape) -> Option<Stage> {
 }
 
 impl Plan {
+    /// An empty plan, for [`Plan::fill`].
+    pub(crate) const EMPTY: Plan = Plan {
+        input: Shape { h: 0, w: 0, c: 0 },
+        n_layers: 0,
+        shapes: [[0; 3]; MAX_LAYERS],
+        offsets: [0; MAX_LAYERS],
+        spatial: 0,
+        stages: [Stage {
+            out_h: 0,
+            step: 0,
+            kh: 0,
+            pad: 0,
+            m: 0,
+            rows: 0,
+            off: 0,
+        }; MAX_LAYERS + 1],
+        zero_points: [0; MAX_LAYERS + 1],
+        patch: 0,
+        arena_bytes: 0,
+        whole_arena_bytes: 0,
+        legacy_arena_bytes: 0,
+        macs: 0,
+        params: 0,
+        classes: 0,
+    };
+
     /// Validate and plan a model whose layers come from `layers` (decoded lazily or not).
     pub(crate) fn new<'a, I>(head: &Head<'a, '_>, layers: I) -> Result<Plan, BlobError>
     where
         I: Iterator<Item = Result<(LayerDesc<'a>, u32), BlobError>> + ExactSizeIterator,
     {
+        let mut plan = Plan::EMPTY;
+        plan.fill(head, layers)?;
+        Ok(plan)
+    }
+
+    /// [`Plan::new`] in place: the model loader plans straight into the [`crate::Model`] it
+    /// returns, so no second plan is on a microcontroller's stack while loading. Out of line:
+    /// the planner's temporaries live in its own frame, above the loader's.
+    #[inline(never)]
+    pub(crate) fn fill<'a, I>(&mut self, head: &Head<'a, '_>, layers: I) -> Result<(), BlobError>
+    where
+        I: Iterator<Item = Result<(LayerDesc<'a>, u32), BlobError>> + ExactSizeIterator,
+    {
+        let plan = self;
         let input_dim = |v: u16, what| match v {
             0 => Err(BlobError::BadInputDimension(what)),
             v => Ok(u32::from(v)),
@@ -477,22 +517,9 @@ impl Plan {
         if input.elems() > LIMIT {
             return Err(BlobError::Overflow(0));
         }
-        let mut plan = Plan {
-            input,
-            n_layers,
-            shapes: [[0; 3]; MAX_LAYERS],
-            offsets: [0; MAX_LAYERS],
-            spatial: 0,
-            stages: [Stage::default(); MAX_LAYERS + 1],
-            zero_points: [0; MAX_LAYERS + 1],
-            patch: 0,
-            arena_bytes: 0,
-            whole_arena_bytes: 0,
-            legacy_arena_bytes: 0,
-            macs: 0,
-            params: 0,
-            classes: 0,
-        };
+        *plan = Plan::EMPTY;
+        plan.input = input;
+        plan.n_layers = n_layers;
         plan.stages[0] = Stage {
             out_h: input.h as u16,
             step: 1,
@@ -562,7 +589,7 @@ impl Plan {
         }
         plan.arena_bytes = streamed.max(tail) as usize;
         plan.whole_arena_bytes = whole.max(tail) as usize;
-        Ok(plan)
+        Ok(())
     }
 
     /// Bytes of one row of stage `i`'s output.

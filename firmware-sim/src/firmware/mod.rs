@@ -9,7 +9,7 @@ mod sys;
 
 use core::fmt::Write;
 
-use sumi_core::{Model, Prediction};
+use sumi_core::{Model, PredictError, Prediction};
 
 use crate::protocol::{
     EXIT_IO, EXIT_MODEL, EXIT_OK, EXIT_PANIC, EXIT_PREDICT, EXIT_SHAPE, EXIT_STACK, IMAGES_FILE,
@@ -71,20 +71,25 @@ fn fail(code: i32, args: core::fmt::Arguments<'_>) -> Failed {
 /// The firmware's steps in order: load the model, take the arena, open the files, classify
 /// every image, report the memory figures.
 fn classify_host_images() -> Result<(), Failed> {
-    // Loaded here, not in a helper that returns it: the model then lives in this one frame,
-    // which keeps the peak stack (reached in `Model::from_bytes`) where it was.
-    let model = Model::from_bytes(BLOB).map_err(|e| {
-        fail(
-            EXIT_MODEL,
-            format_args!(
-                "sumi firmware: cannot load the embedded model blob ({} bytes): {e}; \
-                 rebuild with SUMI_MODEL pointing at a blob exported by sumi-train",
-                BLOB.len()
-            ),
-        )
-    })?;
-    let arena = take_arena(&model)?;
-    check_input(&model)?;
+    // Loaded here, not in a helper that returns it, and borrowed where `from_bytes` wrote it:
+    // moving the model out of its `Result` would hold a second copy (~580 B) in this frame for
+    // the whole run (what the peak stack, reached in `Model::from_bytes`, adds to).
+    let loaded = Model::from_bytes(BLOB);
+    let model = match &loaded {
+        Ok(model) => model,
+        Err(e) => {
+            return Err(fail(
+                EXIT_MODEL,
+                format_args!(
+                    "sumi firmware: cannot load the embedded model blob ({} bytes): {e}; \
+                     rebuild with SUMI_MODEL pointing at a blob exported by sumi-train",
+                    BLOB.len()
+                ),
+            ));
+        }
+    };
+    let arena = take_arena(model)?;
+    check_input(model)?;
     let (images, n, results) = open_files()?;
 
     // Calibration: the instruction count between two back-to-back marks is the marker
@@ -92,7 +97,7 @@ fn classify_host_images() -> Result<(), Failed> {
     sys::sumi_icount_mark();
     sys::sumi_icount_mark();
 
-    let arena_peak = classify_all(&model, arena, images, n, results)?;
+    let arena_peak = classify_all(model, arena, images, n, results)?;
     sys::close(images);
     sys::close(results);
     write_stats(n, arena_peak)
@@ -171,25 +176,19 @@ fn classify_all(
     n: usize,
     results: sys::Handle,
 ) -> Result<usize, Failed> {
-    let mut image = [0u8; INPUT_LEN];
     let mut arena_peak = 0;
     for i in 0..n {
-        if !sys::read_exact(images, &mut image) {
-            return Err(fail(
-                EXIT_IO,
-                format_args!("sumi firmware: short read of image {i} from {IMAGES_FILE}"),
-            ));
-        }
+        let input = Input::read(images, i)?;
         if i == 0 {
-            arena_peak = measure_arena_peak(model, &image, arena)?;
+            arena_peak = measure_arena_peak(model, &input, arena)?;
         }
         sys::sumi_icount_mark();
-        let prediction = infer(model, &image, arena);
+        let prediction = input.infer(model, arena);
         sys::sumi_icount_mark();
         let prediction = prediction.map_err(|e| {
             fail(
                 EXIT_PREDICT,
-                format_args!("sumi firmware: predict failed on image {i}: {e}"),
+                format_args!("sumi firmware: predict failed on image {i} of {IMAGES_FILE}: {e}"),
             )
         })?;
         write_record(results, &prediction)?;
@@ -197,28 +196,64 @@ fn classify_all(
     Ok(arena_peak)
 }
 
-/// One inference with the plan chosen at build time: streamed (`Model::predict`, the default)
-/// or whole maps (`Model::predict_with`, `SUMI_WHOLE_MAP=1`, for the report's comparison).
-#[inline(always)]
-fn infer(
-    model: &Model<'_>,
-    image: &[u8],
-    arena: &mut [u8],
-) -> Result<Prediction, sumi_core::PredictError> {
-    if cfg!(sumi_whole_map) {
-        model.predict_with(image, arena, |_, _, _| {})
-    } else {
-        model.predict(image, arena)
+/// One image of the images file, and the plan chosen at build time to classify it.
+struct Input {
+    images: sys::Handle,
+    /// Byte offset of the image in the file.
+    at: usize,
+    /// Whole maps (`SUMI_WHOLE_MAP=1`, for the report's comparison): the image, read before
+    /// the instruction count starts.
+    #[cfg(sumi_whole_map)]
+    image: [u8; INPUT_LEN],
+}
+
+impl Input {
+    /// Image `i` of `images`: located (streamed), or read whole (whole maps).
+    fn read(images: sys::Handle, i: usize) -> Result<Input, Failed> {
+        let input = Input {
+            images,
+            at: i * INPUT_LEN,
+            #[cfg(sumi_whole_map)]
+            image: [0; INPUT_LEN],
+        };
+        #[cfg(sumi_whole_map)]
+        let input = {
+            let mut input = input;
+            if !(sys::seek(images, input.at) && sys::read_exact(images, &mut input.image)) {
+                return Err(fail(
+                    EXIT_IO,
+                    format_args!("sumi firmware: cannot read image {i} from {IMAGES_FILE}"),
+                ));
+            }
+            input
+        };
+        Ok(input)
+    }
+
+    /// One inference. Streamed (the default): `Model::predict_rows` reads the image one row at
+    /// a time from the host file, as it would from a sensor, so no image buffer is held (the
+    /// row reads count as part of the inference). Whole maps: `Model::predict_with`.
+    #[inline(always)]
+    fn infer(&self, model: &Model<'_>, arena: &mut [u8]) -> Result<Prediction, PredictError> {
+        #[cfg(sumi_whole_map)]
+        return model.predict_with(&self.image, arena, |_, _, _| {});
+        #[cfg(not(sumi_whole_map))]
+        model.predict_rows(
+            |y, row| {
+                sys::seek(self.images, self.at + y * row.len()) && sys::read_exact(self.images, row)
+            },
+            arena,
+        )
     }
 }
 
 /// Arena high-water mark: paint with two patterns (a byte that happens to equal one paint
 /// value cannot hide from both), run, and find the last byte written.
-fn measure_arena_peak(model: &Model<'_>, image: &[u8], arena: &mut [u8]) -> Result<usize, Failed> {
+fn measure_arena_peak(model: &Model<'_>, input: &Input, arena: &mut [u8]) -> Result<usize, Failed> {
     let mut peak = 0;
     for paint in [0xA5u8, 0x5A] {
         arena.fill(paint);
-        if let Err(e) = infer(model, image, arena) {
+        if let Err(e) = input.infer(model, arena) {
             return Err(fail(
                 EXIT_PREDICT,
                 format_args!("sumi firmware: predict failed on image 0: {e}"),

@@ -102,6 +102,12 @@ pub fn read_exact(h: Handle, buf: &mut [u8]) -> bool {
     unsafe { call(nr::READ, &block) == 0 }
 }
 
+/// Moves the read position to byte `pos` from the start; false on error.
+pub fn seek(h: Handle, pos: usize) -> bool {
+    // SAFETY: the block holds only a handle and a position. SYS_SEEK returns 0 on success.
+    unsafe { call(nr::SEEK, &[h.0, pos]) == 0 }
+}
+
 /// Writes all of `buf`; false on error.
 pub fn write_all(h: Handle, buf: &[u8]) -> bool {
     let block = [h.0, buf.as_ptr() as usize, buf.len()];
