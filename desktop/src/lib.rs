@@ -42,4 +42,4 @@ mod ui {
 }
 
 pub use state::{App, Controller, FullTestSet, Options};
-pub use ui::{AppWindow, BarData, Theme, Tr, Ui};
+pub use ui::{AppWindow, BarData, Theme, Ui};

@@ -1,5 +1,5 @@
 //! Application state and logic: what happens on each pointer event, button and key, and how
-//! the state is shown through the `Ui` and `Tr` globals of `ui/app.slint`.
+//! the state is shown through the `Ui` global of `ui/app.slint`.
 //!
 //! [`App`] owns the window and a [`Controller`]; the controller owns a [`State`] (canvas, model,
 //! latest analysis, test samples, language, error) and re-renders the affected UI properties
@@ -20,11 +20,11 @@ use web_time::Instant;
 use slint::{ComponentHandle, Image, ModelRc, SharedString, Timer, TimerMode, VecModel};
 
 use crate::canvas::{Canvas, Point};
-use crate::i18n::{Lang, Strings, fill, group_digits};
+use crate::i18n::{Lang, group_digits};
 use crate::model::{AnalyseError, Analysis, LoadedModel, ModelInfo, SIDE};
 use crate::render;
 use crate::samples::{Picker, SampleOrigin, SampleSet, full_set_location};
-use crate::{AppWindow, BarData, Tr, Ui};
+use crate::{AppWindow, BarData, Ui};
 
 /// Side of the drawing buffer in pixels (12 × 28; the UI scales it to the panel).
 pub const CANVAS_SIZE: usize = 336;
@@ -481,7 +481,7 @@ impl Controller {
             let mut st = self.state.borrow_mut();
             st.lang = st.lang.other();
         }
-        self.render_all();
+        select_language(self.state.borrow().lang);
     }
 
     // ---- test samples --------------------------------------------------------------------
@@ -595,7 +595,7 @@ impl Controller {
 
     fn render_all(&self) {
         self.with_ui(|w, st| {
-            apply_language(&w.global::<Tr>(), st.lang.strings());
+            select_language(st.lang);
             render_canvas(w, st);
             render_result(w, st);
             render_network(w, st);
@@ -641,42 +641,11 @@ fn show_sample(st: &mut State, i: usize) {
 
 // ---- rendering: state -> UI properties ---------------------------------------------------
 
-fn apply_language(tr: &Tr<'_>, s: &Strings) {
-    tr.set_title(s.title.into());
-    tr.set_subtitle(s.subtitle.into());
-    tr.set_switch_lang(s.switch_lang.into());
-    tr.set_tip_lang(s.tip_lang.into());
-    tr.set_draw_title(s.draw_title.into());
-    tr.set_draw_hint(s.draw_hint.into());
-    tr.set_clear(s.clear.into());
-    tr.set_undo(s.undo.into());
-    tr.set_tip_clear(s.tip_clear.into());
-    tr.set_tip_undo(s.tip_undo.into());
-    tr.set_result_title(s.result_title.into());
-    tr.set_empty_title(s.empty_title.into());
-    tr.set_empty_detail(s.empty_detail.into());
-    tr.set_network_title(s.network_title.into());
-    tr.set_input_caption(s.input_caption.into());
-    tr.set_features_empty(s.features_empty.into());
-    tr.set_tip_features(s.tip_features.into());
-    tr.set_sample_title(s.sample_title.into());
-    tr.set_tab_network(s.tab_network.into());
-    tr.set_tab_sample(s.tab_sample.into());
-    tr.set_next_random(s.next_random.into());
-    tr.set_next_mistake(s.next_mistake.into());
-    tr.set_tip_next_random(s.tip_next_random.into());
-    tr.set_tip_next_mistake(s.tip_next_mistake.into());
-    tr.set_attribution(s.attribution.into());
-    tr.set_model_title(s.model_title.into());
-    tr.set_model_name(s.model_name.into());
-    tr.set_params(s.params.into());
-    tr.set_blob_size(s.blob_size.into());
-    tr.set_float_acc(s.float_acc.into());
-    tr.set_int8_acc(s.int8_acc.into());
-    tr.set_inference_time(s.inference_time.into());
-    tr.set_macs(s.macs.into());
-    tr.set_load_error_title(s.load_error_title.into());
-    tr.set_ok(s.ok.into());
+/// Selects the bundled translation of `lang` (the `.slint` files' `@tr` texts follow it).
+fn select_language(lang: Lang) {
+    if let Err(e) = lang.select() {
+        eprintln!("sumi: could not select the language {lang}: {e}");
+    }
 }
 
 fn render_canvas(w: &AppWindow, st: &State) {
@@ -697,27 +666,17 @@ fn percent(p: f32) -> String {
 
 fn render_result(w: &AppWindow, st: &State) {
     let ui = w.global::<Ui>();
-    let s = st.lang.strings();
     let bars: Vec<BarData> = match &st.analysis {
         Some(a) => {
             let digit = usize::from(a.prediction.digit);
             let p = a.probabilities[digit];
             let (first, second) = a.top2();
-            let unsure = p < SURE;
+            let other = if first == digit { second } else { first };
             ui.set_has_prediction(true);
             ui.set_predicted_digit(SharedString::from(digit.to_string()));
-            ui.set_confidence_text(fill(s.confidence_t, &[("p", &percent(p))]).into());
-            ui.set_unsure(unsure);
-            ui.set_verdict_text(if unsure {
-                let other = if first == digit { second } else { first };
-                fill(
-                    s.not_sure_t,
-                    &[("a", &digit.to_string()), ("b", &other.to_string())],
-                )
-                .into()
-            } else {
-                s.sure.into()
-            });
+            ui.set_confidence(percent(p).into());
+            ui.set_runner_up(other.to_string().into());
+            ui.set_unsure(p < SURE);
             (0..10)
                 .map(|d| BarData {
                     digit: d.to_string().into(),
@@ -730,8 +689,8 @@ fn render_result(w: &AppWindow, st: &State) {
         None => {
             ui.set_has_prediction(false);
             ui.set_predicted_digit(SharedString::new());
-            ui.set_confidence_text(SharedString::new());
-            ui.set_verdict_text(SharedString::new());
+            ui.set_confidence(SharedString::new());
+            ui.set_runner_up(SharedString::new());
             ui.set_unsure(false);
             (0..10)
                 .map(|d| BarData {
@@ -748,7 +707,6 @@ fn render_result(w: &AppWindow, st: &State) {
 
 fn render_network(w: &AppWindow, st: &State) {
     let ui = w.global::<Ui>();
-    let s = st.lang.strings();
     let blank = [0u8; SIDE * SIDE];
     let input = st.analysis.as_ref().map_or(&blank, |a| &a.input);
     ui.set_input_image(Image::from_rgb8(render::grey(input, SIDE, SIDE)));
@@ -756,7 +714,7 @@ fn render_network(w: &AppWindow, st: &State) {
     let layers = st.model.as_ref().map_or(&[][..], |m| m.feature_layers());
     let tabs: Vec<SharedString> = layers
         .iter()
-        .map(|(i, _)| fill(s.layer_t, &[("n", &(i + 1).to_string())]).into())
+        .map(|(i, _)| (i + 1).to_string().into())
         .collect();
     ui.set_layer_tabs(ModelRc::new(VecModel::from(tabs)));
     let selected = st.feature_layer.min(layers.len().saturating_sub(1));
@@ -766,57 +724,38 @@ fn render_network(w: &AppWindow, st: &State) {
     match map {
         Some(m) => {
             ui.set_feature_image(Image::from_rgb8(render::feature_grid(m)));
-            let shape = format!("{} × {}×{}", m.shape.c, m.shape.h, m.shape.w);
-            ui.set_feature_caption(
-                fill(
-                    s.features_t,
-                    &[
-                        ("n", &(m.layer + 1).to_string()),
-                        ("kind", &m.kind),
-                        ("shape", &shape),
-                    ],
-                )
-                .into(),
-            );
+            ui.set_has_feature_map(true);
+            ui.set_feature_layer_number((m.layer + 1).to_string().into());
+            ui.set_feature_kind(m.kind.as_str().into());
+            ui.set_feature_shape(format!("{} × {}×{}", m.shape.c, m.shape.h, m.shape.w).into());
         }
         None => {
             ui.set_feature_image(Image::default());
-            let caption = layers.get(selected).map_or(String::new(), |(i, kind)| {
-                fill(s.layer_t, &[("n", &(i + 1).to_string())]) + ": " + kind
-            });
-            ui.set_feature_caption(caption.into());
+            ui.set_has_feature_map(false);
+            let (number, kind) = layers
+                .get(selected)
+                .map_or((String::new(), ""), |(i, kind)| {
+                    ((i + 1).to_string(), kind.as_str())
+                });
+            ui.set_feature_layer_number(number.into());
+            ui.set_feature_kind(kind.into());
+            ui.set_feature_shape(SharedString::new());
         }
     }
 }
 
 fn render_sample(w: &AppWindow, st: &State) {
     let ui = w.global::<Ui>();
-    let s = st.lang.strings();
-    let n = st.samples.len();
-    ui.set_sample_source_text(
-        match st.samples.origin() {
-            SampleOrigin::Embedded => match &st.samples_error {
-                Some(e) => fill(
-                    s.source_fallback_t,
-                    &[("n", &group_digits(n as u64)), ("error", e)],
-                ),
-                None => fill(s.source_embedded_t, &[("n", &group_digits(n as u64))]),
-            },
-            SampleOrigin::Full(dir) => fill(
-                s.source_full_t,
-                &[
-                    ("n", &group_digits(n as u64)),
-                    ("path", &dir.display().to_string()),
-                ],
-            ),
-        }
-        .into(),
-    );
-    ui.set_sample_message(if st.no_mistake {
-        fill(s.no_mistake_t, &[("n", &group_digits(n as u64))]).into()
-    } else {
-        SharedString::new()
-    });
+    ui.set_sample_count(group_digits(st.samples.len() as u64).into());
+    let (origin, path, error) = match (st.samples.origin(), &st.samples_error) {
+        (SampleOrigin::Full(dir), _) => (1, dir.display().to_string(), String::new()),
+        (SampleOrigin::Embedded, Some(e)) => (2, String::new(), e.clone()),
+        (SampleOrigin::Embedded, None) => (0, String::new(), String::new()),
+    };
+    ui.set_sample_origin(origin);
+    ui.set_sample_path(path.into());
+    ui.set_sample_error(error.into());
+    ui.set_no_mistake(st.no_mistake);
     let Some(view) = st.sample else {
         ui.set_has_sample(false);
         return;
@@ -825,34 +764,24 @@ fn render_sample(w: &AppWindow, st: &State) {
     if image.len() == SIDE * SIDE {
         ui.set_sample_image(Image::from_rgb8(render::grey(image, SIDE, SIDE)));
     }
+    ui.set_sample_shown(true);
     ui.set_has_sample(view.predicted.is_some());
-    ui.set_sample_true_text(fill(s.true_label_t, &[("d", &view.label.to_string())]).into());
+    ui.set_sample_label(view.label.to_string().into());
     let predicted = view.predicted.map_or("?".to_owned(), |d| d.to_string());
-    ui.set_sample_pred_text(fill(s.predicted_t, &[("d", &predicted)]).into());
+    ui.set_sample_predicted(predicted.into());
     ui.set_sample_correct(view.predicted == Some(view.label));
-    ui.set_sample_index_text(
-        fill(
-            s.sample_index_t,
-            &[
-                ("i", &group_digits(view.index as u64 + 1)),
-                ("n", &group_digits(n as u64)),
-            ],
-        )
-        .into(),
-    );
+    ui.set_sample_number(group_digits(view.index as u64 + 1).into());
 }
 
 fn render_model(w: &AppWindow, st: &State) {
     let ui = w.global::<Ui>();
-    let s = st.lang.strings();
-    let acc = |a: Option<f32>| a.map_or(s.unknown.to_owned(), |a| format!("{:.2}%", a * 100.0));
+    // "" is shown as "n/a" (translated in the .slint file).
+    let acc = |a: Option<f32>| a.map_or(String::new(), |a| format!("{:.2}%", a * 100.0));
     match &st.model_info {
         Some(info) => {
             ui.set_model_name(info.name.as_str().into());
             ui.set_model_params(group_digits(u64::from(info.params)).into());
-            ui.set_model_size(
-                fill(s.bytes_t, &[("n", &group_digits(info.blob_bytes as u64))]).into(),
-            );
+            ui.set_model_size(group_digits(info.blob_bytes as u64).into());
             ui.set_model_macs(group_digits(info.macs).into());
             ui.set_model_float_acc(acc(info.float_accuracy).into());
             ui.set_model_int8_acc(acc(info.int8_accuracy).into());
@@ -866,7 +795,7 @@ fn render_model(w: &AppWindow, st: &State) {
                 Ui::set_model_float_acc,
                 Ui::set_model_int8_acc,
             ] {
-                set(&ui, s.unknown.into());
+                set(&ui, SharedString::new());
             }
         }
     }
@@ -881,19 +810,7 @@ fn render_model(w: &AppWindow, st: &State) {
 
 fn render_error(w: &AppWindow, st: &State) {
     let ui = w.global::<Ui>();
-    let s = st.lang.strings();
-    match &st.error {
-        Some(message) => {
-            let name = st
-                .model_info
-                .as_ref()
-                .map_or(s.unknown.to_owned(), |i| i.name.clone());
-            ui.set_error_text(message.as_str().into());
-            ui.set_error_detail(fill(s.load_error_keep_t, &[("name", &name)]).into());
-        }
-        None => {
-            ui.set_error_text(SharedString::new());
-            ui.set_error_detail(SharedString::new());
-        }
-    }
+    ui.set_error_text(st.error.as_deref().unwrap_or_default().into());
+    let name = st.model_info.as_ref().map_or("", |i| i.name.as_str());
+    ui.set_error_model(name.into());
 }

@@ -2,22 +2,44 @@
 
 use std::path::Path;
 
+#[path = "common/po.rs"]
+mod po;
+
 const FONT: &[u8] = include_bytes!("../ui/fonts/NotoSansCJKjp-Sumi-Regular.otf");
 
+/// What `make_subset.py` reads: the `.slint` files (English text, symbols) and the
+/// translations of every catalogue in `lang/`; plus the two non-ASCII characters that Rust
+/// formats itself ("–" for no inference yet, "×" in feature-map shapes).
 fn ui_sources() -> Vec<(String, String)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut files = Vec::new();
-    for (sub, ext) in [("src", "rs"), ("ui", "slint")] {
-        for entry in std::fs::read_dir(dir.join(sub)).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_some_and(|e| e == ext) {
-                files.push((
-                    path.display().to_string(),
-                    std::fs::read_to_string(&path).unwrap(),
-                ));
-            }
+    let mut files = vec![("src (formatted numbers)".to_owned(), "–×".to_owned())];
+    for entry in std::fs::read_dir(dir.join("ui")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "slint") {
+            files.push((
+                path.display().to_string(),
+                std::fs::read_to_string(&path).unwrap(),
+            ));
         }
     }
+    let mut catalogues = 0;
+    for entry in std::fs::read_dir(dir.join("lang")).unwrap() {
+        let po = entry
+            .unwrap()
+            .path()
+            .join("LC_MESSAGES")
+            .join("sumi-desktop.po");
+        if po.exists() {
+            catalogues += 1;
+            let text = po::entries(&std::fs::read_to_string(&po).unwrap())
+                .into_iter()
+                .map(|(_, msgstr)| msgstr)
+                .collect::<Vec<_>>()
+                .concat();
+            files.push((po.display().to_string(), text));
+        }
+    }
+    assert!(catalogues > 0, "no catalogue in lang/");
     files
 }
 

@@ -223,16 +223,20 @@ fn japanese_ui_and_language_toggle() {
         full_test_set: FullTestSet::Skip,
         ..Options::default()
     });
-    let tr = app.window().global::<sumi_desktop::Tr>();
-    assert_eq!(tr.get_clear(), "消去");
-    assert!(
-        app.window()
-            .global::<Ui>()
-            .get_sample_true_text()
-            .starts_with("正解")
-    );
+    let shown = |label: &str| {
+        ElementHandle::find_by_accessible_label(app.window(), label)
+            .next()
+            .is_some()
+    };
+    assert!(shown("消去") && !shown("Clear"));
+    let ui = app.window().global::<Ui>();
+    assert!(ui.get_sample_true_text().starts_with("正解"));
+    assert!(ui.get_sample_source_text().contains("内蔵テスト画像"));
     click(&app, "English");
-    assert_eq!(tr.get_clear(), "Clear");
+    assert!(shown("Clear") && !shown("消去"));
+    assert!(ui.get_sample_true_text().starts_with("True: "));
+    click(&app, "日本語");
+    assert!(shown("消去"));
 }
 
 #[test]

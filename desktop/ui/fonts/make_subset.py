@@ -2,8 +2,10 @@
 """Make the embedded UI font: Noto Sans CJK JP subset to exactly the characters Sumi shows.
 
 The characters are: printable ASCII (so numbers, paths and error messages always render), plus
-every character that appears in desktop/src/*.rs (all UI text, English and Japanese, is in
-i18n.rs) and in desktop/ui/*.slint (symbols such as the check mark). Re-run after changing UI text:
+every character of desktop/ui/*.slint (the English UI text, written there as `@tr("...")`, and
+symbols such as the check mark) and of the translations, the `msgstr`s of the gettext catalogues
+desktop/lang/*/LC_MESSAGES/*.po. What Rust formats itself is ASCII plus "–" and "×", both of
+which the .slint files use too. Re-run after changing UI text:
 
     apt-get download fonts-noto-cjk && dpkg-deb -x fonts-noto-cjk_*.deb /tmp/noto
     pip install fonttools
@@ -13,6 +15,7 @@ i18n.rs) and in desktop/ui/*.slint (symbols such as the check mark). Re-run afte
 The test `font_covers_every_ui_character` (desktop/tests/font.rs) fails when the UI uses a
 character that the committed subset lacks.
 """
+import ast
 import pathlib
 import sys
 
@@ -24,11 +27,28 @@ DESKTOP = HERE.parent.parent
 OUT = HERE / "NotoSansCJKjp-Sumi-Regular.otf"
 
 
+def po_msgstrs(path: pathlib.Path) -> list[str]:
+    """The translations (msgstr, including plural forms) of a gettext catalogue."""
+    out, current = [], None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line.startswith("msgstr"):
+            current = ast.literal_eval(line.split(None, 1)[1])
+            out.append(current)
+        elif line.startswith('"') and current is not None:
+            out[-1] += ast.literal_eval(line)
+        else:
+            current = None
+    return out
+
+
 def ui_characters() -> str:
     chars = {chr(c) for c in range(0x20, 0x7F)}
-    sources = [*sorted((DESKTOP / "src").glob("*.rs")), *sorted((DESKTOP / "ui").glob("*.slint"))]
-    for path in sources:
+    for path in sorted((DESKTOP / "ui").glob("*.slint")):
         chars |= {ch for ch in path.read_text(encoding="utf-8") if ch >= " "}
+    for path in sorted((DESKTOP / "lang").glob("*/LC_MESSAGES/*.po")):
+        for text in po_msgstrs(path):
+            chars |= {ch for ch in text if ch >= " "}
     return "".join(sorted(chars))
 
 
