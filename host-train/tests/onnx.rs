@@ -1,6 +1,6 @@
 //! `sumi-train export-onnx` end to end: the file it writes is an ONNX `ModelProto` of the
 //! blob's network, and a bad blob gets a clear error. (That the graph computes the blob's
-//! network is checked by the unit tests of `src/onnx.rs`, which interpret it, and on the
+//! network is checked by the unit tests of `src/onnx/` (`tests.rs`), which interpret it, and on the
 //! 10,000 test images by `core/benches/peers/run.sh` with onnxruntime.)
 
 use std::path::PathBuf;

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow};
 
 use super::FloatNet;
 use super::from_blob::from_blob;
@@ -27,13 +27,10 @@ pub struct ExportOnnxArgs {
     out: PathBuf,
 }
 
-/// Largest blob file read (the core's blobs are tens of KiB).
-const MAX_BLOB_FILE: u64 = 64 << 20;
-
 pub fn cmd_export_onnx(a: ExportOnnxArgs) -> Result<ExitCode> {
     let (net, what) = match (&a.checkpoint, &a.model) {
         (Some(dir), _) => checkpoint_net(dir)?,
-        (None, path) => blob_net(path.as_deref())?,
+        (None, path) => blob_net(path)?,
     };
     let bytes = to_bytes(&net);
     sumi_data::write_atomic(&a.out, &bytes)
@@ -66,31 +63,11 @@ fn checkpoint_net(dir: &Path) -> Result<(FloatNet, String)> {
 
 /// The dequantized float network of a blob file (`None`: the embedded default model), and
 /// what it is for the message. The blob must load in the core.
-fn blob_net(path: Option<&Path>) -> Result<(FloatNet, String)> {
-    let (bytes, name) = match path {
-        Some(p) => {
-            let name = p.display().to_string();
-            (read_blob(p, &name)?, name)
-        }
-        None => (
-            sumi_core::models::DEFAULT.to_vec(),
-            "embedded default".to_owned(),
-        ),
-    };
+fn blob_net(path: &Option<PathBuf>) -> Result<(FloatNet, String)> {
+    let (bytes, name) = crate::commands::read_model(path)?;
     sumi_core::Model::from_bytes(&bytes)
         .map_err(|e| anyhow!("{name} is not a usable Sumi model: {e}"))?;
     let (_, desc) = sumi_core::blob::decode(&bytes)
         .map_err(|e| anyhow!("{name} is not a usable Sumi model: {e}"))?;
     Ok((from_blob(&desc)?, format!("blob {name}")))
-}
-
-/// A blob file's bytes, refusing one larger than [`MAX_BLOB_FILE`] before reading it.
-fn read_blob(p: &Path, name: &str) -> Result<Vec<u8>> {
-    let len = std::fs::metadata(p)
-        .with_context(|| format!("cannot read {name}"))?
-        .len();
-    if len > MAX_BLOB_FILE {
-        bail!("{name} is not a usable Sumi model: {len} bytes is far too large for a blob");
-    }
-    std::fs::read(p).with_context(|| format!("cannot read {name}"))
 }
