@@ -26,9 +26,13 @@ use crate::MAX_LAYERS;
 
 /// The four magic bytes at the start of every blob.
 pub const MAGIC: [u8; 4] = *b"SUMI";
-/// The blob format version this crate writes: its header declares the streamed plan's arena.
-/// It also reads [`VERSION_2`] and [`VERSION_1`].
-pub const VERSION: u16 = 3;
+/// The blob format version this crate writes: its header declares the streamed plan's arena,
+/// where every path reads kernel rows of a multiple of 4 bytes in place. It also reads
+/// [`VERSION_3`], [`VERSION_2`] and [`VERSION_1`] (same payload).
+pub const VERSION: u16 = 4;
+/// Format version 3: the header declares the streamed plan's arena with gathered patches for
+/// every kernel row that is not a multiple of 16 bytes.
+pub const VERSION_3: u16 = 3;
 /// Format version 2: the header declares the arena of the ping-pong plan of engine v1
 /// (`max over layers of input + output bytes`); the payload is the same as version 3's.
 pub const VERSION_2: u16 = 2;

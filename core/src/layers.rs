@@ -530,11 +530,10 @@ fn conv2d_tiled<T: Tile>(
     let k = kh * kw * c;
     // PATCH_ALIGN is a multiple of every PAD, so a padded window still fits a patch.
     let kp = k.next_multiple_of(T::PAD);
-    // Without padding, and with kernel rows a whole number of PAD units, every receptive field
-    // is `kh` row segments of the input: the tiles read them in place (no gather, no scratch;
-    // see `plan::needs_patches`). Segments are whole 4-byte words at least: shorter ones, like
-    // a first layer's 3 bytes, would leave the word-wise DSP kernel nothing but scalar tails.
-    let direct = needs_patches(d, c, T::PAD.max(4)).is_none();
+    // Without padding, and with kernel rows a whole number of 4-byte words, every receptive
+    // field is `kh` row segments of the input: the tiles read them in place (no gather, no
+    // scratch; see `needs_patches`), on every path.
+    let direct = reads_in_place(d, c, crate::simd::SEG_ALIGN);
     let stride = scratch.len() / 4;
     if !direct {
         // Patches must be zero beyond `k` (gather writes only the first `k` bytes of each); the
@@ -632,15 +631,30 @@ fn tiles_pooled<T: Tile>(
     }
 }
 
-/// The padded patch length a convolution over `c` input channels gathers its receptive fields
-/// into, on a path whose patches are padded to `pad` bytes; `None` when it reads them in place
-/// (no padding, and kernel rows of `kw · c` bytes a multiple of `pad`).
-pub(crate) fn needs_patches(d: &ConvDesc<'_>, c: usize, pad: usize) -> Option<usize> {
+/// The patch length (padded for the widest path, [`crate::plan::PATCH_ALIGN`]) a convolution
+/// over `c` input channels gathers its receptive fields into; `None` when every path reads them
+/// in place: no padding, and kernel rows of `kw · c` bytes a multiple of
+/// [`crate::simd::SEG_ALIGN`] (shorter segments, like a first layer's 3 bytes, would leave the
+/// word-wise DSP kernel nothing but scalar tails).
+pub(crate) fn needs_patches(d: &ConvDesc<'_>, c: usize) -> Option<usize> {
+    needs_patches_at(d, c, crate::simd::SEG_ALIGN)
+}
+
+/// [`needs_patches`] for in-place segments that are a multiple of `seg_align` bytes (16 in
+/// format version 3's memory plan, 4 since version 4).
+pub(crate) fn needs_patches_at(d: &ConvDesc<'_>, c: usize, seg_align: usize) -> Option<usize> {
     let (kh, kw) = (d.kernel_h as usize, d.kernel_w as usize);
-    if d.padding == Padding::Valid && (kw * c).is_multiple_of(pad) {
+    if reads_in_place(d, c, seg_align) {
         return None;
     }
-    Some((kh * kw * c).next_multiple_of(pad))
+    Some((kh * kw * c).next_multiple_of(crate::plan::PATCH_ALIGN))
+}
+
+/// Whether a convolution over `c` input channels reads its receptive fields in place when
+/// segments must be a multiple of `seg_align` bytes: no padding, kernel rows a multiple of it.
+#[inline(always)]
+fn reads_in_place(d: &ConvDesc<'_>, c: usize, seg_align: usize) -> bool {
+    d.padding == Padding::Valid && (d.kernel_w as usize * c).is_multiple_of(seg_align)
 }
 
 /// Output rows `rows.0..rows.1` of a depthwise 2-D convolution (channel multiplier 1) with fused
@@ -854,7 +868,7 @@ mod tests {
         for case in 0..400 {
             let kh = [1, 2, 3, 5][rng.below(4) as usize];
             let kw = [1, 3, 3, 5][rng.below(4) as usize];
-            let c = [1, 1, 2, 3, 8, 16, 23, 32][rng.below(8) as usize].min(576 / (kh * kw));
+            let c = [1, 1, 2, 3, 4, 8, 12, 16, 23, 32][rng.below(10) as usize].min(576 / (kh * kw));
             let oc_n = [1, 2, 3, 5, 16, 17][rng.below(6) as usize];
             let padding = if rng.below(2) == 0 {
                 Padding::Valid

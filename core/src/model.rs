@@ -236,12 +236,13 @@ impl<'a> Model<'a> {
             },
             blob::LayerIter::new(lazy.layers, n),
         )?;
-        // Versions 1 and 2 declare the arena of the ping-pong plan they were written with; a
-        // version-3 blob declares the streamed plan's arena exactly.
-        let declared = if lazy.header.version >= blob::VERSION {
-            model.plan.arena_bytes
-        } else {
-            model.plan.legacy_arena_bytes
+        // Each version declares exactly the arena of the plan it was written with: versions 1
+        // and 2 engine v1's ping-pong plan, version 3 the streamed plan gathering kernel rows
+        // that are not a multiple of 16 bytes, version 4 (current) this engine's plan.
+        let declared = match lazy.header.version {
+            blob::VERSION.. => model.plan.arena_bytes,
+            blob::VERSION_3 => model.plan.v3_arena_bytes,
+            _ => model.plan.legacy_arena_bytes,
         };
         if lazy.header.arena_bytes as usize != declared {
             return Err(BlobError::ArenaMismatch {

@@ -109,6 +109,9 @@ pub(crate) struct Plan {
     pub(crate) whole_arena_bytes: usize,
     /// Arena of the legacy ping-pong plan of format versions 1 and 2 (their header value).
     pub(crate) legacy_arena_bytes: usize,
+    /// Arena of format version 3's streamed plan (its header value), which gathered the
+    /// receptive fields of kernel rows that are not a multiple of 16 bytes.
+    pub(crate) v3_arena_bytes: usize,
     pub(crate) macs: u64,
     pub(crate) params: u32,
     pub(crate) classes: usize,
@@ -284,7 +287,7 @@ fn conv_layer(
     let patch = if depthwise {
         0
     } else {
-        layers::needs_patches(d, cur.c as usize, PATCH_ALIGN).unwrap_or(0)
+        layers::needs_patches(d, cur.c as usize).unwrap_or(0)
     };
     Ok((info, patch))
 }
@@ -467,6 +470,7 @@ impl Plan {
         arena_bytes: 0,
         whole_arena_bytes: 0,
         legacy_arena_bytes: 0,
+        v3_arena_bytes: 0,
         macs: 0,
         params: 0,
         classes: 0,
@@ -536,6 +540,7 @@ impl Plan {
         let mut streaming = true;
         // The tail (after the streamed chain) ping-pongs: its peak is max(in + out).
         let mut tail = 0u64;
+        let mut patch_v3 = 0usize;
         for (i, item) in layers.enumerate() {
             let (layer, offset) = item?;
             let (info, patch) = layer_info(i, i == n_layers - 1, &layer, cur)?;
@@ -551,6 +556,10 @@ impl Plan {
                 plan.classes = out.c as usize;
             }
             plan.patch = plan.patch.max(patch);
+            if let LayerDesc::Conv2d(d) = &layer {
+                let v3 = layers::needs_patches_at(d, cur.c as usize, PATCH_ALIGN);
+                patch_v3 = patch_v3.max(v3.unwrap_or(0));
+            }
             match stage_of(&layer, out).filter(|_| streaming) {
                 Some(stage) => {
                     plan.spatial = i + 1;
@@ -589,6 +598,9 @@ impl Plan {
         }
         plan.arena_bytes = streamed.max(tail) as usize;
         plan.whole_arena_bytes = whole.max(tail) as usize;
+        // Version 3's rule gathers a superset of the layers this one does, into patches at
+        // least as large.
+        plan.v3_arena_bytes = plan.arena_bytes + 4 * (patch_v3 - plan.patch);
         Ok(())
     }
 

@@ -99,6 +99,47 @@ fn version_1_blobs_load_with_temperature_1_and_version_2_applies_its_temperature
     ));
 }
 
+/// Version 3 declared the arena of a plan that gathered every kernel row that is not a multiple
+/// of 16 bytes; version 4 reads rows of a multiple of 4 bytes in place. The tiny model's second
+/// convolution (3 × 12 = 36-byte rows) is where they differ: both headers load, each only with
+/// its own rule's value, and run in the smaller arena with the same logits.
+#[test]
+fn version_3_blobs_load_with_their_own_arena_rule() {
+    let tiny = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../host-train/models/tiny.sumi"
+    ))
+    .unwrap();
+    assert_eq!(u16::from_le_bytes([tiny[4], tiny[5]]), blob::VERSION);
+    let payload = &tiny[HEADER_LEN..];
+    let v4 = Model::from_bytes(&tiny).unwrap();
+    // Four patches of the 3·3·12 = 108-byte field, padded to 112, that version 3 gathered.
+    let v3_arena = v4.arena_bytes() as u32 + 4 * 112 - 4 * 16;
+    let v3 = raw(3, payload, v3_arena);
+    let m3 = Model::from_bytes(&v3).unwrap();
+    assert_eq!(m3.arena_bytes(), v4.arena_bytes());
+    let mut arena = vec![0u8; v4.arena_bytes()];
+    let input: Vec<u8> = (0..784).map(|i| (i * 13 % 256) as u8).collect();
+    assert_eq!(
+        m3.predict(&input, &mut arena).unwrap().logits(),
+        v4.predict(&input, &mut arena).unwrap().logits()
+    );
+    // Each version's header must hold its own rule's value.
+    let wrong_v3 = raw(3, payload, v4.arena_bytes() as u32);
+    assert_eq!(
+        Model::from_bytes(&wrong_v3).unwrap_err(),
+        BlobError::ArenaMismatch {
+            header: v4.arena_bytes() as u32,
+            computed: v3_arena as usize
+        }
+    );
+    let wrong_v4 = raw(blob::VERSION, payload, v3_arena);
+    assert!(matches!(
+        Model::from_bytes(&wrong_v4),
+        Err(BlobError::ArenaMismatch { .. })
+    ));
+}
+
 #[test]
 fn bad_temperatures_are_refused_at_load() {
     let good = encode(&dense_spec(28, 28, 1, 10)).unwrap();

@@ -52,15 +52,17 @@ pub use portable::dot;
 use crate::quant::Requant4x2;
 
 /// A convolution micro-kernel: a tile of 4 output pixels × 2 output channels, the unit every
-/// ISA path implements. The convolution driver (`layers`) gathers the four receptive fields
-/// ("patches", zero-padded to a multiple of [`Tile::PAD`]) and picks two weight rows; the
-/// kernel returns the eight accumulators, then requantizes them. Integer arithmetic is exact,
+/// ISA path implements. The convolution driver (`layers`) reads the four receptive fields in
+/// place (kernel rows of a multiple of [`SEG_ALIGN`] bytes) or gathers them ("patches",
+/// zero-padded to a multiple of [`Tile::PAD`]) and picks two weight rows; the kernel returns
+/// the eight accumulators, then requantizes them. Integer arithmetic is exact,
 /// so every implementation equals [`Portable`] bit for bit (tested in `layers`).
 pub trait Tile: Copy {
-    /// Patches and weight rows are zero-padded to a multiple of this many bytes.
+    /// Gathered patches are zero-padded to a multiple of this many bytes.
     const PAD: usize;
     /// `[Σ p_j·w0 for j in 0..4, Σ p_j·w1 for j in 0..4]` over receptive fields of `rows`
-    /// segments of `seg` bytes (`seg` a multiple of [`Tile::PAD`]): segment `r` of patch `j` is
+    /// segments of `seg` bytes (`seg` a multiple of [`SEG_ALIGN`]; vector paths load 16 bytes
+    /// at a time and the last 4, 8 or 12 exactly): segment `r` of patch `j` is
     /// `p[j][r·stride..][..seg]`, of the weights `w0[r·seg..][..seg]`. Gathered patches are one
     /// segment ([`Tile::dot_4x2`]); receptive fields read in place are `kernel_h` rows of the
     /// input. Vector paths keep their accumulators across segments (one horizontal sum per tile).
@@ -131,14 +133,19 @@ impl Tile for Portable {
     }
 }
 
+/// Receptive-field segments (kernel rows read in place) are a multiple of this many bytes on
+/// every path: whole words for the DSP kernel; the 16-byte vector paths finish a segment with
+/// exact loads of its last 4, 8 or 12 bytes.
+pub(crate) const SEG_ALIGN: usize = 4;
+
 /// The bounds every vector path checks before its unchecked loads (see
-/// [`Tile::dot_4x2_rows`]): `seg` a multiple of 16, both weight rows `rows · seg` long, each
-/// patch reaching its last segment.
+/// [`Tile::dot_4x2_rows`]): `seg` a multiple of [`SEG_ALIGN`], both weight rows `rows · seg`
+/// long, each patch reaching its last segment.
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 #[inline(always)]
 fn assert_rows(p: &[&[i8]; 4], w0: &[i8], w1: &[i8], seg: usize, rows: usize, stride: usize) {
     let (wn, pn) = (rows * seg, (rows.max(1) - 1) * stride + seg);
-    assert!(seg.is_multiple_of(16) && w0.len() >= wn && w1.len() >= wn);
+    assert!(seg.is_multiple_of(SEG_ALIGN) && w0.len() >= wn && w1.len() >= wn);
     assert!(p.iter().all(|x| x.len() >= pn));
 }
 

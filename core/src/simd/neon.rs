@@ -14,7 +14,8 @@
 //!   (`SRSHL` alone rounds half up; gemmlowp rounds half away from zero).
 //!
 //! Audit notes: every load is an unaligned 16-byte load at `i` with `i + 16 <= n`, where `n` is
-//! at most the length of each slice read; stores write local `[i32; 8]` arrays at offsets 0 and
+//! at most the length of each slice read, or (the last bytes of a segment) a load of exactly
+//! 4, 8 or 12 bytes at `i` with `i + n` at most that length ([`load_tail`]); stores write local `[i32; 8]` arrays at offsets 0 and
 //! 4; the `SDOT` asm reads and writes registers only (`pure, nomem, nostack`) and runs only in
 //! functions compiled with `dotprod` after run-time detection (or a static `dotprod` target).
 #![allow(unsafe_code)]
@@ -82,6 +83,28 @@ fn store_4x2(a: int32x4_t, b: int32x4_t) -> [i32; 8] {
 /// The tile loop shared by both kernels: eight accumulators, each step loads 16 bytes of both
 /// weight rows and of each patch and feeds them to `mac` (`acc + Σ` over 16 lanes, exactly);
 /// `rows` segments of `seg` bytes ([`Tile::dot_4x2_rows`]), one horizontal sum at the end.
+/// The `n` bytes (4, 8 or 12) at `ptr` in the low lanes of a vector, zeros above: the last
+/// bytes of a segment that is a multiple of [`super::SEG_ALIGN`], read without going past it.
+///
+/// # Safety
+/// `n` bytes at `ptr` must be readable.
+#[inline(always)]
+unsafe fn load_tail(ptr: *const i8, n: usize) -> int8x16_t {
+    // SAFETY: each read stays within the `n` bytes the caller guarantees (an 8-byte read at 0,
+    // a 4-byte read at 0 or 8); NEON is part of the aarch64 baseline.
+    unsafe {
+        let word = |at: usize| {
+            let w = core::ptr::read_unaligned(ptr.add(at) as *const i32);
+            vreinterpret_s8_s32(vset_lane_s32::<0>(w, vdup_n_s32(0)))
+        };
+        match n {
+            4 => vcombine_s8(word(0), vdup_n_s8(0)),
+            8 => vcombine_s8(vld1_s8(ptr), vdup_n_s8(0)),
+            _ => vcombine_s8(vld1_s8(ptr), word(8)),
+        }
+    }
+}
+
 #[inline(always)]
 fn tile_4x2(
     p: [&[i8]; 4],
@@ -94,10 +117,11 @@ fn tile_4x2(
     // SAFETY: NEON is part of the aarch64 baseline; register-only operation.
     let zero = unsafe { vdupq_n_s32(0) };
     let (mut a, mut b) = ([zero; 4], [zero; 4]);
+    let (full, n) = (seg - seg % 16, seg % 16);
     for r in 0..rows {
         let (pw, pp) = (r * seg, r * stride);
         let mut i = 0;
-        while i < seg {
+        while i < full {
             // SAFETY: NEON is part of the aarch64 baseline; every 16-byte load is at
             // `r·seg + i` (weights) or `r·stride + i` (patches) with `i + 16 <= seg` and
             // `r < rows`, and the assertions above bound each slice by those.
@@ -111,6 +135,19 @@ fn tile_4x2(
                 }
             }
             i += 16;
+        }
+        if n > 0 {
+            // SAFETY: each tail load reads the `seg % 16` bytes after `r·seg + full` (weights)
+            // or `r·stride + full` (patches), within the bounds asserted above.
+            unsafe {
+                let x0 = load_tail(w0.as_ptr().add(pw + full), n);
+                let x1 = load_tail(w1.as_ptr().add(pw + full), n);
+                for j in 0..4 {
+                    let x = load_tail(p[j].as_ptr().add(pp + full), n);
+                    a[j] = mac(a[j], x, x0);
+                    b[j] = mac(b[j], x, x1);
+                }
+            }
         }
     }
     store_4x2(hsum4(a), hsum4(b))

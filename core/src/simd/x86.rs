@@ -1,7 +1,8 @@
 //! x86-64 fast paths: SSE2 (part of the x86-64 baseline, so always present).
 //!
 //! Audit notes: every load is an unaligned 16-byte load at `i` with `i + 16 <= n`, where `n` is
-//! at most the length of each slice read.
+//! at most the length of each slice read, or (the last bytes of a segment) a load of exactly
+//! 4, 8 or 12 bytes at `i` with `i + n` at most that length ([`load_tail`]).
 #![allow(unsafe_code)]
 
 use super::Tile;
@@ -18,6 +19,26 @@ fn widen(x: __m128i) -> (__m128i, __m128i) {
     unsafe {
         let sign = _mm_cmpgt_epi8(_mm_setzero_si128(), x);
         (_mm_unpacklo_epi8(x, sign), _mm_unpackhi_epi8(x, sign))
+    }
+}
+
+/// The `n` bytes (4, 8 or 12) at `ptr` in the low lanes of a vector, zeros above: the last
+/// bytes of a segment that is a multiple of [`super::SEG_ALIGN`], read without going past it.
+///
+/// # Safety
+/// `n` bytes at `ptr` must be readable.
+#[inline(always)]
+unsafe fn load_tail(ptr: *const i8, n: usize) -> __m128i {
+    // SAFETY: each read stays within the `n` bytes the caller guarantees (a 4-byte read at 0 or
+    // 8, an 8-byte read at 0); SSE2 is part of the x86-64 baseline.
+    unsafe {
+        let word =
+            |at: usize| _mm_cvtsi32_si128(core::ptr::read_unaligned(ptr.add(at) as *const i32));
+        match n {
+            4 => word(0),
+            8 => _mm_loadl_epi64(ptr as *const __m128i),
+            _ => _mm_unpacklo_epi64(_mm_loadl_epi64(ptr as *const __m128i), word(8)),
+        }
     }
 }
 
@@ -83,15 +104,17 @@ impl Tile for Sse2 {
         super::assert_rows(&p, w0, w1, seg, rows, stride);
         let mut out = [0i32; 8];
         // SAFETY: SSE2 is part of the x86-64 baseline; every 16-byte load is at `r·seg + i`
-        // (weights) or `r·stride + i` (patches) with `i + 16 <= seg` and `r < rows`, and the
+        // (weights) or `r·stride + i` (patches) with `i + 16 <= seg` and `r < rows`, each tail
+        // load reads the `seg % 16` bytes after `r·seg + full` (`r·stride + full`), and the
         // assertions above bound each slice by those. The stores write the 32 bytes of `out`.
         unsafe {
             let mut a = [_mm_setzero_si128(); 4];
             let mut b = [_mm_setzero_si128(); 4];
+            let (full, n) = (seg - seg % 16, seg % 16);
             for r in 0..rows {
                 let (pw, pp) = (r * seg, r * stride);
                 let mut i = 0;
-                while i < seg {
+                while i < full {
                     let (al, ah) =
                         widen(_mm_loadu_si128(w0.as_ptr().add(pw + i) as *const __m128i));
                     let (bl, bh) =
@@ -105,6 +128,18 @@ impl Tile for Sse2 {
                         b[j] = _mm_add_epi32(b[j], xb);
                     }
                     i += 16;
+                }
+                if n > 0 {
+                    // The segment's last 4, 8 or 12 bytes, zeros above.
+                    let (al, ah) = widen(load_tail(w0.as_ptr().add(pw + full), n));
+                    let (bl, bh) = widen(load_tail(w1.as_ptr().add(pw + full), n));
+                    for j in 0..4 {
+                        let (xl, xh) = widen(load_tail(p[j].as_ptr().add(pp + full), n));
+                        let xa = _mm_add_epi32(_mm_madd_epi16(xl, al), _mm_madd_epi16(xh, ah));
+                        let xb = _mm_add_epi32(_mm_madd_epi16(xl, bl), _mm_madd_epi16(xh, bh));
+                        a[j] = _mm_add_epi32(a[j], xa);
+                        b[j] = _mm_add_epi32(b[j], xb);
+                    }
                 }
             }
             _mm_storeu_si128(out.as_mut_ptr() as *mut __m128i, hsum4(a));
@@ -228,7 +263,14 @@ impl Tile for Avx2 {
     ) -> [i32; 8] {
         super::assert_rows(&p, w0, w1, seg, rows, stride);
         // SAFETY: the token proves AVX2 is available; the assertions above bound every load.
-        unsafe { dot_4x2_avx2(p, w0, w1, seg, rows, stride) }
+        // Two loop nests: the tail code in the loop of whole 16-byte segments cost 4 % there.
+        unsafe {
+            if seg.is_multiple_of(16) {
+                dot_4x2_avx2::<false>(p, w0, w1, seg, rows, stride)
+            } else {
+                dot_4x2_avx2::<true>(p, w0, w1, seg, rows, stride)
+            }
+        }
     }
 
     /// gemmlowp requantization of a tile's accumulators (bias added here), plus zero point and
@@ -243,8 +285,9 @@ impl Tile for Avx2 {
     }
 }
 
+/// The AVX2 tile; `TAIL`: segments end with 4, 8 or 12 bytes past their whole 16-byte steps.
 #[target_feature(enable = "avx2")]
-unsafe fn dot_4x2_avx2(
+unsafe fn dot_4x2_avx2<const TAIL: bool>(
     p: [&[i8]; 4],
     w0: &[i8],
     w1: &[i8],
@@ -255,12 +298,19 @@ unsafe fn dot_4x2_avx2(
     let mut a = [_mm256_setzero_si256(); 4];
     let mut b = [_mm256_setzero_si256(); 4];
     // SAFETY (whole body): every 16-byte load is at `r·seg + i` (weights) or `r·stride + i`
-    // (patches) with `i + 16 <= seg` and `r < rows`, and the caller checked the slice lengths.
+    // (patches) with `i + 16 <= seg` and `r < rows`, each tail load reads the `seg % 16` bytes
+    // after `r·seg + full` (`r·stride + full`), and the caller checked the slice lengths.
     unsafe {
+        // Without a tail, `seg` is a whole number of steps.
+        let (full, n) = if TAIL {
+            (seg - seg % 16, seg % 16)
+        } else {
+            (seg, 0)
+        };
         for r in 0..rows {
             let (pw, pp) = (r * seg, r * stride);
             let mut i = 0;
-            while i < seg {
+            while i < full {
                 let x0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(
                     w0.as_ptr().add(pw + i) as *const __m128i
                 ));
@@ -275,6 +325,16 @@ unsafe fn dot_4x2_avx2(
                     b[j] = _mm256_add_epi32(b[j], _mm256_madd_epi16(x, x1));
                 }
                 i += 16;
+            }
+            if TAIL {
+                // The segment's last 4, 8 or 12 bytes, zeros above.
+                let x0 = _mm256_cvtepi8_epi16(load_tail(w0.as_ptr().add(pw + full), n));
+                let x1 = _mm256_cvtepi8_epi16(load_tail(w1.as_ptr().add(pw + full), n));
+                for j in 0..4 {
+                    let x = _mm256_cvtepi8_epi16(load_tail(p[j].as_ptr().add(pp + full), n));
+                    a[j] = _mm256_add_epi32(a[j], _mm256_madd_epi16(x, x0));
+                    b[j] = _mm256_add_epi32(b[j], _mm256_madd_epi16(x, x1));
+                }
             }
         }
         // Horizontal sums of the eight accumulators into one vector [a0..a3, b0..b3].
