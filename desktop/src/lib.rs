@@ -4,16 +4,19 @@
 //! it live, see the 28×28 input and the first layers' feature maps, browse MNIST test images
 //! and their predictions, and read the model's facts. English and Japanese UI.
 //!
-//! Layout and styling are in `ui/*.slint`; state and logic are in Rust:
+//! Layout, styling and text (`@tr`, translated from `lang/*/LC_MESSAGES/sumi-desktop.po`) are
+//! in `ui/*.slint`; state and logic are in Rust:
 //!
 //! | module | concept |
 //! |---|---|
+//! | [`controller`] | [`App`] and [`Controller`]: the window, UI callbacks, throttled live prediction, background loading, idle reset |
+//! | [`state`] | [`State`](state::State) in data form and the start-up [`Options`] |
+//! | [`view`] | one module per panel rendering the state into the `Ui` global: [`view::canvas`], [`view::result`], [`view::network`], [`view::sample`], [`view::model`] |
 //! | [`canvas`] | stroke rasterisation: round anti-aliased brush, interpolation, undo |
 //! | [`model`] | the loaded model blob; one timed analysis (preprocess + inference + feature maps) |
 //! | [`samples`] | MNIST test images: embedded subset, or the full set via `sumi-data` |
 //! | [`render`] | pixel buffers for the UI (ink mask, 28×28 views, feature-map grids) |
-//! | [`i18n`] | English/Japanese text and language choice |
-//! | [`state`] | [`App`]: UI state, callbacks, throttled live prediction |
+//! | [`i18n`] | language choice (selects the bundled translation) and number formatting |
 //! | [`cli`] | command-line options of the `sumi` binary |
 //! | `web` | the browser build's entry point and page read-out (wasm32 only) |
 //!
@@ -26,11 +29,13 @@
 
 pub mod canvas;
 pub mod cli;
+pub mod controller;
 pub mod i18n;
 pub mod model;
 pub mod render;
 pub mod samples;
 pub mod state;
+pub mod view;
 /// The browser entry point (wasm32 only).
 #[cfg(target_arch = "wasm32")]
 pub mod web;
@@ -41,5 +46,6 @@ mod ui {
     slint::include_modules!();
 }
 
-pub use state::{App, Controller, FullTestSet, Options};
+pub use controller::{App, Controller};
+pub use state::{FullTestSet, Options};
 pub use ui::{AppWindow, BarData, Theme, Ui};
