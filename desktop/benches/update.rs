@@ -5,7 +5,7 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 use sumi_desktop::canvas::{Canvas, Point};
-use sumi_desktop::model::LoadedModel;
+use sumi_desktop::model::{LoadedModel, SIDE};
 use sumi_desktop::render;
 use sumi_desktop::state::{BRUSH_RADIUS, CANVAS_SIZE};
 
@@ -33,7 +33,7 @@ fn bench(c: &mut Criterion) {
                 .analyse(canvas.pixels(), CANVAS_SIZE, CANVAS_SIZE)
                 .unwrap();
             let mask = render::ink_mask(canvas.pixels(), CANVAS_SIZE, CANVAS_SIZE);
-            let input = render::grey(&a.input, 28, 28);
+            let input = render::grey(&a.input, SIDE, SIDE);
             let maps: Vec<_> = a.features.iter().map(render::feature_grid).collect();
             black_box((a, mask, input, maps))
         })

@@ -16,19 +16,6 @@ pub struct Point {
     pub y: f32,
 }
 
-/// Inclusive-exclusive pixel rectangle that changed, for incremental display updates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Dirty {
-    /// Left column (inclusive).
-    pub x0: usize,
-    /// Top row (inclusive).
-    pub y0: usize,
-    /// Right column (exclusive).
-    pub x1: usize,
-    /// Bottom row (exclusive).
-    pub y1: usize,
-}
-
 /// Greyscale drawing canvas with a round brush, stroke interpolation and undo.
 #[derive(Debug, Clone)]
 pub struct Canvas {
@@ -89,27 +76,33 @@ impl Canvas {
     }
 
     /// Starts a new stroke at `p` (draws a dot there).
-    pub fn begin_stroke(&mut self, p: Point) -> Dirty {
+    pub fn begin_stroke(&mut self, p: Point) {
         let p = self.clamp(p);
         self.strokes.push(vec![p]);
         self.drawing = true;
-        self.stamp_segment(p, p)
+        self.stamp_segment(p, p);
     }
 
     /// Extends the current stroke to `p`, filling the whole segment from the previous point.
-    /// Returns `None` when no stroke is in progress.
-    pub fn extend_stroke(&mut self, p: Point) -> Option<Dirty> {
+    /// Returns false (and draws nothing) when no stroke is in progress or `p` is within a
+    /// quarter pixel of the previous point.
+    pub fn extend_stroke(&mut self, p: Point) -> bool {
         if !self.drawing {
-            return None;
+            return false;
         }
         let p = self.clamp(p);
-        let stroke = self.strokes.last_mut()?;
-        let last = *stroke.last()?;
+        let Some(stroke) = self.strokes.last_mut() else {
+            return false;
+        };
+        let Some(&last) = stroke.last() else {
+            return false;
+        };
         if (last.x - p.x).abs() < 0.25 && (last.y - p.y).abs() < 0.25 {
-            return None;
+            return false;
         }
         stroke.push(p);
-        Some(self.stamp_segment(last, p))
+        self.stamp_segment(last, p);
+        true
     }
 
     /// Finishes the current stroke.
@@ -178,7 +171,7 @@ impl Canvas {
 
     /// Sweeps the round brush from `a` to `b`: every pixel's coverage is its distance to the
     /// segment, with a one-pixel anti-aliased rim; ink only ever increases (max blend).
-    fn stamp_segment(&mut self, a: Point, b: Point) -> Dirty {
+    fn stamp_segment(&mut self, a: Point, b: Point) {
         let r = self.radius;
         let reach = r + 1.0;
         let x0 = ((a.x.min(b.x) - reach).floor().max(0.0)) as usize;
@@ -206,7 +199,6 @@ impl Canvas {
                 }
             }
         }
-        Dirty { x0, y0, x1, y1 }
     }
 }
 
@@ -251,7 +243,7 @@ mod tests {
         let mut c = Canvas::new(200, 50, 3.0);
         c.begin_stroke(p(5.0, 25.0));
         // One huge jump: the whole segment must be inked.
-        c.extend_stroke(p(195.0, 25.0)).expect("stroke in progress");
+        assert!(c.extend_stroke(p(195.0, 25.0)), "stroke in progress");
         c.end_stroke();
         for x in 5..195 {
             assert_eq!(c.pixels()[25 * 200 + x], 255, "gap at x={x}");
@@ -294,7 +286,7 @@ mod tests {
     #[test]
     fn moves_without_a_press_and_out_of_range_points_are_harmless() {
         let mut c = Canvas::new(30, 30, 2.0);
-        assert!(c.extend_stroke(p(5.0, 5.0)).is_none());
+        assert!(!c.extend_stroke(p(5.0, 5.0)));
         assert!(c.is_empty());
         c.begin_stroke(p(-100.0, f32::NAN));
         c.extend_stroke(p(1e9, 1e9));

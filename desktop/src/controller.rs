@@ -156,7 +156,7 @@ impl Controller {
     pub fn pointer_move(&self, x: f32, y: f32) {
         self.active();
         let p = self.to_canvas(x, y);
-        if self.state.borrow_mut().canvas.extend_stroke(p).is_some() {
+        if self.state.borrow_mut().canvas.extend_stroke(p) {
             self.with_ui(view::canvas::render);
             self.analyse_throttled();
         }

@@ -19,8 +19,8 @@ use sumi_core::{
 };
 use sumi_data::model_file::{self, ModelFileError};
 
-/// Side of the model input the app produces (MNIST: 28×28×1).
-pub const SIDE: usize = 28;
+/// Side of the model input the app produces (MNIST: 28×28×1): the core's preprocessing output.
+pub use sumi_core::preprocess::SIDE;
 /// Number of classes the app displays (digits 0–9).
 pub const CLASSES: usize = 10;
 /// How many convolution layers' feature maps are captured for display.

@@ -1,4 +1,8 @@
 //! The drawing panel (`ui/canvas-panel.slint`): the canvas ink as an alpha mask.
+//!
+//! The whole 336×336 mask is rebuilt on each change: an image set on a Slint property is shared
+//! with the renderer, so patching only the changed rectangle would copy the buffer anyway, and
+//! the renderer redraws the whole scaled image either way.
 #![forbid(unsafe_code)]
 
 use slint::{ComponentHandle, Image};
