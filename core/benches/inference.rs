@@ -38,11 +38,11 @@ fn bench(c: &mut Criterion) {
     // The x86-64 baseline kernel on the same machine (AVX2 forbidden for this one benchmark).
     #[cfg(target_arch = "x86_64")]
     {
-        sumi_core::simd::set_avx2_allowed(false);
+        sumi_core::set_avx2_allowed(false);
         g.bench_function("predict_single_image_sse2_only", |b| {
             b.iter(|| model.predict(black_box(&input), &mut arena).unwrap())
         });
-        sumi_core::simd::set_avx2_allowed(true);
+        sumi_core::set_avx2_allowed(true);
     }
     g.bench_function("load_and_validate_blob", |b| {
         b.iter(|| Model::from_bytes(black_box(models::DEFAULT)).unwrap())

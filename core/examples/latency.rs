@@ -31,7 +31,7 @@ fn main() {
     for _ in 0..rounds {
         for (p, name) in paths.iter().enumerate() {
             #[cfg(target_arch = "x86_64")]
-            sumi_core::simd::set_avx2_allowed(*name == "avx2");
+            sumi_core::set_avx2_allowed(*name == "avx2");
             let _ = name;
             let t = Instant::now();
             std::hint::black_box(
@@ -53,7 +53,7 @@ fn main() {
     // observation callback (the logits layer is the remainder).
     // `latency MODEL ROUNDS sse2`: per-layer figures of the SSE2 baseline instead.
     #[cfg(target_arch = "x86_64")]
-    sumi_core::simd::set_avx2_allowed(args.get(3).map(String::as_str) != Some("sse2"));
+    sumi_core::set_avx2_allowed(args.get(3).map(String::as_str) != Some("sse2"));
     let layers: Vec<_> = model.layers().collect();
     let mut per_layer = vec![Vec::with_capacity(rounds); layers.len()];
     for _ in 0..rounds {

@@ -23,6 +23,8 @@ use heapless::Vec;
 use serde::{Deserialize, Serialize};
 
 use crate::MAX_LAYERS;
+/// CRC-32 (IEEE 802.3), the checksum of a blob's payload (header field at offset 16).
+pub use crate::crc::crc32;
 
 /// The four magic bytes at the start of every blob.
 pub const MAGIC: [u8; 4] = *b"SUMI";
@@ -53,6 +55,7 @@ pub const TEMPERATURE_RANGE: core::ops::RangeInclusive<f32> = 0.01..=100.0;
 pub const HEADER_LEN: usize = 20;
 
 /// Everything that can be wrong with a blob. Each malformation has its own variant.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BlobError {
     /// Fewer bytes than the 20-byte header.
@@ -235,13 +238,15 @@ pub struct ConvDesc<'a> {
     pub pool: Pool,
     /// Output zero point.
     pub output_zero_point: i8,
-    /// int8 weights: OHWI for conv2d, HWC for depthwise.
+    /// int8 weights: OHWI for conv2d, HWC for depthwise (as stored; typed:
+    /// [`ConvDesc::weights_i8`]).
     pub weights: &'a [u8],
-    /// int32 little-endian bias per output channel, input zero point folded in.
+    /// int32 little-endian bias per output channel, input zero point folded in (as stored;
+    /// typed: [`ConvDesc::channels`]).
     pub bias: &'a [u8],
-    /// i32 little-endian Q31 multiplier per output channel.
+    /// i32 little-endian Q31 multiplier per output channel (as stored).
     pub multipliers: &'a [u8],
-    /// i8 shift per output channel.
+    /// i8 shift per output channel (as stored).
     pub shifts: &'a [u8],
 }
 
@@ -268,14 +273,101 @@ pub struct DenseDesc<'a> {
     pub relu: bool,
     /// Output kind.
     pub output: DenseOutput,
-    /// int8 weights, `[out][in]`.
+    /// int8 weights, `[out][in]` (as stored; typed: [`DenseDesc::weights_i8`]).
     pub weights: &'a [u8],
-    /// int32 little-endian bias per output, input zero point folded in.
+    /// int32 little-endian bias per output, input zero point folded in (as stored; typed:
+    /// [`DenseDesc::channels`]).
     pub bias: &'a [u8],
     /// i32 little-endian Q31 multiplier per output.
     pub multipliers: &'a [u8],
     /// i8 shift per output.
     pub shifts: &'a [u8],
+}
+
+/// The per-output-channel parameters of a convolution or fully connected layer, read from
+/// the blob's little-endian arrays as typed values (zero-copy: the arrays stay in flash,
+/// unaligned). Lengths are checked when the model loads ([`crate::Model::from_bytes`]).
+///
+/// ```
+/// use sumi_core::blob::{self, LayerDesc};
+///
+/// let (_, desc) = blob::decode(sumi_core::models::DEFAULT)?;
+/// let LayerDesc::Conv2d(first) = &desc.layers[0] else { unreachable!() };
+/// let ch = first.channels();
+/// assert_eq!(ch.len(), usize::from(first.out_channels));
+/// assert!(ch.requants().all(|r| r.is_valid()));
+/// assert_eq!(first.weights_i8().len(), 3 * 3 * 16);
+/// # Ok::<(), sumi_core::BlobError>(())
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Channels<'a> {
+    bias: &'a [u8],
+    multipliers: &'a [u8],
+    shifts: &'a [u8],
+}
+
+impl<'a> Channels<'a> {
+    /// Number of output channels (of shifts; the bias and multiplier arrays hold as many).
+    pub fn len(&self) -> usize {
+        self.shifts.len()
+    }
+    /// Whether there are no channels.
+    pub fn is_empty(&self) -> bool {
+        self.shifts.is_empty()
+    }
+    /// The int32 bias of channel `o` (input zero point folded in).
+    #[inline(always)]
+    pub fn bias(&self, o: usize) -> i32 {
+        let b = &self.bias[o * 4..o * 4 + 4];
+        i32::from_le_bytes([b[0], b[1], b[2], b[3]])
+    }
+    /// The requantization (Q31 multiplier, shift) of channel `o`.
+    #[inline(always)]
+    pub fn requant(&self, o: usize) -> crate::Requant {
+        let m = &self.multipliers[o * 4..o * 4 + 4];
+        crate::Requant {
+            multiplier: i32::from_le_bytes([m[0], m[1], m[2], m[3]]),
+            shift: self.shifts[o] as i8,
+        }
+    }
+    /// Every channel's bias, in order.
+    pub fn biases(self) -> impl ExactSizeIterator<Item = i32> + 'a {
+        (0..self.bias.len() / 4).map(move |o| self.bias(o))
+    }
+    /// Every channel's requantization, in order.
+    pub fn requants(self) -> impl ExactSizeIterator<Item = crate::Requant> + 'a {
+        (0..self.len().min(self.multipliers.len() / 4)).map(move |o| self.requant(o))
+    }
+}
+
+impl<'a> ConvDesc<'a> {
+    /// The int8 weights (OHWI for conv2d, HWC for depthwise).
+    pub fn weights_i8(&self) -> &'a [i8] {
+        bytemuck::cast_slice(self.weights)
+    }
+    /// The per-output-channel bias and requantization.
+    pub fn channels(&self) -> Channels<'a> {
+        Channels {
+            bias: self.bias,
+            multipliers: self.multipliers,
+            shifts: self.shifts,
+        }
+    }
+}
+
+impl<'a> DenseDesc<'a> {
+    /// The int8 weights, `[out][in]`.
+    pub fn weights_i8(&self) -> &'a [i8] {
+        bytemuck::cast_slice(self.weights)
+    }
+    /// The per-output bias and requantization.
+    pub fn channels(&self) -> Channels<'a> {
+        Channels {
+            bias: self.bias,
+            multipliers: self.multipliers,
+            shifts: self.shifts,
+        }
+    }
 }
 
 /// One layer of the network.

@@ -9,7 +9,7 @@
 //! ```
 //! use sumi_core::builder::{Dense, ModelBuilder, Params};
 //! use sumi_core::blob::DenseOutput;
-//! use sumi_core::quant::Requant;
+//! use sumi_core::Requant;
 //! use sumi_core::Model;
 //!
 //! // A 2×2 image, flattened, into 2 logits: logit o = requantize(Σ wᵢ·xᵢ + bias).
@@ -32,8 +32,8 @@
 //!     .build()?;
 //! let model = Model::from_bytes(&blob)?;
 //! let mut arena = vec![0u8; model.arena_bytes()];
-//! assert_eq!(model.predict(&[255; 4], &mut arena)?.digit, 0); // bright: class 0
-//! assert_eq!(model.predict(&[0; 4], &mut arena)?.digit, 1); // dark: class 1
+//! assert_eq!(model.predict(&[255; 4], &mut arena)?.class(), 0); // bright: class 0
+//! assert_eq!(model.predict(&[0; 4], &mut arena)?.class(), 1); // dark: class 1
 //! # Ok::<(), Box<dyn core::error::Error>>(())
 //! ```
 
@@ -148,26 +148,13 @@ impl Packed {
     }
 }
 
-fn i32s(le: &[u8]) -> Vec<i32> {
-    le.chunks_exact(4)
-        .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect()
-}
-
 impl Params {
-    /// Unpacks a descriptor's little-endian arrays.
-    fn unpack(weights: &[u8], bias: &[u8], multipliers: &[u8], shifts: &[u8]) -> Params {
+    /// Unpacks a descriptor's weights and per-channel arrays.
+    fn unpack(weights: &[i8], channels: blob::Channels<'_>) -> Params {
         Params {
-            weights: weights.iter().map(|&w| w as i8).collect(),
-            bias: i32s(bias),
-            requant: i32s(multipliers)
-                .into_iter()
-                .zip(shifts)
-                .map(|(multiplier, &shift)| Requant {
-                    multiplier,
-                    shift: shift as i8,
-                })
-                .collect(),
+            weights: weights.to_vec(),
+            bias: channels.biases().collect(),
+            requant: channels.requants().collect(),
         }
     }
 }
@@ -182,7 +169,7 @@ impl From<&ConvDesc<'_>> for Conv {
             relu: c.relu,
             pool: c.pool,
             output_zero_point: c.output_zero_point,
-            params: Params::unpack(c.weights, c.bias, c.multipliers, c.shifts),
+            params: Params::unpack(c.weights_i8(), c.channels()),
         }
     }
 }
@@ -194,7 +181,7 @@ impl From<&DenseDesc<'_>> for Dense {
             out_features: d.out_features,
             relu: d.relu,
             output: d.output,
-            params: Params::unpack(d.weights, d.bias, d.multipliers, d.shifts),
+            params: Params::unpack(d.weights_i8(), d.channels()),
         }
     }
 }

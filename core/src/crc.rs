@@ -6,7 +6,7 @@
 //! (16 KiB) that would sit in every firmware's flash for a check run once at load.
 //!
 //! ```
-//! assert_eq!(sumi_core::crc::crc32(b"123456789"), 0xCBF4_3926);
+//! assert_eq!(sumi_core::blob::crc32(b"123456789"), 0xCBF4_3926);
 //! ```
 
 const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);

@@ -38,21 +38,6 @@ impl<'a> Rows<'a> {
 }
 
 #[inline(always)]
-fn bias_at(bias: &[u8], o: usize) -> i32 {
-    let b = &bias[o * 4..o * 4 + 4];
-    i32::from_le_bytes([b[0], b[1], b[2], b[3]])
-}
-
-#[inline(always)]
-fn requant_at(multipliers: &[u8], shifts: &[u8], o: usize) -> Requant {
-    let m = &multipliers[o * 4..o * 4 + 4];
-    Requant {
-        multiplier: i32::from_le_bytes([m[0], m[1], m[2], m[3]]),
-        shift: shifts[o] as i8,
-    }
-}
-
-#[inline(always)]
 fn to_int8(acc: i32, rq: Requant, zero_point: i8, relu: bool) -> i8 {
     let lo = if relu { zero_point as i32 } else { -128 };
     (requantize(acc, rq).saturating_add(zero_point as i32)).clamp(lo, 127) as i8
@@ -255,7 +240,7 @@ fn conv2d_first_avx2(
         return false;
     }
     let (pairs_n, groups_n) = (taps.div_ceil(2), oc_n.div_ceil(8));
-    let weights: &[i8] = bytemuck::cast_slice(d.weights);
+    let weights = d.weights_i8();
     let mut wq = [[[0i32; 8]; 8]; 16];
     for o in 0..oc_n {
         for t in 0..taps {
@@ -269,8 +254,8 @@ fn conv2d_first_avx2(
     }; 8];
     for o in 0..oc_n {
         let (g, l) = (o / 8, o % 8);
-        let rq = requant_at(d.multipliers, d.shifts, o);
-        groups[g].bias[l] = bias_at(d.bias, o);
+        let rq = d.channels().requant(o);
+        groups[g].bias[l] = d.channels().bias(o);
         groups[g].multiplier[l] = rq.multiplier;
         groups[g].right_shift[l] = -(rq.shift as i32);
     }
@@ -448,7 +433,7 @@ impl<T: Tile> TileCtx<'_, '_, T> {
 
     /// The accumulators of the 4×2 tile of channels (o, o + 1) read in place: the receptive
     /// field of pixel `j` is `kh` row segments of `seg` bytes, the first at `data[at[j]..]`, the
-    /// next ones `row` bytes apart (`seg` a multiple of [`Tile::PAD`]).
+    /// next ones `row` bytes apart (`seg` a multiple of [`crate::simd::SEG_ALIGN`]).
     #[inline(always)]
     fn acc_direct(&self, data: &[i8], at: [usize; 4], row: usize, o: usize) -> [i32; 8] {
         let TileCtx {
@@ -485,11 +470,8 @@ impl<T: Tile> TileCtx<'_, '_, T> {
         } = *self;
         let zp = d.output_zero_point;
         let o1 = (o + 1).min(oc_n - 1);
-        let (r0, r1) = (
-            requant_at(d.multipliers, d.shifts, o),
-            requant_at(d.multipliers, d.shifts, o1),
-        );
-        let bias = [bias_at(d.bias, o), bias_at(d.bias, o1)];
+        let (r0, r1) = (d.channels().requant(o), d.channels().requant(o1));
+        let bias = [d.channels().bias(o), d.channels().bias(o1)];
         if r0.shift > 0 || r1.shift > 0 {
             // A left shift (a real multiplier above 1) is rare: the scalar path handles it.
             return core::array::from_fn(|j| {
@@ -549,7 +531,7 @@ fn conv2d_tiled<T: Tile>(
         d,
         src,
         zp_in,
-        weights: bytemuck::cast_slice(d.weights),
+        weights: d.weights_i8(),
         k,
         kp,
         oc_n: d.out_channels as usize,
@@ -669,11 +651,11 @@ pub(crate) fn depthwise_conv2d(
     let (input, y0, s) = (src.data, src.y0, src.s);
     let (kh, kw) = (d.kernel_h as usize, d.kernel_w as usize);
     let (h, w, c) = (s.h as usize, s.w as usize, s.c as usize);
-    let weights: &[i8] = bytemuck::cast_slice(d.weights);
+    let weights = d.weights_i8();
     let pad = (pad_before(d.padding, kh), pad_before(d.padding, kw));
     let cw = conv_out(d.padding, w, kw);
     let value = |oy: usize, ox: usize, ci: usize| -> i8 {
-        let mut acc = bias_at(d.bias, ci);
+        let mut acc = d.channels().bias(ci);
         for ky in 0..kh {
             let iy = (oy + ky).wrapping_sub(pad.0);
             for kx in 0..kw {
@@ -686,12 +668,7 @@ pub(crate) fn depthwise_conv2d(
                 acc += x as i32 * weights[(ky * kw + kx) * c + ci] as i32;
             }
         }
-        to_int8(
-            acc,
-            requant_at(d.multipliers, d.shifts, ci),
-            d.output_zero_point,
-            d.relu,
-        )
+        to_int8(acc, d.channels().requant(ci), d.output_zero_point, d.relu)
     };
     match d.pool {
         Pool::None => {
@@ -745,25 +722,20 @@ pub(crate) fn pool2(src: Rows<'_>, pool: Pool, rows: (usize, usize), out: &mut [
 /// Fully connected layer producing int8 activations.
 pub(crate) fn dense_int8(input: &[i8], d: &DenseDesc<'_>, zero_point: i8, out: &mut [i8]) {
     let n = input.len();
-    let weights: &[i8] = bytemuck::cast_slice(d.weights);
+    let weights = d.weights_i8();
     for (o, slot) in out.iter_mut().enumerate() {
-        let acc = bias_at(d.bias, o) + dot(input, &weights[o * n..(o + 1) * n]);
-        *slot = to_int8(
-            acc,
-            requant_at(d.multipliers, d.shifts, o),
-            zero_point,
-            d.relu,
-        );
+        let acc = d.channels().bias(o) + dot(input, &weights[o * n..(o + 1) * n]);
+        *slot = to_int8(acc, d.channels().requant(o), zero_point, d.relu);
     }
 }
 
 /// Fully connected layer producing int32 logits (no zero point, no clamp).
 pub(crate) fn dense_logits(input: &[i8], d: &DenseDesc<'_>, out: &mut [i32]) {
     let n = input.len();
-    let weights: &[i8] = bytemuck::cast_slice(d.weights);
+    let weights = d.weights_i8();
     for (o, slot) in out.iter_mut().enumerate() {
-        let acc = bias_at(d.bias, o) + dot(input, &weights[o * n..(o + 1) * n]);
-        *slot = requantize(acc, requant_at(d.multipliers, d.shifts, o));
+        let acc = d.channels().bias(o) + dot(input, &weights[o * n..(o + 1) * n]);
+        *slot = requantize(acc, d.channels().requant(o));
     }
 }
 
@@ -797,11 +769,11 @@ mod tests {
         let (kh, kw) = (d.kernel_h as usize, d.kernel_w as usize);
         let (h, w, c) = (s.h as usize, s.w as usize, s.c as usize);
         let oc_n = d.out_channels as usize;
-        let weights: &[i8] = bytemuck::cast_slice(d.weights);
+        let weights = d.weights_i8();
         let pad = (pad_before(d.padding, kh), pad_before(d.padding, kw));
         let (ch, cw) = (conv_out(d.padding, h, kh), conv_out(d.padding, w, kw));
         let value = |oy: usize, ox: usize, o: usize| {
-            let mut acc = bias_at(d.bias, o);
+            let mut acc = d.channels().bias(o);
             for ky in 0..kh {
                 for kx in 0..kw {
                     for ci in 0..c {
@@ -816,12 +788,7 @@ mod tests {
                     }
                 }
             }
-            to_int8(
-                acc,
-                requant_at(d.multipliers, d.shifts, o),
-                d.output_zero_point,
-                d.relu,
-            )
+            to_int8(acc, d.channels().requant(o), d.output_zero_point, d.relu)
         };
         let mut out = [0i8; 4096];
         match d.pool {

@@ -5,19 +5,23 @@
 //! implementation of both: the trainer, the desktop app and the firmware all call it, so a digit
 //! drawn anywhere goes through exactly the same integer arithmetic.
 //!
-//! | module | concept |
-//! |---|---|
-//! | [`blob`] | the versioned model blob: header, postcard payload, CRC-32, encoder (spec: `core/FORMAT.md`) |
-//! | `builder` | `ModelBuilder`, the one blob writer: owned layers → exact-size blob (feature `alloc`) |
-//! | [`model`] | [`Model`]: loading, and the engine that runs a plan (streamed layers, then the dense tail) |
-//! | `plan` | the execution plan: each layer validated, shapes and costs, streamed row schedule and arena layout |
-//! | [`layers`] | the int8 kernels: the tiled conv2d driver (and an AVX2 first-layer kernel), depthwise conv2d, pooling, fully connected |
-//! | [`quant`] | fixed-point requantization (gemmlowp/TFLite style), scalar reference of the vector paths |
-//! | [`prediction`] | [`Prediction`]: integer logits, digit, softmax probabilities |
-//! | [`preprocess`] | canvas → 28×28 MNIST convention (polarity, crop, 20×20 fit, centre of mass) |
-//! | [`simd`] | per-ISA micro-kernels ([`simd::Tile`]: 4 pixels × 2 channels): portable, SSE2 and AVX2 (chosen at run time), Cortex-M DSP (SMLAD), aarch64 NEON |
-//! | [`crc`] | CRC-32 (IEEE) used by the blob |
-//! | [`models`] | the embedded default model blob |
+//! Public: the types and functions re-exported here, and four modules whose items belong
+//! together — [`blob`] (the wire format), [`builder`] (feature `alloc`), [`models`] and
+//! [`preprocess`](mod@preprocess). Everything else is private; each concept lives in one module:
+//!
+//! | module | concept | public items |
+//! |---|---|---|
+//! | [`blob`] | the versioned model blob: header, postcard payload, CRC-32, encoder (spec: `core/FORMAT.md`) | [`BlobError`], `blob::*` |
+//! | [`builder`] | the one blob writer: owned layers → exact-size blob (feature `alloc`) | [`ModelBuilder`], `builder::*` |
+//! | `model` | loading, and the engine that runs a plan (streamed layers, then the dense tail) | [`Model`], [`LayerInfo`], [`LayerKind`], [`Shape`], [`PredictError`], [`NotADigitClassifier`], [`MNIST_INPUT`], [`MNIST_CLASSES`] |
+//! | `plan` | the execution plan: each layer validated, shapes and costs, streamed row schedule and arena layout | – |
+//! | `layers` | the int8 kernels: the tiled conv2d driver (and an AVX2 first-layer kernel), depthwise conv2d, pooling, fully connected | [`MAX_WINDOW`] |
+//! | `quant` | fixed-point requantization (gemmlowp/TFLite style), scalar reference of the vector paths | [`Requant`], [`quantize_multiplier`], [`requantize`] |
+//! | `prediction` | integer logits, class, softmax probabilities | [`Prediction`] |
+//! | [`preprocess`](mod@preprocess) | canvas → 28×28 MNIST convention (polarity, crop, 20×20 fit, centre of mass) | [`preprocess()`], [`PreprocessInfo`], [`PreprocessError`] |
+//! | `simd` | per-ISA micro-kernels (a 4 pixels × 2 channels tile): portable, SSE2 and AVX2 (chosen at run time), Cortex-M DSP (SMLAD), aarch64 NEON and SDOT | `set_avx2_allowed` (x86-64) |
+//! | `crc` | CRC-32 (IEEE) used by the blob | [`blob::crc32`] |
+//! | [`models`] | the embedded default model blob | `models::DEFAULT` |
 //!
 //! ```
 //! use sumi_core::{Model, models};
@@ -28,7 +32,7 @@
 //! // A vertical stroke: a "1".
 //! for y in 4..24 { input[y * 28 + 13] = 255; input[y * 28 + 14] = 255; }
 //! let prediction = model.predict(&input, &mut arena)?;
-//! assert!(prediction.digit < 10);
+//! assert!(prediction.class() < 10);
 //! assert_eq!(prediction.logits().len(), 10);
 //! # Ok::<(), Box<dyn core::error::Error>>(())
 //! ```
@@ -44,20 +48,29 @@ extern crate alloc;
 pub mod blob;
 #[cfg(feature = "alloc")]
 pub mod builder;
-pub mod crc;
-pub mod layers;
-pub mod model;
+mod crc;
+mod layers;
+mod model;
 pub mod models;
 mod plan;
-pub mod prediction;
+mod prediction;
 pub mod preprocess;
-pub mod quant;
-pub mod simd;
+mod quant;
+mod simd;
 
 pub use blob::BlobError;
-pub use model::{LayerInfo, Model, NotADigitClassifier, PredictError, Shape};
+#[cfg(feature = "alloc")]
+pub use builder::ModelBuilder;
+pub use layers::MAX_WINDOW;
+pub use model::{
+    LayerInfo, LayerKind, MNIST_CLASSES, MNIST_INPUT, Model, NotADigitClassifier, PredictError,
+    Shape,
+};
 pub use prediction::Prediction;
 pub use preprocess::{PreprocessError, PreprocessInfo, preprocess};
+pub use quant::{Requant, quantize_multiplier, requantize};
+#[cfg(target_arch = "x86_64")]
+pub use simd::set_avx2_allowed;
 
 /// Largest number of output classes a model may have.
 pub const MAX_CLASSES: usize = 16;

@@ -8,9 +8,7 @@
 //! ping-pongs between the two ends of the arena. [`Model::predict_with`] runs the same kernels on
 //! whole maps so that it can show every layer's output.
 
-use crate::blob::{
-    self, BlobError, Calibration, DenseOutput, LayerDesc, Metadata, ModelDesc, Pool,
-};
+use crate::blob::{self, BlobError, Calibration, DenseOutput, LayerDesc, Metadata, Pool};
 use crate::layers::{self, Rows};
 use crate::plan::{Head, Plan, Stages, pull};
 use crate::prediction::Prediction;
@@ -37,8 +35,8 @@ impl Shape {
             .saturating_mul(self.c as usize)
     }
 
-    /// Number of elements as `u64`, exact on every target.
-    pub const fn elems(&self) -> u64 {
+    /// Number of elements as `u64`, exact on every target (the planner's overflow checks).
+    pub(crate) const fn elems(&self) -> u64 {
         self.h as u64 * self.w as u64 * self.c as u64
     }
     /// Whether the shape has no elements.
@@ -89,6 +87,7 @@ pub struct LayerInfo {
 }
 
 /// Errors at inference time.
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum PredictError {
     /// The scratch arena is smaller than [`Model::arena_bytes`] ([`Model::predict`]) or
@@ -320,15 +319,6 @@ impl<'a> Model<'a> {
     /// The blob's metadata.
     pub fn metadata(&self) -> &Metadata<'a> {
         &self.meta
-    }
-    /// The decoded description (layers with their parameters), decoded again from the blob on
-    /// each call (a `Model` keeps its layers encoded).
-    pub fn description(&self) -> ModelDesc<'a> {
-        match blob::decode(self.blob) {
-            Ok((_, desc)) => desc,
-            // The blob was decoded when the model loaded, and it is borrowed immutably.
-            Err(e) => unreachable!("a loaded blob no longer decodes: {e}"),
-        }
     }
     /// Each layer's kind, shapes and cost, in order.
     pub fn layers(&self) -> impl Iterator<Item = LayerInfo> + '_ {

@@ -143,30 +143,23 @@ fn check_len(
     Ok(())
 }
 
+/// The per-channel arrays hold `n` channels each, every bias is in range and every
+/// requantization valid.
 fn check_bias_requant(
     layer: usize,
     n: usize,
-    bias: &[u8],
-    mult: &[u8],
-    shifts: &[u8],
+    raw: (&[u8], &[u8], &[u8]),
+    channels: blob::Channels<'_>,
 ) -> Result<(), BlobError> {
+    let (bias, mult, shifts) = raw;
     check_len(layer, "bias", bias.len(), 4 * n as u64)?;
     check_len(layer, "multipliers", mult.len(), 4 * n as u64)?;
     check_len(layer, "shifts", shifts.len(), n as u64)?;
-    for b in bias.chunks_exact(4) {
-        let v = i32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-        if v.unsigned_abs() >= 1 << 30 {
-            return Err(BlobError::BiasOutOfRange(layer));
-        }
+    if channels.biases().any(|v| v.unsigned_abs() >= 1 << 30) {
+        return Err(BlobError::BiasOutOfRange(layer));
     }
-    for (m, &s) in mult.chunks_exact(4).zip(shifts) {
-        let rq = crate::quant::Requant {
-            multiplier: i32::from_le_bytes([m[0], m[1], m[2], m[3]]),
-            shift: s as i8,
-        };
-        if !rq.is_valid() {
-            return Err(BlobError::BadRequant(layer));
-        }
+    if !channels.requants().all(|rq| rq.is_valid()) {
+        return Err(BlobError::BadRequant(layer));
     }
     Ok(())
 }
@@ -266,7 +259,12 @@ fn conv_layer(
     };
     let wlen = window * oc;
     check_len(i, "weights", d.weights.len(), wlen)?;
-    check_bias_requant(i, oc as usize, d.bias, d.multipliers, d.shifts)?;
+    check_bias_requant(
+        i,
+        oc as usize,
+        (d.bias, d.multipliers, d.shifts),
+        d.channels(),
+    )?;
     let kind = if depthwise {
         LayerKind::DepthwiseConv2d
     } else {
@@ -338,7 +336,12 @@ fn dense_layer(
     }
     let o = dim(i, d.out_features as u64, "output features")? as u64;
     check_len(i, "weights", d.weights.len(), n * o)?;
-    check_bias_requant(i, o as usize, d.bias, d.multipliers, d.shifts)?;
+    check_bias_requant(
+        i,
+        o as usize,
+        (d.bias, d.multipliers, d.shifts),
+        d.channels(),
+    )?;
     let logits = matches!(d.output, DenseOutput::Logits);
     if logits != last || (logits && d.relu) {
         return Err(BlobError::BadOutputLayer);

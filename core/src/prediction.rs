@@ -3,19 +3,35 @@
 
 use crate::MAX_CLASSES;
 
-/// The result of one inference.
+/// The result of one inference: the integer logits (what host and firmware must agree on bit
+/// for bit), the winning class, and calibrated probabilities.
+///
+/// ```
+/// use sumi_core::{Model, models};
+///
+/// let model = Model::from_bytes(models::DEFAULT)?;
+/// let mut arena = vec![0u8; model.arena_bytes()];
+/// let p = model.predict(&[0u8; 784], &mut arena)?;
+/// assert_eq!(p.logits().len(), 10);
+/// // The class is the largest logit (the first one on ties) and the most probable class.
+/// let top = p.logits().iter().copied().max().unwrap();
+/// assert_eq!(p.logits()[usize::from(p.class())], top);
+/// assert!((p.probabilities().iter().sum::<f32>() - 1.0).abs() < 1e-4);
+/// assert_eq!(p.confidence(), p.probabilities()[usize::from(p.class())]);
+/// # Ok::<(), Box<dyn core::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Prediction {
     /// The winning class (first one on ties).
-    pub digit: u8,
+    class: u8,
     /// Integer logits; only the first `classes` entries are used.
-    pub logits: [i32; MAX_CLASSES],
+    logits: [i32; MAX_CLASSES],
     /// Number of classes.
-    pub classes: u8,
+    classes: u8,
     /// Real value of one logit unit.
-    pub logit_scale: f32,
+    logit_scale: f32,
     /// Softmax temperature from the blob's calibration (1 = uncalibrated).
-    pub temperature: f32,
+    temperature: f32,
 }
 
 impl Prediction {
@@ -25,14 +41,14 @@ impl Prediction {
         logit_scale: f32,
         temperature: f32,
     ) -> Prediction {
-        let mut digit = 0;
+        let mut class = 0;
         for (i, &l) in logits[..classes].iter().enumerate() {
-            if l > logits[digit] {
-                digit = i;
+            if l > logits[class] {
+                class = i;
             }
         }
         Prediction {
-            digit: digit as u8,
+            class: class as u8,
             logits,
             classes: classes as u8,
             logit_scale,
@@ -40,9 +56,20 @@ impl Prediction {
         }
     }
 
-    /// The logits of the model's classes.
+    /// The winning class: the index of the largest logit, the first one on ties (for an MNIST
+    /// model, the digit).
+    pub fn class(&self) -> u8 {
+        self.class
+    }
+
+    /// The integer logits of the model's classes.
     pub fn logits(&self) -> &[i32] {
         &self.logits[..self.classes as usize]
+    }
+
+    /// The real value of one logit unit (the model's output scale).
+    pub fn logit_scale(&self) -> f32 {
+        self.logit_scale
     }
 
     /// Calibrated probabilities: softmax of `logit · logit_scale / temperature`, with
@@ -64,7 +91,7 @@ impl Prediction {
         let scale = self.logit_scale / t;
         let n = self.classes as usize;
         let mut p = [0f32; MAX_CLASSES];
-        let max = self.logits[self.digit as usize];
+        let max = self.logits[self.class as usize];
         let mut sum = 0f32;
         for (slot, &l) in p[..n].iter_mut().zip(&self.logits[..n]) {
             let x = (l as i64 - max as i64) as f32 * scale;
@@ -87,6 +114,6 @@ impl Prediction {
 
     /// Calibrated probability of the predicted class.
     pub fn confidence(&self) -> f32 {
-        self.probabilities()[self.digit as usize]
+        self.probabilities()[self.class as usize]
     }
 }

@@ -37,6 +37,7 @@ pub const MIN_CONTRAST: u8 = 48;
 pub const NEAR_EMPTY_DIVISOR: usize = 4000;
 
 /// Why a canvas could not be preprocessed.
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum PreprocessError {
     /// `width · height` is zero or does not match the buffer length.

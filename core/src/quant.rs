@@ -7,7 +7,7 @@
 //! (x86, Cortex-M4F, Cortex-M0+) gives bit-identical results.
 //!
 //! ```
-//! use sumi_core::quant::{quantize_multiplier, requantize};
+//! use sumi_core::{quantize_multiplier, requantize};
 //! let rq = quantize_multiplier(0.25);
 //! assert_eq!(requantize(1000, rq), 250);
 //! assert_eq!(requantize(-6, rq), -2); // -1.5 rounds half away from zero

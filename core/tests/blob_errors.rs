@@ -46,7 +46,7 @@ fn valid_blob() -> Vec<u8> {
 
 /// Rewrite the payload's CRC so a payload edit reaches the decoder.
 fn fix_crc(b: &mut [u8]) {
-    let crc = sumi_core::crc::crc32(&b[HEADER_LEN..]);
+    let crc = sumi_core::blob::crc32(&b[HEADER_LEN..]);
     b[16..20].copy_from_slice(&crc.to_le_bytes());
 }
 

@@ -292,6 +292,6 @@ fn logits_match_float_reference() {
         let best = (0..classes)
             .max_by_key(|&i| (p.logits()[i], std::cmp::Reverse(i)))
             .unwrap();
-        assert_eq!(p.digit as usize, best);
+        assert_eq!(p.class() as usize, best);
     }
 }

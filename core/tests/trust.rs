@@ -42,7 +42,7 @@ fn raw(version: u16, payload: &[u8], arena: u32) -> Vec<u8> {
     b.extend_from_slice(&0u16.to_le_bytes());
     b.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     b.extend_from_slice(&arena.to_le_bytes());
-    b.extend_from_slice(&sumi_core::crc::crc32(payload).to_le_bytes());
+    b.extend_from_slice(&sumi_core::blob::crc32(payload).to_le_bytes());
     b.extend_from_slice(payload);
     b
 }
@@ -87,7 +87,7 @@ fn version_1_blobs_load_with_temperature_1_and_version_2_applies_its_temperature
     let p1 = m1.predict(&input, &mut arena).unwrap();
     let p2 = m2.predict(&input, &mut arena).unwrap();
     assert_eq!(p1.logits(), p2.logits());
-    assert_eq!(p1.digit, p2.digit);
+    assert_eq!(p1.class(), p2.class());
     assert_eq!(p2.probabilities(), p1.probabilities_at(2.5));
     assert_ne!(p2.probabilities(), p1.probabilities());
     assert!(p2.confidence() < p1.confidence());

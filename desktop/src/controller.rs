@@ -283,7 +283,7 @@ impl Controller {
             if let Some(a) = &st.analysis {
                 st.last_inference = Some(a.inference_time);
                 if st.trace {
-                    let d = a.prediction.digit;
+                    let d = a.prediction.class();
                     eprintln!(
                         "sumi: prediction {d} ({:.1}%) in {:.3} ms + {:.3} ms preprocessing",
                         a.probabilities[usize::from(d)] * 100.0,
@@ -356,7 +356,7 @@ impl Controller {
             let found = match &mut st.model {
                 Some(model) => st
                     .samples
-                    .find_mistake(current, |img| model.classify(img).ok().map(|p| p.digit)),
+                    .find_mistake(current, |img| model.classify(img).ok().map(|p| p.class())),
                 None => None,
             };
             st.no_mistake = found.is_none();

@@ -11,7 +11,7 @@ use std::time::Duration;
 // `std::time::Instant` panics in a browser; web-time's is std's elsewhere.
 use web_time::Instant;
 
-use sumi_core::model::LayerKind;
+use sumi_core::LayerKind;
 use sumi_core::preprocess::preprocess;
 use sumi_core::{
     BlobError, LayerInfo, Model, NotADigitClassifier, PredictError, Prediction, PreprocessError,
@@ -189,7 +189,6 @@ impl LoadedModel {
         // `predict_with` (feature maps) keeps every layer's whole output, so its arena, which
         // also serves `predict` (it is never smaller than `Model::arena_bytes`).
         let arena = vec![0; model.observed_arena_bytes()];
-        let description = model.description();
         let feature_layers = model
             .layers()
             .enumerate()
@@ -197,7 +196,7 @@ impl LoadedModel {
                 matches!(l.kind, LayerKind::Conv2d | LayerKind::DepthwiseConv2d) && l.output.h > 1
             })
             .take(FEATURE_LAYERS)
-            .map(|(i, l)| (i, describe_layer(&l, description.layers.get(i))))
+            .map(|(i, l)| (i, describe_layer(&l)))
             .collect();
         Ok(Self {
             model,
@@ -290,16 +289,13 @@ fn check<'a>(blob: &'a [u8], origin: &str) -> Result<Model<'a>, ModelError> {
     Ok(model)
 }
 
-fn describe_layer(info: &LayerInfo, desc: Option<&sumi_core::blob::LayerDesc<'_>>) -> String {
-    use sumi_core::blob::{LayerDesc, Pool};
-    let (name, conv) = match desc {
-        Some(LayerDesc::Conv2d(c)) => ("conv", Some(c)),
-        Some(LayerDesc::DepthwiseConv2d(c)) => ("depthwise", Some(c)),
-        _ => ("layer", None),
-    };
-    let mut s = match conv {
-        Some(c) => format!("{name} {}×{}", c.kernel_h, c.kernel_w),
-        None => name.to_owned(),
+fn describe_layer(info: &LayerInfo) -> String {
+    use sumi_core::blob::Pool;
+    let (kh, kw) = info.kernel;
+    let mut s = match info.kind {
+        LayerKind::Conv2d => format!("conv {kh}×{kw}"),
+        LayerKind::DepthwiseConv2d => format!("depthwise {kh}×{kw}"),
+        _ => "layer".to_owned(),
     };
     if info.relu {
         s.push_str(" + ReLU");

@@ -198,7 +198,7 @@ pub(crate) fn show_sample(st: &mut State, i: usize) {
         .model
         .as_mut()
         .and_then(|m| m.classify(image).ok())
-        .map(|p| p.digit);
+        .map(|p| p.class());
     st.sample = Some(SampleView {
         index: i,
         label,

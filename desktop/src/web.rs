@@ -37,7 +37,7 @@ pub fn start() -> Result<(), JsValue> {
         let Some(doc) = web_sys::window().and_then(|w| w.document()) else {
             return;
         };
-        let digit = a.prediction.digit;
+        let digit = a.prediction.class();
         let ms = (a.preprocess_time + a.inference_time).as_secs_f64() * 1e3;
         if let Some(out) = doc.get_element_by_id("sumi-prediction") {
             let p = a.probabilities[usize::from(digit)];
@@ -69,10 +69,10 @@ pub fn bench(rounds: u32) -> Result<f64, JsValue> {
         let a = model
             .analyse(canvas.pixels(), canvas.width(), canvas.height())
             .map_err(js_error)?;
-        if a.prediction.digit != 7 {
+        if a.prediction.class() != 7 {
             return Err(js_error(format!(
                 "the benchmark's 7 was read as {}",
-                a.prediction.digit
+                a.prediction.class()
             )));
         }
     }

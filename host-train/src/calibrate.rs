@@ -82,7 +82,7 @@ fn nll(set: &[Scored], beta: f64) -> f64 {
         .iter()
         .map(|s| {
             let p = &s.prediction;
-            let k = f64::from(p.logit_scale) * beta;
+            let k = f64::from(p.logit_scale()) * beta;
             let z: Vec<f64> = p.logits().iter().map(|&l| f64::from(l) * k).collect();
             let max = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             let lse = max + z.iter().map(|v| (v - max).exp()).sum::<f64>().ln();
@@ -99,11 +99,11 @@ pub fn scores(set: &[Scored], temperature: f32) -> Scores {
     let mut bins = [(0usize, 0f64, 0usize); ECE_BINS]; // (count, confidence sum, correct)
     for s in set {
         let p = &s.prediction;
-        let conf = f64::from(p.probabilities_at(temperature)[usize::from(p.digit)]);
+        let conf = f64::from(p.probabilities_at(temperature)[usize::from(p.class())]);
         let b = ((conf * ECE_BINS as f64) as usize).min(ECE_BINS - 1);
         bins[b].0 += 1;
         bins[b].1 += conf;
-        bins[b].2 += usize::from(p.digit == s.label);
+        bins[b].2 += usize::from(p.class() == s.label);
     }
     let n = set.len().max(1) as f64;
     let ece = bins
@@ -173,9 +173,9 @@ mod tests {
     fn overconfident_set() -> (Vec<u8>, Vec<Scored>) {
         // A 1×1×2 → 10 model: logits ≈ 1000 · (x0 − x1) on class 0, so the margin follows
         // the input. Build it through sumi-core's builder.
+        use sumi_core::Requant;
         use sumi_core::blob::DenseOutput;
         use sumi_core::builder::{Dense, ModelBuilder, Params};
-        use sumi_core::quant::Requant;
         let mut weights = vec![0i8; 20];
         weights[0] = 100; // class 0 += x0
         weights[1] = -100; // class 0 -= x1
@@ -246,7 +246,7 @@ mod tests {
         let (_, set) = overconfident_set();
         let s = scores(&set[..1], 1.0);
         let conf = f64::from(set[0].prediction.confidence());
-        let ok = f64::from(u8::from(set[0].prediction.digit == set[0].label));
+        let ok = f64::from(u8::from(set[0].prediction.class() == set[0].label));
         assert!((s.ece - (ok - conf).abs()).abs() < 1e-9);
         assert!(fit(&[]).is_err());
     }

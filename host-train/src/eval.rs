@@ -33,7 +33,7 @@ pub fn evaluate(model: &sumi_core::Model<'_>, split: &Split) -> Result<Evaluatio
     let mut confusion = Confusion::default();
     let mut mistakes = Vec::new();
     for (i, s) in set.iter().enumerate() {
-        let (digit, conf) = (s.prediction.digit, s.prediction.confidence());
+        let (digit, conf) = (s.prediction.class(), s.prediction.confidence());
         let truth = s.label;
         confusion.add(truth, digit);
         if digit != truth {

@@ -92,7 +92,7 @@ impl Preset {
 }
 
 /// Largest `kernel² · in_channels` a convolution may have (the core's im2col window).
-const MAX_WINDOW: usize = sumi_core::layers::MAX_WINDOW;
+const MAX_WINDOW: usize = sumi_core::MAX_WINDOW;
 
 impl Arch {
     /// Parse an architecture written as `CONVS/DENSE`: comma-separated convolution widths, each

@@ -83,7 +83,7 @@ pub fn predict_file(model: &sumi_core::Model<'_>, path: &Path) -> Result<FilePre
         .map_err(|e| anyhow!("{}: inference failed: {e}", path.display()))?;
     let probs = p.probabilities();
     Ok(FilePrediction {
-        digit: p.digit,
+        digit: p.class(),
         confidence: p.confidence(),
         probabilities: probs[..model.classes()].to_vec(),
     })

@@ -4,7 +4,7 @@
 //! −128); weights int8 symmetric per output channel (q ∈ [−127, 127]); int32 bias with the
 //! input zero point folded in; ReLU outputs int8 with zero point −128 over the calibrated range
 //! [0, max]; the last dense layer emits int32 logits. All requantization multipliers come from
-//! `sumi_core::quant::quantize_multiplier`, and the blob is written by the core's
+//! `sumi_core::quantize_multiplier`, and the blob is written by the core's
 //! `builder::ModelBuilder`, so this module holds no integer inference and no blob writer of its own: accuracy is measured through
 //! `sumi_core::Model`.
 
@@ -14,7 +14,7 @@ use sumi_core::Model;
 use sumi_core::blob::{DenseOutput, Padding, Pool};
 use sumi_core::builder::{Conv, Dense, Layer, ModelBuilder, Params};
 use sumi_core::preprocess::SIDE;
-use sumi_core::quant::{Requant, quantize_multiplier};
+use sumi_core::{Requant, quantize_multiplier};
 use sumi_data::Split;
 
 use crate::data;
@@ -340,7 +340,7 @@ impl QModel {
 pub fn predict_int8(model: &Model<'_>, split: &Split, indices: &[usize]) -> Result<Vec<u8>> {
     Ok(predictions(model, split, indices)?
         .into_iter()
-        .map(|p| p.digit)
+        .map(|p| p.class())
         .collect())
 }
 
@@ -452,7 +452,7 @@ pub fn export(
     let test_float_acc = accuracy(&test_float, test, &test_idx);
     let blob = q.to_blob(&meta)?;
     let test_set = crate::calibrate::score_set(&load(&blob)?, test, &test_idx)?;
-    let test_int8: Vec<u8> = test_set.iter().map(|s| s.prediction.digit).collect();
+    let test_int8: Vec<u8> = test_set.iter().map(|s| s.prediction.class()).collect();
     let test_int8_acc = accuracy(&test_int8, test, &test_idx);
     let agree = test_int8
         .iter()

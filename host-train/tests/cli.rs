@@ -122,7 +122,7 @@ fn short_training_exports_a_blob_that_agrees_with_float() {
     let mut arena = vec![0u8; model.arena_bytes()];
     let n = 1000;
     let ok = (0..n)
-        .filter(|&i| model.predict(test.image(i), &mut arena).unwrap().digit == test.labels[i])
+        .filter(|&i| model.predict(test.image(i), &mut arena).unwrap().class() == test.labels[i])
         .count();
     assert!(ok as f64 / n as f64 > 0.80, "{ok}/{n}");
 
@@ -410,7 +410,7 @@ fn nan_accuracy() -> Vec<u8> {
     let mut b = DEFAULT.to_vec();
     assert_eq!(b[at], 1, "float_accuracy is Some");
     b[at + 1..at + 5].copy_from_slice(&f32::NAN.to_le_bytes());
-    let crc = sumi_core::crc::crc32(&b[blob::HEADER_LEN..]);
+    let crc = sumi_core::blob::crc32(&b[blob::HEADER_LEN..]);
     b[16..20].copy_from_slice(&crc.to_le_bytes());
     b
 }

@@ -12,7 +12,7 @@ fn default_model_reproduces_its_recorded_int8_accuracy() {
     let mut arena = vec![0u8; model.arena_bytes()];
     let correct = test
         .iter()
-        .filter(|(img, label)| model.predict(img, &mut arena).expect("predict").digit == *label)
+        .filter(|(img, label)| model.predict(img, &mut arena).expect("predict").class() == *label)
         .count();
     let accuracy = correct as f32 / test.n as f32;
     let recorded = model
@@ -42,7 +42,7 @@ fn preprocessing_keeps_mnist_digits_recognisable() {
     for (img, label) in test.iter().take(n) {
         let mut out = [0u8; 784];
         preprocess(img, 28, 28, &mut out).expect("MNIST digits are never empty");
-        if model.predict(&out, &mut arena).unwrap().digit == label {
+        if model.predict(&out, &mut arena).unwrap().class() == label {
             correct += 1;
         }
     }

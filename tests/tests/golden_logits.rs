@@ -45,7 +45,7 @@ fn committed_models_give_the_original_engines_logits_on_every_kernel_path() {
     };
     for path in paths {
         #[cfg(target_arch = "x86_64")]
-        sumi_core::simd::set_avx2_allowed(*path != "sse2");
+        sumi_core::set_avx2_allowed(*path != "sse2");
         for (name, blob, want) in models {
             let model = Model::from_bytes(blob).expect("committed model loads");
             let got = digest(&model, &test);
@@ -57,5 +57,5 @@ fn committed_models_give_the_original_engines_logits_on_every_kernel_path() {
         }
     }
     #[cfg(target_arch = "x86_64")]
-    sumi_core::simd::set_avx2_allowed(true);
+    sumi_core::set_avx2_allowed(true);
 }

@@ -15,7 +15,7 @@ use std::path::Path;
 use sumi_core::Model;
 use sumi_core::blob::{DenseOutput, Padding, Pool};
 use sumi_core::builder::{Conv, Dense, Layer, ModelBuilder, Params};
-use sumi_core::quant::{Requant, quantize_multiplier};
+use sumi_core::{Requant, quantize_multiplier};
 
 /// A 64-bit linear congruential generator (Knuth's MMIX constants).
 struct Lcg(u64);

@@ -18,7 +18,7 @@
 #![forbid(unsafe_code)]
 
 use sumi_core::blob::{DenseDesc, DenseOutput, HEADER_LEN, LayerDesc, Metadata, ModelDesc, Pool};
-use sumi_core::{Model, crc::crc32};
+use sumi_core::{Model, blob::crc32};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (h, w, c) = (65480u16, 52474u16, 5u16);

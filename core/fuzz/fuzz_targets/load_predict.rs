@@ -47,7 +47,7 @@ fn repair_header(data: &[u8]) -> Option<Vec<u8>> {
     let mut b = data.to_vec();
     let n = u32::try_from(b.len() - HEADER_LEN).ok()?;
     b[8..12].copy_from_slice(&n.to_le_bytes());
-    let crc = sumi_core::crc::crc32(&b[HEADER_LEN..]);
+    let crc = sumi_core::blob::crc32(&b[HEADER_LEN..]);
     b[16..20].copy_from_slice(&crc.to_le_bytes());
     let computed = match Model::from_bytes(&b) {
         Err(BlobError::ArenaMismatch { computed, .. }) => Some(computed),
@@ -84,7 +84,7 @@ fn check(data: &[u8]) {
     let _ = model.check_digit_classifier();
     assert!(blob::TEMPERATURE_RANGE.contains(&model.temperature()));
     check_model(&model, data);
-    reencode(&model);
+    reencode(&model, data);
     if model.arena_bytes() > MAX_ARENA || model.macs() > MAX_MACS {
         return;
     }
@@ -124,9 +124,10 @@ fn check_model(model: &Model<'_>, data: &[u8]) {
 }
 
 /// The writer must accept whatever the reader accepted, and the result must load the same.
-fn reencode(model: &Model<'_>) {
+fn reencode(model: &Model<'_>, data: &[u8]) {
     let mut out = vec![0u8; model.blob_bytes() + 64];
-    let n = blob::encode(&model.description(), &mut out).expect("a loaded model must re-encode");
+    let (_, desc) = blob::decode(data).expect("a loaded model must decode");
+    let n = blob::encode(&desc, &mut out).expect("a loaded model must re-encode");
     let again = Model::from_bytes(&out[..n]).expect("a re-encoded model must load");
     assert_eq!(again.arena_bytes(), model.arena_bytes());
     assert_eq!(again.macs(), model.macs());
@@ -155,12 +156,12 @@ fn run(model: &Model<'_>, input: &[u8]) {
         model.layers().count() - 1,
         "every layer but the logits is observed"
     );
-    assert!((a.digit as usize) < model.classes());
+    assert!((a.class() as usize) < model.classes());
     assert_eq!(a.logits().len(), model.classes());
     assert!(
         a.logits()
             .iter()
-            .all(|&l| l <= a.logits()[a.digit as usize])
+            .all(|&l| l <= a.logits()[a.class() as usize])
     );
     let p = a.probabilities();
     assert!(p.iter().all(|v| v.is_finite() && *v >= 0.0));
@@ -177,8 +178,8 @@ fn run(model: &Model<'_>, input: &[u8]) {
         .predict(input, &mut dirty)
         .expect("larger arena is fine");
     assert_eq!(
-        (a.digit, a.logits),
-        (b.digit, b.logits),
+        (a.class(), a.logits()),
+        (b.class(), b.logits()),
         "inference must be deterministic"
     );
 }

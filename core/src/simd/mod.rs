@@ -25,7 +25,6 @@
 // tests all of them), so the rest is dead code there.
 #[allow(dead_code)]
 mod portable;
-pub use portable::dot_portable;
 
 #[cfg(target_arch = "x86_64")]
 mod x86;
@@ -91,6 +90,18 @@ pub trait Tile: Copy {
 
 /// The portable micro-kernel: plain Rust, for cores without a fast path (Cortex-M0/M0+,
 /// RISC-V, wasm) and the reference the others are tested against.
+// Dispatched on cores without a fast path; where one exists only the tests run it.
+#[cfg_attr(
+    all(
+        not(test),
+        any(
+            target_arch = "x86_64",
+            target_arch = "aarch64",
+            all(target_arch = "arm", sumi_dsp)
+        )
+    ),
+    allow(dead_code)
+)]
 #[derive(Clone, Copy, Debug)]
 pub struct Portable;
 
@@ -151,6 +162,7 @@ fn assert_rows(p: &[&[i8]; 4], w0: &[i8], w1: &[i8], seg: usize, rows: usize, st
 
 #[cfg(test)]
 mod tests {
+    use super::portable::dot_portable;
     use super::*;
 
     #[test]

@@ -4,7 +4,7 @@
 
 use sumi_core::blob::{self, DenseOutput, Padding, Pool};
 use sumi_core::builder::{Conv, Dense, Layer, ModelBuilder, Params};
-use sumi_core::quant::quantize_multiplier;
+use sumi_core::quantize_multiplier;
 
 pub struct Lcg(pub u64);
 impl Lcg {

@@ -20,7 +20,7 @@ pub(crate) fn render(w: &AppWindow, st: &State) {
     let ui = w.global::<Ui>();
     let bars: Vec<BarData> = match &st.analysis {
         Some(a) => {
-            let digit = usize::from(a.prediction.digit);
+            let digit = usize::from(a.prediction.class());
             let p = a.probabilities[digit];
             let (first, second) = a.top2();
             let other = if first == digit { second } else { first };

@@ -267,7 +267,7 @@ fn stage_model(blob: &[u8]) -> Result<PathBuf> {
         .with_context(|| format!("cannot create {}", models.display()))?;
     let model_file = models.join(format!(
         "{:08x}-{}.sumi",
-        sumi_core::crc::crc32(blob),
+        sumi_core::blob::crc32(blob),
         blob.len()
     ));
     if std::fs::read(&model_file).ok().as_deref() != Some(blob) {
@@ -388,7 +388,7 @@ fn host_records(model: &Model<'_>, images: &[u8]) -> Result<Vec<qemu::Record>> {
                 .predict(image, &mut arena)
                 .context("host predict failed")?;
             Ok(qemu::Record {
-                digit: p.digit,
+                digit: p.class(),
                 logits: p.logits().to_vec(),
             })
         })

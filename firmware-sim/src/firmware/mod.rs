@@ -268,7 +268,7 @@ fn measure_arena_peak(model: &Model<'_>, input: &Input, arena: &mut [u8]) -> Res
 fn write_record(results: sys::Handle, prediction: &Prediction) -> Result<(), Failed> {
     let mut record = [0u8; crate::protocol::record_len(sumi_core::MAX_CLASSES)];
     let logits = prediction.logits();
-    record[0] = prediction.digit;
+    record[0] = prediction.class();
     record[1] = logits.len() as u8;
     for (chunk, l) in record[2..].chunks_exact_mut(4).zip(logits) {
         chunk.copy_from_slice(&l.to_le_bytes());

@@ -4,51 +4,46 @@
 //! layouts (OHWI, HWC flatten order) to ONNX's (OIHW, CHW).
 
 use anyhow::{Result, anyhow, bail};
-use sumi_core::blob::{ConvDesc, DenseDesc, DenseOutput, LayerDesc, ModelDesc, Padding, Pool};
+use sumi_core::blob::{
+    Channels, ConvDesc, DenseDesc, DenseOutput, LayerDesc, ModelDesc, Padding, Pool,
+};
 
 use super::{FloatLayer, FloatNet, HIDDEN_SCALE};
 
-fn le_i32(b: &[u8]) -> impl Iterator<Item = i32> + '_ {
-    b.chunks_exact(4)
-        .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-}
-
 /// Real multipliers `multiplier · 2^(shift − 31)` per output channel.
-fn real_multipliers(mult: &[u8], shifts: &[u8]) -> Vec<f64> {
-    le_i32(mult)
-        .zip(shifts)
-        .map(|(m, &s)| f64::from(m) * 2f64.powi(i32::from(s as i8) - 31))
+fn real_multipliers(channels: Channels<'_>) -> Vec<f64> {
+    channels
+        .requants()
+        .map(|r| f64::from(r.multiplier) * 2f64.powi(i32::from(r.shift) - 31))
         .collect()
 }
 
 /// Dequantize `[out][k]` int8 weights and int32 biases: returns real weights (same order)
 /// and biases.
 fn dequantize_rows(
-    q: &[u8],
-    bias: &[u8],
-    mult: &[u8],
-    shifts: &[u8],
+    q: &[i8],
+    channels: Channels<'_>,
     s_in: f64,
     zp_in: i8,
     s_out: f64,
 ) -> (Vec<f32>, Vec<f32>) {
-    let m = real_multipliers(mult, shifts);
+    let m = real_multipliers(channels);
     let k = q.len() / m.len().max(1);
     let mut w = Vec::with_capacity(q.len());
     let mut b = Vec::with_capacity(m.len());
-    for (o, (bq, mo)) in le_i32(bias).zip(&m).enumerate() {
+    for (o, (bq, mo)) in channels.biases().zip(&m).enumerate() {
         let s_w = mo * s_out / s_in;
         let row = &q[o * k..(o + 1) * k];
-        let sum: i64 = row.iter().map(|&v| i64::from(v as i8)).sum();
-        w.extend(row.iter().map(|&v| (s_w * f64::from(v as i8)) as f32));
+        let sum: i64 = row.iter().map(|&v| i64::from(v)).sum();
+        w.extend(row.iter().map(|&v| (s_w * f64::from(v)) as f32));
         b.push((s_in * s_w * (i64::from(bq) + i64::from(zp_in) * sum) as f64) as f32);
     }
     (w, b)
 }
 
 /// Depthwise int8 weights HWC `[taps][c]` as rows `[c][taps]` (OIHW with I = 1).
-fn depthwise_rows(hwc: &[u8], taps: usize, c: usize) -> Vec<u8> {
-    let mut rows = vec![0u8; hwc.len()];
+fn depthwise_rows(hwc: &[i8], taps: usize, c: usize) -> Vec<i8> {
+    let mut rows = vec![0i8; hwc.len()];
     for t in 0..taps {
         for ch in 0..c {
             rows[ch * taps + t] = hwc[t * c + ch];
@@ -156,19 +151,11 @@ impl Walk {
         let s_out = HIDDEN_SCALE;
         let (s_in, zp_in) = (self.s_in, self.zp_in);
         let (weight, bias) = if depthwise {
-            let rows = depthwise_rows(d.weights, kh * kw, oc);
-            dequantize_rows(&rows, d.bias, d.multipliers, d.shifts, s_in, zp_in, s_out)
+            let rows = depthwise_rows(d.weights_i8(), kh * kw, oc);
+            dequantize_rows(&rows, d.channels(), s_in, zp_in, s_out)
         } else {
             // Rows are per output channel either way: dequantize, then reorder.
-            let (ohwi, b) = dequantize_rows(
-                d.weights,
-                d.bias,
-                d.multipliers,
-                d.shifts,
-                s_in,
-                zp_in,
-                s_out,
-            );
+            let (ohwi, b) = dequantize_rows(d.weights_i8(), d.channels(), s_in, zp_in, s_out);
             (ohwi_to_oihw(&ohwi, oc, kh, kw, ic), b)
         };
         let (pads, oh, ow) = match d.padding {
@@ -233,15 +220,8 @@ impl Walk {
             DenseOutput::Int8 { zero_point } => (HIDDEN_SCALE, zero_point),
             DenseOutput::Logits => (f64::from(logit_scale), 0),
         };
-        let (hwc, bias) = dequantize_rows(
-            d.weights,
-            d.bias,
-            d.multipliers,
-            d.shifts,
-            self.s_in,
-            self.zp_in,
-            s_out,
-        );
+        let (hwc, bias) =
+            dequantize_rows(d.weights_i8(), d.channels(), self.s_in, self.zp_in, s_out);
         let weight = match perm {
             Some((h, w, c)) if h * w > 1 => hwc_to_chw_columns(&hwc, out_f, in_f, h * w, c),
             _ => hwc,

@@ -69,9 +69,9 @@ fn agreement(
         let x: Vec<f32> = px.iter().map(|&v| f32::from(v) / 255.0).collect();
         let logits = run(m, &x);
         assert_eq!(logits.len(), 10);
-        agree += usize::from(argmax(&logits) == usize::from(p.digit));
+        agree += usize::from(argmax(&logits) == usize::from(p.class()));
         let real: Vec<f32> = p
-            .logits
+            .logits()
             .iter()
             .map(|&l| l as f32 * desc.logit_scale)
             .collect();

@@ -98,7 +98,7 @@ pub unsafe extern "C" fn sumi_predict(h: *mut Handle, pixels: *const u8, logits:
                 // SAFETY: the caller promises room for the classes.
                 unsafe { std::ptr::copy_nonoverlapping(l.as_ptr(), logits, l.len()) };
             }
-            i32::from(p.digit)
+            i32::from(p.class())
         }
         Err(_) => -2,
     }
@@ -134,7 +134,7 @@ pub unsafe extern "C" fn sumi_predict_batch(
     };
     for (img, d) in input.chunks_exact(len).zip(out) {
         match model.predict(img, &mut h.arena) {
-            Ok(p) => *d = p.digit,
+            Ok(p) => *d = p.class(),
             Err(_) => return -2,
         }
     }
@@ -147,7 +147,7 @@ pub unsafe extern "C" fn sumi_predict_batch(
 pub extern "C" fn sumi_set_avx2_allowed(allowed: i32) -> i32 {
     #[cfg(target_arch = "x86_64")]
     {
-        sumi_core::simd::set_avx2_allowed(allowed != 0);
+        sumi_core::set_avx2_allowed(allowed != 0);
         1
     }
     #[cfg(not(target_arch = "x86_64"))]
