@@ -340,35 +340,27 @@ impl<'a> Channels<'a> {
     }
 }
 
-impl<'a> ConvDesc<'a> {
-    /// The int8 weights (OHWI for conv2d, HWC for depthwise).
-    pub fn weights_i8(&self) -> &'a [i8] {
-        bytemuck::cast_slice(self.weights)
-    }
-    /// The per-output-channel bias and requantization.
-    pub fn channels(&self) -> Channels<'a> {
-        Channels {
-            bias: self.bias,
-            multipliers: self.multipliers,
-            shifts: self.shifts,
+/// Typed access to a weighted layer's stored arrays (one implementation for both kinds).
+macro_rules! weighted_layer {
+    ($desc:ident, $weights:literal) => {
+        impl<'a> $desc<'a> {
+            #[doc = $weights]
+            pub fn weights_i8(&self) -> &'a [i8] {
+                bytemuck::cast_slice(self.weights)
+            }
+            /// The per-output-channel bias and requantization.
+            pub fn channels(&self) -> Channels<'a> {
+                Channels {
+                    bias: self.bias,
+                    multipliers: self.multipliers,
+                    shifts: self.shifts,
+                }
+            }
         }
-    }
+    };
 }
-
-impl<'a> DenseDesc<'a> {
-    /// The int8 weights, `[out][in]`.
-    pub fn weights_i8(&self) -> &'a [i8] {
-        bytemuck::cast_slice(self.weights)
-    }
-    /// The per-output bias and requantization.
-    pub fn channels(&self) -> Channels<'a> {
-        Channels {
-            bias: self.bias,
-            multipliers: self.multipliers,
-            shifts: self.shifts,
-        }
-    }
-}
+weighted_layer!(ConvDesc, "The int8 weights (OHWI for conv2d, HWC for depthwise).");
+weighted_layer!(DenseDesc, "The int8 weights, `[out][in]`.");
 
 /// One layer of the network.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

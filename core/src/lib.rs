@@ -6,13 +6,13 @@
 //! drawn anywhere goes through exactly the same integer arithmetic.
 //!
 //! Public: the types and functions re-exported here, and four modules whose items belong
-//! together — [`blob`] (the wire format), [`builder`] (feature `alloc`), [`models`] and
+//! together — [`blob`] (the wire format), `builder` (feature `alloc`), [`models`] and
 //! [`preprocess`](mod@preprocess). Everything else is private; each concept lives in one module:
 //!
 //! | module | concept | public items |
 //! |---|---|---|
 //! | [`blob`] | the versioned model blob: header, postcard payload, CRC-32, encoder (spec: `core/FORMAT.md`) | [`BlobError`], `blob::*` |
-//! | [`builder`] | the one blob writer: owned layers → exact-size blob (feature `alloc`) | [`ModelBuilder`], `builder::*` |
+//! | `builder` | the one blob writer: owned layers → exact-size blob (feature `alloc`) | `ModelBuilder`, `builder::*` |
 //! | `model` | loading, and the engine that runs a plan (streamed layers, then the dense tail) | [`Model`], [`LayerInfo`], [`LayerKind`], [`Shape`], [`PredictError`], [`NotADigitClassifier`], [`MNIST_INPUT`], [`MNIST_CLASSES`] |
 //! | `plan` | the execution plan: each layer validated, shapes and costs, streamed row schedule and arena layout | – |
 //! | `layers` | the int8 kernels: the tiled conv2d driver (and an AVX2 first-layer kernel), depthwise conv2d, pooling, fully connected | [`MAX_WINDOW`] |
