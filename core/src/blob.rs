@@ -308,20 +308,55 @@ pub struct Channels<'a> {
 
 impl<'a> Channels<'a> {
     /// Number of output channels (of shifts; the bias and multiplier arrays hold as many).
+    ///
+    /// ```
+    /// use sumi_core::blob::{self, LayerDesc};
+    /// let (_, desc) = blob::decode(sumi_core::models::DEFAULT)?;
+    /// let LayerDesc::Conv2d(first) = &desc.layers[0] else { unreachable!() };
+    /// assert_eq!(first.channels().len(), 16);
+    /// # Ok::<(), sumi_core::BlobError>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.shifts.len()
     }
     /// Whether there are no channels.
+    ///
+    /// ```
+    /// use sumi_core::blob::{self, LayerDesc};
+    /// let (_, desc) = blob::decode(sumi_core::models::DEFAULT)?;
+    /// let LayerDesc::Conv2d(first) = &desc.layers[0] else { unreachable!() };
+    /// assert!(!first.channels().is_empty());
+    /// # Ok::<(), sumi_core::BlobError>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.shifts.is_empty()
     }
     /// The int32 bias of channel `o` (input zero point folded in).
+    ///
+    /// ```
+    /// use sumi_core::blob::{self, LayerDesc};
+    /// let (_, desc) = blob::decode(sumi_core::models::DEFAULT)?;
+    /// let LayerDesc::Conv2d(first) = &desc.layers[0] else { unreachable!() };
+    /// let ch = first.channels();
+    /// assert_eq!(ch.bias(0), i32::from_le_bytes(first.bias[..4].try_into().unwrap()));
+    /// # Ok::<(), sumi_core::BlobError>(())
+    /// ```
     #[inline(always)]
     pub fn bias(&self, o: usize) -> i32 {
         let b = &self.bias[o * 4..o * 4 + 4];
         i32::from_le_bytes([b[0], b[1], b[2], b[3]])
     }
     /// The requantization (Q31 multiplier, shift) of channel `o`.
+    ///
+    /// ```
+    /// use sumi_core::blob::{self, LayerDesc};
+    /// let (_, desc) = blob::decode(sumi_core::models::DEFAULT)?;
+    /// let LayerDesc::Conv2d(first) = &desc.layers[0] else { unreachable!() };
+    /// let rq = first.channels().requant(0);
+    /// assert!(rq.is_valid());
+    /// assert_eq!(rq.shift, first.shifts[0] as i8);
+    /// # Ok::<(), sumi_core::BlobError>(())
+    /// ```
     #[inline(always)]
     pub fn requant(&self, o: usize) -> crate::Requant {
         let m = &self.multipliers[o * 4..o * 4 + 4];
@@ -331,10 +366,30 @@ impl<'a> Channels<'a> {
         }
     }
     /// Every channel's bias, in order.
+    ///
+    /// ```
+    /// use sumi_core::blob::{self, LayerDesc};
+    /// let (_, desc) = blob::decode(sumi_core::models::DEFAULT)?;
+    /// let LayerDesc::Conv2d(first) = &desc.layers[0] else { unreachable!() };
+    /// let ch = first.channels();
+    /// assert_eq!(ch.biases().len(), ch.len());
+    /// assert_eq!(ch.biases().nth(3), Some(ch.bias(3)));
+    /// # Ok::<(), sumi_core::BlobError>(())
+    /// ```
     pub fn biases(self) -> impl ExactSizeIterator<Item = i32> + 'a {
         (0..self.bias.len() / 4).map(move |o| self.bias(o))
     }
     /// Every channel's requantization, in order.
+    ///
+    /// ```
+    /// use sumi_core::blob::{self, LayerDesc};
+    /// let (_, desc) = blob::decode(sumi_core::models::DEFAULT)?;
+    /// let LayerDesc::Conv2d(first) = &desc.layers[0] else { unreachable!() };
+    /// let ch = first.channels();
+    /// assert_eq!(ch.requants().len(), ch.len());
+    /// assert!(ch.requants().all(|rq| rq.is_valid()));
+    /// # Ok::<(), sumi_core::BlobError>(())
+    /// ```
     pub fn requants(self) -> impl ExactSizeIterator<Item = crate::Requant> + 'a {
         (0..self.len().min(self.multipliers.len() / 4)).map(move |o| self.requant(o))
     }
@@ -559,6 +614,17 @@ pub const fn header_arena_bytes(blob: &[u8]) -> usize {
 }
 
 /// Read the raw header fields.
+///
+/// ```
+/// use sumi_core::blob::{self, HEADER_LEN, MAGIC, VERSION};
+/// use sumi_core::{BlobError, models};
+/// let header = blob::read_header(models::DEFAULT)?;
+/// assert_eq!((header.magic, header.version, header.flags), (MAGIC, VERSION, 0));
+/// assert_eq!(HEADER_LEN + header.payload_len as usize, models::DEFAULT.len());
+/// assert_eq!(header.arena_bytes as usize, models::DEFAULT_ARENA_BYTES);
+/// assert_eq!(blob::read_header(b"SUMI"), Err(BlobError::TooShort(4)));
+/// # Ok::<(), BlobError>(())
+/// ```
 pub fn read_header(blob: &[u8]) -> Result<Header, BlobError> {
     if blob.len() < HEADER_LEN {
         return Err(BlobError::TooShort(blob.len()));
@@ -665,6 +731,19 @@ pub(crate) fn decode_lazy(blob: &[u8]) -> Result<Lazy<'_>, BlobError> {
 
 /// Check the header and CRC, then decode the payload (borrowing from `blob`). The layers are not
 /// validated here: [`crate::Model::from_bytes`] does that.
+///
+/// ```
+/// use sumi_core::blob::{self, LayerDesc};
+/// use sumi_core::{BlobError, models};
+/// let (header, desc) = blob::decode(models::DEFAULT)?;
+/// assert_eq!(header.version, blob::VERSION);
+/// assert_eq!((desc.input_h, desc.input_w, desc.input_c), (28, 28, 1));
+/// assert!(matches!(desc.layers.last(), Some(LayerDesc::Dense(_))));
+/// let mut corrupt = models::DEFAULT.to_vec();
+/// *corrupt.last_mut().unwrap() ^= 1;
+/// assert!(matches!(blob::decode(&corrupt), Err(BlobError::CrcMismatch { .. })));
+/// # Ok::<(), BlobError>(())
+/// ```
 pub fn decode(blob: &[u8]) -> Result<(Header, ModelDesc<'_>), BlobError> {
     let lazy = decode_lazy(blob)?;
     let mut layers = Vec::new();
@@ -688,6 +767,17 @@ pub fn decode(blob: &[u8]) -> Result<(Header, ModelDesc<'_>), BlobError> {
 
 /// Encode `desc` into `out` (header + payload) and return the number of bytes written. The model
 /// is validated and planned first, so the result always loads with [`crate::Model::from_bytes`].
+///
+/// ```
+/// use sumi_core::blob;
+/// use sumi_core::{BlobError, models};
+/// let (_, desc) = blob::decode(models::DEFAULT)?;
+/// let mut out = vec![0u8; blob::MAX_BLOB_BYTES];
+/// let n = blob::encode(&desc, &mut out)?;
+/// assert_eq!(&out[..n], models::DEFAULT); // decoding and encoding round-trips
+/// assert_eq!(blob::encode(&desc, &mut [0u8; 64]), Err(BlobError::BufferTooSmall));
+/// # Ok::<(), BlobError>(())
+/// ```
 pub fn encode(desc: &ModelDesc<'_>, out: &mut [u8]) -> Result<usize, BlobError> {
     let plan = crate::plan::Plan::new(
         &crate::plan::Head {

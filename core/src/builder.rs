@@ -232,6 +232,14 @@ impl ModelBuilder {
     /// A model taking `height` × `width` × `channels` images: input zero point −128 (the MNIST
     /// convention, int8 input `pixel − 128`), no layers, empty metadata, logit scale 1,
     /// temperature 1.
+    ///
+    /// ```
+    /// use sumi_core::builder::ModelBuilder;
+    /// use sumi_core::BlobError;
+    /// let empty = ModelBuilder::new(28, 28, 1);
+    /// assert!(empty.layers().is_empty());
+    /// assert_eq!(empty.build(), Err(BlobError::NoLayers)); // a model needs layers
+    /// ```
     pub fn new(height: u16, width: u16, channels: u16) -> ModelBuilder {
         ModelBuilder {
             input: (height, width, channels),
@@ -255,6 +263,15 @@ impl ModelBuilder {
     }
 
     /// Sets the model name ([`blob::Metadata::name`]).
+    ///
+    /// ```
+    /// use sumi_core::builder::ModelBuilder;
+    /// use sumi_core::{blob, models, Model};
+    /// let (_, desc) = blob::decode(models::DEFAULT)?;
+    /// let renamed = ModelBuilder::from_desc(&desc).name("digits-v2").build()?;
+    /// assert_eq!(Model::from_bytes(&renamed)?.metadata().name, "digits-v2");
+    /// # Ok::<(), Box<dyn core::error::Error>>(())
+    /// ```
     pub fn name(mut self, name: &str) -> Self {
         self.name = String::from(name);
         self
@@ -267,12 +284,34 @@ impl ModelBuilder {
     }
 
     /// Sets how the model was trained ([`blob::Metadata::recipe`]).
+    ///
+    /// ```
+    /// use sumi_core::builder::ModelBuilder;
+    /// use sumi_core::{blob, models, Model};
+    /// let (_, desc) = blob::decode(models::DEFAULT)?;
+    /// let blob = ModelBuilder::from_desc(&desc).recipe("--epochs 3").build()?;
+    /// assert_eq!(Model::from_bytes(&blob)?.metadata().recipe, "--epochs 3");
+    /// # Ok::<(), Box<dyn core::error::Error>>(())
+    /// ```
     pub fn recipe(mut self, recipe: &str) -> Self {
         self.recipe = String::from(recipe);
         self
     }
 
     /// Sets the measured float and int8 test accuracies (each `0..=1`, if measured).
+    ///
+    /// ```
+    /// use sumi_core::builder::ModelBuilder;
+    /// use sumi_core::{blob, models, Model};
+    /// let (_, desc) = blob::decode(models::DEFAULT)?;
+    /// let blob = ModelBuilder::from_desc(&desc).accuracy(Some(0.99), None).build()?;
+    /// let model = Model::from_bytes(&blob)?;
+    /// assert_eq!(model.metadata().float_accuracy, Some(0.99));
+    /// assert_eq!(model.metadata().int8_accuracy, None);
+    /// let bad = ModelBuilder::from_desc(&desc).accuracy(Some(1.5), None).build();
+    /// assert!(matches!(bad, Err(sumi_core::BlobError::BadMetadata(_))));
+    /// # Ok::<(), Box<dyn core::error::Error>>(())
+    /// ```
     pub fn accuracy(mut self, float: Option<f32>, int8: Option<f32>) -> Self {
         self.float_accuracy = float;
         self.int8_accuracy = int8;
@@ -292,6 +331,17 @@ impl ModelBuilder {
     }
 
     /// Sets the softmax temperature ([`blob::Calibration::temperature`]).
+    ///
+    /// ```
+    /// use sumi_core::builder::ModelBuilder;
+    /// use sumi_core::{blob, models, Model};
+    /// let (_, desc) = blob::decode(models::DEFAULT)?;
+    /// let blob = ModelBuilder::from_desc(&desc).temperature(1.0).build()?;
+    /// assert_eq!(Model::from_bytes(&blob)?.temperature(), 1.0);
+    /// let bad = ModelBuilder::from_desc(&desc).temperature(f32::NAN).build();
+    /// assert_eq!(bad, Err(sumi_core::BlobError::BadTemperature));
+    /// # Ok::<(), Box<dyn core::error::Error>>(())
+    /// ```
     pub fn temperature(mut self, temperature: f32) -> Self {
         self.temperature = temperature;
         self
@@ -329,6 +379,16 @@ impl ModelBuilder {
     }
 
     /// The layers so far.
+    ///
+    /// ```
+    /// use sumi_core::builder::ModelBuilder;
+    /// use sumi_core::{blob, models, Model};
+    /// let (_, desc) = blob::decode(models::DEFAULT)?;
+    /// let builder = ModelBuilder::from_desc(&desc);
+    /// assert_eq!(builder.layers().len(), desc.layers.len());
+    /// assert_eq!(builder.flatten().layers().len(), desc.layers.len() + 1);
+    /// # Ok::<(), sumi_core::BlobError>(())
+    /// ```
     pub fn layers(&self) -> &[Layer] {
         &self.layers
     }
@@ -337,6 +397,25 @@ impl ModelBuilder {
     ///
     /// Errors: [`BlobError::TooManyLayers`] for more than [`crate::MAX_LAYERS`] layers, else
     /// whatever [`blob::encode`] finds wrong with the model (it validates and plans it first).
+    ///
+    /// ```
+    /// use sumi_core::blob::DenseOutput;
+    /// use sumi_core::builder::{Dense, ModelBuilder, Params};
+    /// use sumi_core::{quantize_multiplier, Model};
+    /// // The smallest digit classifier: 28×28 pixels, flattened, into 10 logits.
+    /// let params = Params {
+    ///     weights: vec![1; 784 * 10],
+    ///     bias: vec![0; 10],
+    ///     requant: vec![quantize_multiplier(1.0); 10],
+    /// };
+    /// let (output, relu) = (DenseOutput::Logits, false);
+    /// let dense = Dense { in_features: 784, out_features: 10, relu, output, params };
+    /// let blob = ModelBuilder::new(28, 28, 1).flatten().dense(dense).build()?;
+    /// let model = Model::from_bytes(&blob)?;
+    /// model.check_digit_classifier()?;
+    /// assert_eq!(model.blob_bytes(), blob.len());
+    /// # Ok::<(), Box<dyn core::error::Error>>(())
+    /// ```
     pub fn build(&self) -> Result<Vec<u8>, BlobError> {
         let packed: Vec<Option<Packed>> = self
             .layers
@@ -411,6 +490,14 @@ fn conv_desc<'a>(c: &Conv, p: &'a Packed) -> ConvDesc<'a> {
 
 /// [`blob::encode`] into a buffer of exactly the blob's size (header, the postcard
 /// [`ModelDesc`], then its [`Calibration`]).
+///
+/// ```
+/// use sumi_core::{blob, builder, models};
+/// let (_, desc) = blob::decode(models::DEFAULT)?;
+/// let bytes = builder::encode_exact(&desc)?;
+/// assert_eq!(bytes, models::DEFAULT); // exactly as long as the blob, byte for byte
+/// # Ok::<(), sumi_core::BlobError>(())
+/// ```
 pub fn encode_exact(desc: &ModelDesc<'_>) -> Result<Vec<u8>, BlobError> {
     use postcard::{ser_flavors::Size, serialize_with_flavor};
     let len = blob::HEADER_LEN

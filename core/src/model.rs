@@ -29,6 +29,12 @@ pub struct Shape {
 impl Shape {
     /// Number of elements, `h · w · c`.
     /// Saturates instead of overflowing (validated shapes are far below the limit).
+    ///
+    /// ```
+    /// use sumi_core::{MNIST_INPUT, Shape};
+    /// assert_eq!(MNIST_INPUT.len(), 28 * 28);
+    /// assert_eq!(Shape { h: 1, w: 1, c: 640 }.len(), 640);
+    /// ```
     pub const fn len(&self) -> usize {
         (self.h as usize)
             .saturating_mul(self.w as usize)
@@ -40,6 +46,12 @@ impl Shape {
         self.h as u64 * self.w as u64 * self.c as u64
     }
     /// Whether the shape has no elements.
+    ///
+    /// ```
+    /// use sumi_core::{MNIST_INPUT, Shape};
+    /// assert!(!MNIST_INPUT.is_empty());
+    /// assert!(Shape { h: 28, w: 0, c: 1 }.is_empty());
+    /// ```
     pub const fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -255,14 +267,39 @@ impl<'a> Model<'a> {
     /// Bytes of scratch memory [`Model::predict`] needs: the streamed plan's exact peak
     /// (`core/FORMAT.md`, "Memory plan"). The blob header of a version-3 blob holds the same
     /// value, so firmware can size a static arena at compile time.
+    ///
+    /// ```
+    /// use sumi_core::{Model, models};
+    /// let model = Model::from_bytes(models::DEFAULT)?;
+    /// assert_eq!(model.arena_bytes(), models::DEFAULT_ARENA_BYTES);
+    /// // Streaming needs less than holding every whole map.
+    /// assert!(model.arena_bytes() < model.observed_arena_bytes());
+    /// # Ok::<(), sumi_core::BlobError>(())
+    /// ```
     pub fn arena_bytes(&self) -> usize {
         self.plan.arena_bytes
     }
     /// Bytes of scratch memory [`Model::predict_with`] needs: every layer's whole output map.
+    ///
+    /// ```
+    /// use sumi_core::{Model, models};
+    /// let model = Model::from_bytes(models::DEFAULT)?;
+    /// let largest = model.layers().map(|l| l.output.len()).max().unwrap();
+    /// assert!(model.observed_arena_bytes() >= largest);
+    /// # Ok::<(), sumi_core::BlobError>(())
+    /// ```
     pub fn observed_arena_bytes(&self) -> usize {
         self.plan.whole_arena_bytes
     }
     /// Input shape (28 × 28 × 1 for MNIST models).
+    ///
+    /// ```
+    /// use sumi_core::{MNIST_INPUT, Model, models};
+    /// let model = Model::from_bytes(models::DEFAULT)?;
+    /// assert_eq!(model.input_shape(), MNIST_INPUT);
+    /// assert_eq!(model.input_shape().len(), 784);
+    /// # Ok::<(), sumi_core::BlobError>(())
+    /// ```
     pub fn input_shape(&self) -> Shape {
         self.plan.input
     }
@@ -270,6 +307,13 @@ impl<'a> Model<'a> {
     /// feeding 28×28 digit images and reading the answer as a digit: input exactly
     /// [`MNIST_INPUT`] (not just as many pixels) and exactly [`MNIST_CLASSES`] classes, so no
     /// answer can be a "digit" outside 0–9.
+    ///
+    /// ```
+    /// use sumi_core::{Model, models};
+    /// let model = Model::from_bytes(models::DEFAULT)?;
+    /// model.check_digit_classifier()?;
+    /// # Ok::<(), Box<dyn core::error::Error>>(())
+    /// ```
     pub fn check_digit_classifier(&self) -> Result<(), NotADigitClassifier> {
         let s = self.plan.input;
         if s == MNIST_INPUT && self.plan.classes == MNIST_CLASSES {
@@ -283,26 +327,71 @@ impl<'a> Model<'a> {
         })
     }
     /// Softmax temperature of the blob's calibration (1 for version-1 blobs).
+    ///
+    /// ```
+    /// use sumi_core::{Model, models};
+    /// let model = Model::from_bytes(models::DEFAULT)?;
+    /// assert!(sumi_core::blob::TEMPERATURE_RANGE.contains(&model.temperature()));
+    /// # Ok::<(), sumi_core::BlobError>(())
+    /// ```
     pub fn temperature(&self) -> f32 {
         self.calibration.temperature
     }
     /// Number of output classes.
+    ///
+    /// ```
+    /// use sumi_core::{MNIST_CLASSES, Model, models};
+    /// let model = Model::from_bytes(models::DEFAULT)?;
+    /// assert_eq!(model.classes(), MNIST_CLASSES);
+    /// # Ok::<(), sumi_core::BlobError>(())
+    /// ```
     pub fn classes(&self) -> usize {
         self.plan.classes
     }
-    /// Multiply-accumulates per inference.
+    /// Multiply-accumulates per inference: the sum over [`Model::layers`].
+    ///
+    /// ```
+    /// use sumi_core::{Model, models};
+    /// let model = Model::from_bytes(models::DEFAULT)?;
+    /// assert_eq!(model.macs(), model.layers().map(|l| l.macs).sum::<u64>());
+    /// # Ok::<(), sumi_core::BlobError>(())
+    /// ```
     pub fn macs(&self) -> u64 {
         self.plan.macs
     }
     /// Parameters (weights and biases).
+    ///
+    /// ```
+    /// use sumi_core::{Model, models};
+    /// let model = Model::from_bytes(models::DEFAULT)?;
+    /// assert_eq!(model.params(), model.layers().map(|l| l.params).sum::<u32>());
+    /// assert_eq!(model.params(), model.metadata().params);
+    /// # Ok::<(), sumi_core::BlobError>(())
+    /// ```
     pub fn params(&self) -> u32 {
         self.plan.params
     }
     /// Total blob size in bytes.
+    ///
+    /// ```
+    /// use sumi_core::{Model, models};
+    /// let model = Model::from_bytes(models::DEFAULT)?;
+    /// assert_eq!(model.blob_bytes(), models::DEFAULT.len());
+    /// # Ok::<(), sumi_core::BlobError>(())
+    /// ```
     pub fn blob_bytes(&self) -> usize {
         self.blob.len()
     }
     /// Bytes of int8 weights, int32 biases and requantization parameters.
+    ///
+    /// ```
+    /// use sumi_core::{Model, models};
+    /// let model = Model::from_bytes(models::DEFAULT)?;
+    /// // At least one byte per parameter, and never more than the blob holds.
+    /// assert!(model.weight_bytes() >= model.params() as usize);
+    /// assert!(model.weight_bytes() < model.blob_bytes());
+    /// # Ok::<(), sumi_core::BlobError>(())
+    /// ```
     pub fn weight_bytes(&self) -> usize {
         self.decoded()
             .map(|l| match l {
@@ -317,10 +406,28 @@ impl<'a> Model<'a> {
             .sum()
     }
     /// The blob's metadata.
+    ///
+    /// ```
+    /// use sumi_core::{Model, models};
+    /// let model = Model::from_bytes(models::DEFAULT)?;
+    /// assert_eq!(model.metadata().name, "sumi-default");
+    /// # Ok::<(), sumi_core::BlobError>(())
+    /// ```
     pub fn metadata(&self) -> &Metadata<'a> {
         &self.meta
     }
     /// Each layer's kind, shapes and cost, in order.
+    ///
+    /// ```
+    /// use sumi_core::{LayerKind, MNIST_INPUT, Model, models};
+    /// let model = Model::from_bytes(models::DEFAULT)?;
+    /// let layers: Vec<_> = model.layers().collect();
+    /// assert_eq!(layers[0].input, MNIST_INPUT);
+    /// assert_eq!(layers.last().unwrap().kind, LayerKind::Logits);
+    /// // Each layer takes what the one before it produces.
+    /// assert!(layers.windows(2).all(|w| w[0].output.len() == w[1].input.len()));
+    /// # Ok::<(), sumi_core::BlobError>(())
+    /// ```
     pub fn layers(&self) -> impl Iterator<Item = LayerInfo> + '_ {
         let n = self.plan.n_layers;
         self.decoded().enumerate().filter_map(move |(i, layer)| {
@@ -350,6 +457,17 @@ impl<'a> Model<'a> {
 
     /// Classify one input: `h · w · c` pixels, 0 = background, 255 = ink (MNIST convention).
     /// `arena` must hold at least [`Model::arena_bytes`] bytes.
+    ///
+    /// ```
+    /// use sumi_core::{Model, PredictError, models};
+    /// let model = Model::from_bytes(models::DEFAULT)?;
+    /// let mut arena = [0u8; models::DEFAULT_ARENA_BYTES];
+    /// let prediction = model.predict(&[0u8; 28 * 28], &mut arena)?;
+    /// assert!(prediction.class() < 10);
+    /// let short = model.predict(&[0u8; 10], &mut arena);
+    /// assert_eq!(short, Err(PredictError::InputLength { expected: 784, given: 10 }));
+    /// # Ok::<(), Box<dyn core::error::Error>>(())
+    /// ```
     pub fn predict(&self, input: &[u8], arena: &mut [u8]) -> Result<Prediction, PredictError> {
         let rb = self.check_input(input)?;
         self.run(
@@ -420,6 +538,20 @@ impl<'a> Model<'a> {
     /// [`Model::observed_arena_bytes`]), calling `observe(layer_index, shape, feature_map)` with
     /// every layer's int8 output (HWC) as each layer completes — for visualisation and per-layer
     /// timing. The logits layer is not observed. Same kernels, same logits.
+    ///
+    /// ```
+    /// use sumi_core::{Model, models};
+    /// let model = Model::from_bytes(models::DEFAULT)?;
+    /// let mut arena = vec![0u8; model.observed_arena_bytes()];
+    /// let mut seen = Vec::new();
+    /// let p = model.predict_with(&[0u8; 784], &mut arena, |i, shape, map| {
+    ///     assert_eq!(map.len(), shape.len());
+    ///     seen.push(i);
+    /// })?;
+    /// assert_eq!(seen.len(), model.layers().count() - 1); // all but the logits
+    /// assert_eq!(p.logits(), model.predict(&[0u8; 784], &mut arena)?.logits());
+    /// # Ok::<(), Box<dyn core::error::Error>>(())
+    /// ```
     pub fn predict_with<F>(
         &self,
         input: &[u8],

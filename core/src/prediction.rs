@@ -58,16 +58,43 @@ impl Prediction {
 
     /// The winning class: the index of the largest logit, the first one on ties (for an MNIST
     /// model, the digit).
+    ///
+    /// ```
+    /// use sumi_core::{Model, models};
+    /// let model = Model::from_bytes(models::DEFAULT)?;
+    /// let mut arena = vec![0u8; model.arena_bytes()];
+    /// let digit = model.predict(&[0u8; 784], &mut arena)?.class();
+    /// assert!(usize::from(digit) < model.classes());
+    /// # Ok::<(), Box<dyn core::error::Error>>(())
+    /// ```
     pub fn class(&self) -> u8 {
         self.class
     }
 
     /// The integer logits of the model's classes.
+    ///
+    /// ```
+    /// use sumi_core::{Model, models};
+    /// let model = Model::from_bytes(models::DEFAULT)?;
+    /// let mut arena = vec![0u8; model.arena_bytes()];
+    /// let p = model.predict(&[0u8; 784], &mut arena)?;
+    /// assert_eq!(p.logits().len(), model.classes());
+    /// # Ok::<(), Box<dyn core::error::Error>>(())
+    /// ```
     pub fn logits(&self) -> &[i32] {
         &self.logits[..self.classes as usize]
     }
 
     /// The real value of one logit unit (the model's output scale).
+    ///
+    /// ```
+    /// use sumi_core::{Model, models};
+    /// let model = Model::from_bytes(models::DEFAULT)?;
+    /// let mut arena = vec![0u8; model.arena_bytes()];
+    /// let p = model.predict(&[0u8; 784], &mut arena)?;
+    /// assert!(p.logit_scale() > 0.0 && p.logit_scale().is_finite());
+    /// # Ok::<(), Box<dyn core::error::Error>>(())
+    /// ```
     pub fn logit_scale(&self) -> f32 {
         self.logit_scale
     }
@@ -75,6 +102,16 @@ impl Prediction {
     /// Calibrated probabilities: softmax of `logit · logit_scale / temperature`, with
     /// `micromath`'s `exp` (called explicitly, so host and firmware agree). Entries past
     /// `classes` are 0.
+    ///
+    /// ```
+    /// use sumi_core::{Model, models};
+    /// let model = Model::from_bytes(models::DEFAULT)?;
+    /// let mut arena = vec![0u8; model.arena_bytes()];
+    /// let p = model.predict(&[0u8; 784], &mut arena)?;
+    /// assert_eq!(p.probabilities(), p.probabilities_at(model.temperature()));
+    /// assert!(p.probabilities()[model.classes()..].iter().all(|&q| q == 0.0));
+    /// # Ok::<(), Box<dyn core::error::Error>>(())
+    /// ```
     pub fn probabilities(&self) -> [f32; MAX_CLASSES] {
         self.probabilities_at(self.temperature)
     }
@@ -82,6 +119,18 @@ impl Prediction {
     /// Softmax of `logit · logit_scale / temperature` for any `temperature` (1: the raw,
     /// uncalibrated probabilities; the trainer fits the blob's temperature with this). A
     /// non-finite or non-positive temperature is treated as 1.
+    ///
+    /// ```
+    /// use sumi_core::{Model, models};
+    /// let model = Model::from_bytes(models::DEFAULT)?;
+    /// let mut arena = vec![0u8; model.arena_bytes()];
+    /// let p = model.predict(&[0u8; 784], &mut arena)?;
+    /// let (raw, hot) = (p.probabilities_at(1.0), p.probabilities_at(10.0));
+    /// let c = usize::from(p.class());
+    /// assert!(hot[c] <= raw[c]); // a higher temperature is less confident
+    /// assert_eq!(p.probabilities_at(f32::NAN), raw);
+    /// # Ok::<(), Box<dyn core::error::Error>>(())
+    /// ```
     pub fn probabilities_at(&self, temperature: f32) -> [f32; MAX_CLASSES] {
         let t = if temperature.is_finite() && temperature > 0.0 {
             temperature
@@ -113,6 +162,15 @@ impl Prediction {
     }
 
     /// Calibrated probability of the predicted class.
+    ///
+    /// ```
+    /// use sumi_core::{Model, models};
+    /// let model = Model::from_bytes(models::DEFAULT)?;
+    /// let mut arena = vec![0u8; model.arena_bytes()];
+    /// let p = model.predict(&[0u8; 784], &mut arena)?;
+    /// assert!(p.confidence() >= 1.0 / model.classes() as f32);
+    /// # Ok::<(), Box<dyn core::error::Error>>(())
+    /// ```
     pub fn confidence(&self) -> f32 {
         self.probabilities()[self.class as usize]
     }

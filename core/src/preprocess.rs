@@ -120,6 +120,20 @@ const fn div_round(n: u64, d: u64) -> u64 {
 }
 
 /// Preprocess a `width × height` greyscale `canvas` (row-major, either polarity) into `out`.
+///
+/// ```
+/// use sumi_core::{PreprocessError, preprocess};
+/// // A 60×40 canvas, black on white, with a dark dot: it ends up centred in the 28×28 field.
+/// let mut canvas = [255u8; 60 * 40];
+/// for y in 5..15 { for x in 40..50 { canvas[y * 60 + x] = 0; } }
+/// let mut input = [0u8; 28 * 28];
+/// let info = preprocess(&canvas, 60, 40, &mut input)?;
+/// assert_eq!(info.bbox, (40, 5, 10, 10));
+/// assert!(input[14 * 28 + 14] > 200);
+/// let wrong = preprocess(&canvas, 60, 41, &mut input); // 60 × 41 is not 2400 bytes
+/// assert!(matches!(wrong, Err(PreprocessError::BadDimensions { len: 2400, .. })));
+/// # Ok::<(), PreprocessError>(())
+/// ```
 pub fn preprocess(
     canvas: &[u8],
     width: usize,

@@ -24,6 +24,13 @@ pub struct Requant {
 
 impl Requant {
     /// Whether the pair is within the ranges [`requantize`] is defined for.
+    ///
+    /// ```
+    /// use sumi_core::{Requant, quantize_multiplier};
+    /// assert!(quantize_multiplier(0.003).is_valid());
+    /// assert!(!Requant { multiplier: -1, shift: 0 }.is_valid());
+    /// assert!(!Requant { multiplier: 1 << 30, shift: 31 }.is_valid());
+    /// ```
     pub const fn is_valid(self) -> bool {
         self.multiplier >= 0 && self.shift >= -31 && self.shift <= 30
     }
@@ -59,6 +66,15 @@ pub fn rounding_divide_by_pot(x: i32, exponent: u32) -> i32 {
 /// divide by `2^31` truncating toward zero — equals `floor((acc·m + 2^30) / 2^31)` and never
 /// saturates, and `RoundingDivideByPOT` needs only a mask and a compare. This is what the
 /// vector kernels do too; `tests::matches_exact_reference_on_random_inputs` pins it.
+///
+/// ```
+/// use sumi_core::{Requant, requantize};
+/// let half = Requant { multiplier: 1 << 30, shift: 0 }; // 2^30 · 2^-31 = 0.5
+/// assert_eq!(requantize(100, half), 50);
+/// assert_eq!(requantize(3, half), 2); // 1.5 rounds half away from zero
+/// let three = Requant { multiplier: 3 << 29, shift: 2 }; // 0.75 · 4 = 3
+/// assert_eq!(requantize(-7, three), -21);
+/// ```
 #[inline(always)]
 pub fn requantize(acc: i32, rq: Requant) -> i32 {
     let shifted = if rq.shift > 0 {
@@ -117,6 +133,15 @@ impl Requant4x2 {
 /// Turn a real, non-negative multiplier into its fixed-point form (used at export time only;
 /// inference never touches floating point). Values too small to represent become zero; values
 /// too large saturate.
+///
+/// ```
+/// use sumi_core::{Requant, quantize_multiplier};
+/// // 0.5 = 2^30 · 2^(0 − 31); 3 = 0.75 · 2^2.
+/// assert_eq!(quantize_multiplier(0.5), Requant { multiplier: 1 << 30, shift: 0 });
+/// assert_eq!(quantize_multiplier(3.0), Requant { multiplier: 3 << 29, shift: 2 });
+/// assert_eq!(quantize_multiplier(0.0), Requant { multiplier: 0, shift: 0 });
+/// assert!(quantize_multiplier(1e-3).is_valid());
+/// ```
 pub fn quantize_multiplier(real: f64) -> Requant {
     // Not a number, zero, negative or subnormal: the multiplier is zero.
     if real.is_nan() || real < f64::MIN_POSITIVE {
