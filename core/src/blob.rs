@@ -414,7 +414,10 @@ macro_rules! weighted_layer {
         }
     };
 }
-weighted_layer!(ConvDesc, "The int8 weights (OHWI for conv2d, HWC for depthwise).");
+weighted_layer!(
+    ConvDesc,
+    "The int8 weights (OHWI for conv2d, HWC for depthwise)."
+);
 weighted_layer!(DenseDesc, "The int8 weights, `[out][in]`.");
 
 /// One layer of the network.
