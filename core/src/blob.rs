@@ -319,6 +319,10 @@ impl<'a> Channels<'a> {
     pub fn len(&self) -> usize {
         self.shifts.len()
     }
+    /// Bytes stored in the bias, multiplier and shift arrays (what the loader checks).
+    pub(crate) fn stored_bytes(&self) -> [usize; 3] {
+        [self.bias.len(), self.multipliers.len(), self.shifts.len()]
+    }
     /// Whether there are no channels.
     ///
     /// ```

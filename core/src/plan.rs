@@ -148,13 +148,12 @@ fn check_len(
 fn check_bias_requant(
     layer: usize,
     n: usize,
-    raw: (&[u8], &[u8], &[u8]),
     channels: blob::Channels<'_>,
 ) -> Result<(), BlobError> {
-    let (bias, mult, shifts) = raw;
-    check_len(layer, "bias", bias.len(), 4 * n as u64)?;
-    check_len(layer, "multipliers", mult.len(), 4 * n as u64)?;
-    check_len(layer, "shifts", shifts.len(), n as u64)?;
+    let [bias, mult, shifts] = channels.stored_bytes();
+    check_len(layer, "bias", bias, 4 * n as u64)?;
+    check_len(layer, "multipliers", mult, 4 * n as u64)?;
+    check_len(layer, "shifts", shifts, n as u64)?;
     if channels.biases().any(|v| v.unsigned_abs() >= 1 << 30) {
         return Err(BlobError::BiasOutOfRange(layer));
     }
@@ -259,12 +258,7 @@ fn conv_layer(
     };
     let wlen = window * oc;
     check_len(i, "weights", d.weights.len(), wlen)?;
-    check_bias_requant(
-        i,
-        oc as usize,
-        (d.bias, d.multipliers, d.shifts),
-        d.channels(),
-    )?;
+    check_bias_requant(i, oc as usize, d.channels())?;
     let kind = if depthwise {
         LayerKind::DepthwiseConv2d
     } else {
@@ -336,12 +330,7 @@ fn dense_layer(
     }
     let o = dim(i, d.out_features as u64, "output features")? as u64;
     check_len(i, "weights", d.weights.len(), n * o)?;
-    check_bias_requant(
-        i,
-        o as usize,
-        (d.bias, d.multipliers, d.shifts),
-        d.channels(),
-    )?;
+    check_bias_requant(i, o as usize, d.channels())?;
     let logits = matches!(d.output, DenseOutput::Logits);
     if logits != last || (logits && d.relu) {
         return Err(BlobError::BadOutputLayer);
