@@ -29,9 +29,13 @@ pub use crate::crc::crc32;
 /// The four magic bytes at the start of every blob.
 pub const MAGIC: [u8; 4] = *b"SUMI";
 /// The blob format version this crate writes: its header declares the streamed plan's arena,
-/// where every path reads kernel rows of a multiple of 4 bytes in place. It also reads
+/// where every path reads kernel rows of a multiple of 4 bytes in place and a logits layer that
+/// follows the spatial chain consumes it band by band. It also reads [`VERSION_4`],
 /// [`VERSION_3`], [`VERSION_2`] and [`VERSION_1`] (same payload).
-pub const VERSION: u16 = 4;
+pub const VERSION: u16 = 5;
+/// Format version 4: the header declares the streamed plan's arena with the last spatial
+/// layer's whole map (the logits layer read it after the chain).
+pub const VERSION_4: u16 = 4;
 /// Format version 3: the header declares the streamed plan's arena with gathered patches for
 /// every kernel row that is not a multiple of 16 bytes.
 pub const VERSION_3: u16 = 3;

@@ -731,11 +731,27 @@ pub(crate) fn dense_int8(input: &[i8], d: &DenseDesc<'_>, zero_point: i8, out: &
 
 /// Fully connected layer producing int32 logits (no zero point, no clamp).
 pub(crate) fn dense_logits(input: &[i8], d: &DenseDesc<'_>, out: &mut [i32]) {
-    let n = input.len();
+    out.fill(0);
+    dense_logits_add(input, 0, d, out);
+    dense_logits_finish(d, out);
+}
+
+/// Part of a logits layer: add to the int32 accumulators `acc` the products of its inputs
+/// `[k0, k0 + band.len())`, given in `band`. Integer sums, so any split of the inputs into bands
+/// gives the same accumulators.
+pub(crate) fn dense_logits_add(band: &[i8], k0: usize, d: &DenseDesc<'_>, acc: &mut [i32]) {
+    let n = d.in_features as usize;
     let weights = d.weights_i8();
-    for (o, slot) in out.iter_mut().enumerate() {
-        let acc = d.channels().bias(o) + dot(input, &weights[o * n..(o + 1) * n]);
-        *slot = requantize(acc, d.channels().requant(o));
+    for (o, slot) in acc.iter_mut().enumerate() {
+        let row = &weights[o * n + k0..o * n + k0 + band.len()];
+        *slot += dot(band, row);
+    }
+}
+
+/// The end of a logits layer: bias and requantization of the accumulators, in place.
+pub(crate) fn dense_logits_finish(d: &DenseDesc<'_>, acc: &mut [i32]) {
+    for (o, slot) in acc.iter_mut().enumerate() {
+        *slot = requantize(d.channels().bias(o) + *slot, d.channels().requant(o));
     }
 }
 
@@ -918,8 +934,8 @@ mod tests {
                 let m = if pool == Pool::None { 1 } else { 2 };
                 let (out_h, out_w) = if m == 1 { (ch, cw) } else { (ch / 2, cw / 2) };
                 let stage = crate::plan::Stage {
-                    kh: kh as u16,
-                    pad: pad_before(padding, kh) as u16,
+                    kh: kh as u8,
+                    pad: pad_before(padding, kh) as u8,
                     m,
                     ..Default::default()
                 };

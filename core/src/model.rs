@@ -8,11 +8,11 @@
 //! ping-pongs between the two ends of the arena. [`Model::predict_with`] runs the same kernels on
 //! whole maps so that it can show every layer's output.
 
+use crate::MAX_CLASSES;
 use crate::blob::{self, BlobError, Calibration, DenseOutput, LayerDesc, Metadata, Pool};
 use crate::layers::{self, Rows};
-use crate::plan::{Head, Plan, Stages, pull};
+use crate::plan::{Head, MAX_STAGES, Plan, Stages, pull};
 use crate::prediction::Prediction;
-use crate::{MAX_CLASSES, MAX_LAYERS};
 
 /// Height, width and channels of an activation tensor (HWC layout). A flat vector of `n`
 /// features is `1 × 1 × n`.
@@ -171,6 +171,12 @@ pub struct Model<'a> {
 /// The callback of [`Model::predict_with`].
 type Observer<'o> = &'o mut dyn FnMut(usize, Shape, &[i8]);
 
+/// How one run executes: streamed (the plan's windows), or on whole maps shown to an observer.
+enum Exec<'o> {
+    Streamed,
+    Observed(Observer<'o>),
+}
+
 /// The input of one run: fills row `y` (`w · c` pixels) and says whether it could.
 type RowSource<'s> = &'s mut dyn FnMut(usize, &mut [u8]) -> bool;
 
@@ -184,7 +190,11 @@ struct Run<'r> {
     maps: &'r mut [i8],
     scratch: &'r mut [i8],
     /// First row each stage's window holds.
-    base: [usize; MAX_LAYERS + 1],
+    base: [usize; MAX_STAGES],
+    /// The logits layer consumes the last stage band by band, into `logits`.
+    stream_logits: bool,
+    /// The logits (int32 accumulators until the run ends).
+    logits: [i32; MAX_CLASSES],
 }
 
 /// The row source of a whole image in memory (`rb` bytes per row).
@@ -237,7 +247,7 @@ impl<'a> Model<'a> {
             plan: Plan::EMPTY,
         };
         // Planned in place, into the model returned: no second plan on the stack while loading.
-        model.plan.fill(
+        let declared = model.plan.fill(
             &Head {
                 input,
                 input_zero_point,
@@ -247,14 +257,9 @@ impl<'a> Model<'a> {
             },
             blob::LayerIter::new(lazy.layers, n),
         )?;
-        // Each version declares exactly the arena of the plan it was written with: versions 1
-        // and 2 engine v1's ping-pong plan, version 3 the streamed plan gathering kernel rows
-        // that are not a multiple of 16 bytes, version 4 (current) this engine's plan.
-        let declared = match lazy.header.version {
-            blob::VERSION.. => model.plan.arena_bytes,
-            blob::VERSION_3 => model.plan.v3_arena_bytes,
-            _ => model.plan.legacy_arena_bytes,
-        };
+        // Each version declares exactly the arena of the plan it was written with (versions 1
+        // and 2 engine v1's ping-pong plan, 3 and 4 earlier streamed plans, 5 this engine's).
+        let declared = declared.for_version(lazy.header.version);
         if lazy.header.arena_bytes as usize != declared {
             return Err(BlobError::ArenaMismatch {
                 header: lazy.header.arena_bytes,
@@ -475,7 +480,7 @@ impl<'a> Model<'a> {
             arena,
             &self.plan.stages,
             self.plan.arena_bytes,
-            None,
+            Exec::Streamed,
         )
     }
 
@@ -518,7 +523,7 @@ impl<'a> Model<'a> {
             arena,
             &self.plan.stages,
             self.plan.arena_bytes,
-            None,
+            Exec::Streamed,
         )
     }
 
@@ -568,7 +573,7 @@ impl<'a> Model<'a> {
             arena,
             &stages,
             self.plan.whole_arena_bytes,
-            Some(&mut observe),
+            Exec::Observed(&mut observe),
         )
     }
 
@@ -578,7 +583,7 @@ impl<'a> Model<'a> {
         arena: &mut [u8],
         stages: &Stages,
         size: usize,
-        mut observe: Option<Observer<'_>>,
+        exec: Exec<'_>,
     ) -> Result<Prediction, PredictError> {
         if arena.len() < size {
             return Err(PredictError::ArenaTooSmall {
@@ -593,40 +598,94 @@ impl<'a> Model<'a> {
             failed_row: None,
             maps,
             scratch,
-            base: [0; MAX_LAYERS + 1],
+            base: [0; MAX_STAGES],
+            stream_logits: false,
+            logits: [0; MAX_CLASSES],
         };
-        let last = self.plan.spatial;
-        let mut produced = [0usize; MAX_LAYERS + 1];
-        if let Some(observe) = observe.as_mut() {
-            // Whole maps, one stage after the other, each observed when complete.
-            for i in 0..=last {
-                let h = stages[i].out_h as usize;
-                pull(stages, &mut produced, i, h, &mut |i, a, b, lo, _| {
-                    self.step(&mut run, stages, i, (a, b), lo)
-                });
-                if i > 0 {
-                    let st = stages[i];
-                    let len = self.plan.shape(i - 1).len();
-                    let off = st.off as usize;
-                    observe(i - 1, self.plan.shape(i - 1), &run.maps[off..off + len]);
-                }
+        let observe = match exec {
+            Exec::Streamed => {
+                run.stream_logits = self.plan.stream_logits;
+                self.chain(&mut run, stages);
+                None
             }
-        } else {
-            let h = stages[last].out_h as usize;
-            pull(stages, &mut produced, last, h, &mut |i, a, b, lo, _| {
-                self.step(&mut run, stages, i, (a, b), lo)
-            });
-        }
+            Exec::Observed(observe) => {
+                self.chain_observed(&mut run, stages, observe);
+                Some(observe)
+            }
+        };
         if let Some(row) = run.failed_row {
             return Err(PredictError::InputRow { row });
         }
-        let logits = self.tail(run.maps, run.scratch, observe);
-        Ok(Prediction::new(
+        Ok(self.finish(&mut run, observe))
+    }
+
+    /// The streamed chain: the last stage's rows pulled through the windows (and, with
+    /// streamed logits, each band of them into the logits).
+    fn chain(&self, run: &mut Run<'_>, stages: &Stages) {
+        let last = self.plan.spatial;
+        let mut produced = [0usize; MAX_STAGES];
+        let h = stages[last].out_h as usize;
+        pull(stages, &mut produced, last, h, &mut |i, a, b, lo, _| {
+            self.step(run, stages, i, (a, b), lo);
+            if i == last && run.stream_logits {
+                self.logits_band(run, stages, (a, b));
+            }
+        });
+    }
+
+    /// The chain on whole maps, one stage after the other, each observed when complete. Out
+    /// of line: its frame is never on the stack of a streamed run.
+    #[inline(never)]
+    fn chain_observed(&self, run: &mut Run<'_>, stages: &Stages, observe: Observer<'_>) {
+        let mut produced = [0usize; MAX_STAGES];
+        for i in 0..=self.plan.spatial {
+            let h = stages[i].out_h as usize;
+            pull(stages, &mut produced, i, h, &mut |i, a, b, lo, _| {
+                self.step(run, stages, i, (a, b), lo)
+            });
+            if i > 0 {
+                let st = stages[i];
+                let len = self.plan.shape(i - 1).len();
+                let off = st.off as usize;
+                observe(i - 1, self.plan.shape(i - 1), &run.maps[off..off + len]);
+            }
+        }
+    }
+
+    /// The logits of a finished chain: the streamed logits requantized, or the tail run. Out of
+    /// line: its frame is never on the stack together with the chain's.
+    #[inline(never)]
+    fn finish(&self, run: &mut Run<'_>, observe: Option<Observer<'_>>) -> Prediction {
+        let mut logits = run.logits;
+        if run.stream_logits {
+            if let LayerDesc::Dense(d) = self.layer(self.plan.n_layers - 1) {
+                layers::dense_logits_finish(&d, &mut logits[..self.plan.classes]);
+            }
+        } else {
+            self.tail(run.maps, run.scratch, observe, &mut logits);
+        }
+        Prediction::new(
             logits,
             self.plan.classes,
             self.logit_scale,
             self.calibration.temperature,
-        ))
+        )
+    }
+
+    /// The logits layer takes in the last stage's rows `rows`, just produced: its int32
+    /// accumulators add the products of those flattened inputs (rows are contiguous in HWC
+    /// order, so row `y` is inputs `[y · w · c, (y + 1) · w · c)`). Out of line: its frame is
+    /// never on the stack together with a convolution's.
+    #[inline(never)]
+    fn logits_band(&self, run: &mut Run<'_>, stages: &Stages, rows: (usize, usize)) {
+        let last = self.plan.spatial;
+        let rb = self.plan.row_bytes(last);
+        let at = stages[last].off as usize + (rows.0 - run.base[last]) * rb;
+        let band = &run.maps[at..at + (rows.1 - rows.0) * rb];
+        if let LayerDesc::Dense(d) = self.layer(self.plan.n_layers - 1) {
+            let classes = self.plan.classes;
+            layers::dense_logits_add(band, rows.0 * rb, &d, &mut run.logits[..classes]);
+        }
     }
 
     /// Stage `i` produces its output rows `rows` from input rows starting at `lo`.
@@ -686,7 +745,7 @@ impl<'a> Model<'a> {
     }
 
     /// The layers after the streamed chain, on whole maps, ping-ponging between the two ends of
-    /// `maps`; the chain's output starts at offset 0. Returns the logits. Out of line: its frame
+    /// `maps`; the chain's output starts at offset 0. Writes the logits. Out of line: its frame
     /// and the streamed chain's are never on the stack together.
     #[inline(never)]
     fn tail(
@@ -694,10 +753,10 @@ impl<'a> Model<'a> {
         maps: &mut [i8],
         scratch: &mut [i8],
         mut observe: Option<Observer<'_>>,
-    ) -> [i32; MAX_CLASSES] {
+        logits: &mut [i32; MAX_CLASSES],
+    ) {
         let size = maps.len();
         let mut low = true;
-        let mut logits = [0i32; MAX_CLASSES];
         for i in self.plan.spatial..self.plan.n_layers {
             let layer = self.layer(i);
             let in_shape = self.plan.stage_shape(i);
@@ -745,6 +804,5 @@ impl<'a> Model<'a> {
             }
             low = !low;
         }
-        logits
     }
 }

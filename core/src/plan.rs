@@ -9,6 +9,11 @@
 //! for running: the planner runs it without computing anything and records, per stage, the most
 //! rows its consumer ever needs at once; that is the window. Every value is computed once.
 //!
+//! When the only layers after the chain are flattens and the logits layer, the logits are
+//! streamed too: each band of the last stage's rows is multiplied into int32 accumulators as
+//! soon as it is produced (integer sums, so the logits are the same bit for bit), and the last
+//! map is never held whole either.
+//!
 //! A window keeps rows `[base, base + rows)` contiguous; when a step would run past its end the
 //! oldest rows (already consumed) are moved out first, so kernels see plain contiguous rows and
 //! index them without a modulo.
@@ -25,17 +30,23 @@ const LIMIT: u64 = i32::MAX as u64;
 /// Patches are padded to a multiple of every path's [`crate::simd::Tile::PAD`] (at most 16).
 pub(crate) const PATCH_ALIGN: usize = 16;
 
+/// Most stages of the streamed chain: the input and 7 layers. Spatial layers past them (and
+/// those with kernels taller than 255 rows) run on whole maps after the chain; the bound keeps
+/// the plan small on a microcontroller's stack.
+pub(crate) const MAX_STAGES: usize = 8;
+
 /// One stage of the streamed chain: stage 0 is the input, stage `i > 0` is layer `i − 1`.
+/// Twelve bytes: the plan holds [`MAX_STAGES`] of them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Stage {
     /// Rows of this stage's output map.
     pub(crate) out_h: u16,
-    /// Rows produced per step.
-    pub(crate) step: u16,
+    /// Rows produced per step (at most 4).
+    pub(crate) step: u8,
     /// Kernel height (1 for the input and pools).
-    pub(crate) kh: u16,
-    /// Padding rows before the first input row.
-    pub(crate) pad: u16,
+    pub(crate) kh: u8,
+    /// Padding rows before the first input row (less than `kh`).
+    pub(crate) pad: u8,
     /// Conv rows per output row: 2 with 2×2 pooling, else 1.
     pub(crate) m: u8,
     /// Rows of the output window.
@@ -57,14 +68,15 @@ impl Stage {
 }
 
 /// The stages of a plan, with what a schedule needs.
-pub(crate) type Stages = [Stage; MAX_LAYERS + 1];
+pub(crate) type Stages = [Stage; MAX_STAGES];
 
 /// Produce rows of stage `i` until `target` rows exist, pulling input rows from the stages before
 /// it first. `step(i, a, b, lo, produced)` runs (or simulates) stage `i` producing output rows
-/// `[a, b)` from its input rows starting at `lo`; `produced` counts every stage's rows so far. Recursion depth is at most `MAX_LAYERS + 1`.
-pub(crate) fn pull<F: FnMut(usize, usize, usize, usize, &[usize; MAX_LAYERS + 1])>(
+/// `[a, b)` from its input rows starting at `lo`; `produced` counts every stage's rows so far.
+/// Recursion depth is at most [`MAX_STAGES`].
+pub(crate) fn pull<F: FnMut(usize, usize, usize, usize, &[usize; MAX_STAGES])>(
     stages: &[Stage],
-    produced: &mut [usize; MAX_LAYERS + 1],
+    produced: &mut [usize; MAX_STAGES],
     i: usize,
     target: usize,
     step: &mut F,
@@ -107,14 +119,47 @@ pub(crate) struct Plan {
     pub(crate) arena_bytes: usize,
     /// Arena of whole-map execution ([`crate::Model::predict_with`]).
     pub(crate) whole_arena_bytes: usize,
-    /// Arena of the legacy ping-pong plan of format versions 1 and 2 (their header value).
-    pub(crate) legacy_arena_bytes: usize,
-    /// Arena of format version 3's streamed plan (its header value), which gathered the
-    /// receptive fields of kernel rows that are not a multiple of 16 bytes.
-    pub(crate) v3_arena_bytes: usize,
+    /// The logits layer consumes the last stage band by band (see the module doc).
+    pub(crate) stream_logits: bool,
     pub(crate) macs: u64,
     pub(crate) params: u32,
     pub(crate) classes: usize,
+}
+
+/// The arena each format version's header declares for a model, by that version's own rule.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Declared {
+    /// Versions 1 and 2: engine v1's ping-pong plan.
+    legacy: usize,
+    /// Version 3: the streamed plan gathering kernel rows that are not a multiple of 16 bytes.
+    v3: usize,
+    /// Version 4: the streamed plan holding the last stage's whole map.
+    v4: usize,
+    /// The current version: this engine's plan ([`Plan::arena_bytes`]).
+    current: usize,
+}
+
+impl Declared {
+    /// The arena a header of format `version` declares.
+    pub(crate) fn for_version(&self, version: u16) -> usize {
+        match version {
+            blob::VERSION.. => self.current,
+            blob::VERSION_4 => self.v4,
+            blob::VERSION_3 => self.v3,
+            _ => self.legacy,
+        }
+    }
+}
+
+/// How [`Plan::layout`] sizes the stages' windows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// Every stage's whole map ([`crate::Model::predict_with`]).
+    Whole,
+    /// Windows, the last stage whole (format version 4's plan).
+    Streamed,
+    /// Windows, the last stage's a single step: the logits layer consumes it band by band.
+    StreamedLogits,
 }
 
 /// The model-wide fields the planner checks.
@@ -420,6 +465,8 @@ fn stage_of(layer: &LayerDesc<'_>, out: Shape) -> Option<Stage> {
         LayerDesc::Pool(_) => (1, 0, 2, None),
         LayerDesc::Flatten | LayerDesc::Dense(_) => return None,
     };
+    // A stage stores its kernel height in a byte: taller kernels run on whole maps.
+    let kh = u8::try_from(kh).ok()?;
     // A tile holds 4 consecutive output pixels and may wrap to the next row: steps of whole
     // tiles (4 / gcd(width, 4) rows) leave no partial tile but the map's last.
     let step = match tiled_w {
@@ -431,9 +478,9 @@ fn stage_of(layer: &LayerDesc<'_>, out: Shape) -> Option<Stage> {
     .min(out.h as usize);
     Some(Stage {
         out_h: out.h as u16,
-        step: step as u16,
-        kh: kh as u16,
-        pad: pad as u16,
+        step: step as u8,
+        kh,
+        pad: pad as u8,
         m,
         rows: 0,
         off: 0,
@@ -456,13 +503,12 @@ impl Plan {
             m: 0,
             rows: 0,
             off: 0,
-        }; MAX_LAYERS + 1],
+        }; MAX_STAGES],
         zero_points: [0; MAX_LAYERS + 1],
         patch: 0,
         arena_bytes: 0,
         whole_arena_bytes: 0,
-        legacy_arena_bytes: 0,
-        v3_arena_bytes: 0,
+        stream_logits: false,
         macs: 0,
         params: 0,
         classes: 0,
@@ -479,10 +525,15 @@ impl Plan {
     }
 
     /// [`Plan::new`] in place: the model loader plans straight into the [`crate::Model`] it
-    /// returns, so no second plan is on a microcontroller's stack while loading. Out of line:
-    /// the planner's temporaries live in its own frame, above the loader's.
+    /// returns, so no second plan is on a microcontroller's stack while loading. Returns the
+    /// arena each format version declares for the model. Out of line: the planner's temporaries
+    /// live in its own frame, above the loader's.
     #[inline(never)]
-    pub(crate) fn fill<'a, I>(&mut self, head: &Head<'a, '_>, layers: I) -> Result<(), BlobError>
+    pub(crate) fn fill<'a, I>(
+        &mut self,
+        head: &Head<'a, '_>,
+        layers: I,
+    ) -> Result<Declared, BlobError>
     where
         I: Iterator<Item = Result<(LayerDesc<'a>, u32), BlobError>> + ExactSizeIterator,
     {
@@ -530,8 +581,11 @@ impl Plan {
         let mut legacy = input.elems();
         let mut params = 0u64;
         let mut streaming = true;
-        // The tail (after the streamed chain) ping-pongs: its peak is max(in + out).
-        let mut tail = 0u64;
+        // The tail (after the streamed chain) ping-pongs: its peak is max(in + out), over the
+        // layers before the logits layer and with it.
+        let (mut tail, mut logits_in) = (0u64, 0u64);
+        // Whether the tail so far holds only flattens (then the logits can be streamed).
+        let mut only_flattens = true;
         let mut patch_v3 = 0usize;
         for (i, item) in layers.enumerate() {
             let (layer, offset) = item?;
@@ -552,14 +606,24 @@ impl Plan {
                 let v3 = layers::needs_patches_at(d, cur.c as usize, PATCH_ALIGN);
                 patch_v3 = patch_v3.max(v3.unwrap_or(0));
             }
-            match stage_of(&layer, out).filter(|_| streaming) {
+            match stage_of(&layer, out).filter(|_| streaming && i + 1 < MAX_STAGES) {
                 Some(stage) => {
                     plan.spatial = i + 1;
                     plan.stages[i + 1] = stage;
                 }
                 None => {
                     streaming = false;
-                    tail = tail.max(layer_arena);
+                    match info.kind {
+                        LayerKind::Logits => {
+                            logits_in = layer_arena;
+                            plan.stream_logits = only_flattens;
+                        }
+                        LayerKind::Flatten => {}
+                        _ => only_flattens = false,
+                    }
+                    if info.kind != LayerKind::Logits {
+                        tail = tail.max(layer_arena);
+                    }
                 }
             }
             plan.zero_points[i + 1] = match &layer {
@@ -577,23 +641,31 @@ impl Plan {
             cur = out;
         }
         plan.params = params as u32;
-        plan.legacy_arena_bytes = legacy as usize;
         let scratch = 4 * plan.patch as u64;
         let whole = (0..=plan.spatial)
             .map(|i| plan.stages[i].out_h as u64 * plan.row_bytes(i) as u64)
             .sum::<u64>()
             + scratch;
-        let streamed = plan.layout(true) + scratch;
-        let tail = tail + scratch;
-        if streamed.max(whole).max(tail) > LIMIT {
+        // Version 4's plan: the last stage whole, the logits layer reading it in the tail.
+        let tail_all = tail.max(logits_in) + scratch;
+        let v4 = (plan.layout(Layout::Streamed) + scratch).max(tail_all);
+        if v4.max(whole) > LIMIT {
             return Err(BlobError::Overflow(n_layers - 1));
         }
-        plan.arena_bytes = streamed.max(tail) as usize;
-        plan.whole_arena_bytes = whole.max(tail) as usize;
-        // Version 3's rule gathers a superset of the layers this one does, into patches at
-        // least as large.
-        plan.v3_arena_bytes = plan.arena_bytes + 4 * (patch_v3 - plan.patch);
-        Ok(())
+        plan.arena_bytes = if plan.stream_logits {
+            (plan.layout(Layout::StreamedLogits) + scratch).max(tail + scratch) as usize
+        } else {
+            v4 as usize
+        };
+        plan.whole_arena_bytes = whole.max(tail_all) as usize;
+        Ok(Declared {
+            legacy: legacy as usize,
+            // Version 3's rule gathers a superset of the layers version 4 does, into patches
+            // at least as large.
+            v3: v4 as usize + 4 * (patch_v3 - plan.patch),
+            v4: v4 as usize,
+            current: plan.arena_bytes,
+        })
     }
 
     /// Bytes of one row of stage `i`'s output.
@@ -617,14 +689,13 @@ impl Plan {
         }
     }
 
-    /// Fill in every stage's window (rows and offset) for streamed or whole-map execution and
-    /// return the bytes of all windows. The last stage's window is its whole map, at offset 0,
-    /// where the tail reads it.
-    fn layout(&mut self, streamed: bool) -> u64 {
+    /// Fill in every stage's window (rows and offset) for `mode` and return the bytes of all
+    /// windows. The last stage's window sits at offset 0, where the tail reads it.
+    fn layout(&mut self, mode: Layout) -> u64 {
         let last = self.spatial;
-        let mut need = [0usize; MAX_LAYERS + 1];
-        if streamed {
-            let mut produced = [0usize; MAX_LAYERS + 1];
+        let mut need = [0usize; MAX_STAGES];
+        if mode != Layout::Whole {
+            let mut produced = [0usize; MAX_STAGES];
             let stages = &self.stages;
             pull(
                 &stages[..],
@@ -643,10 +714,11 @@ impl Plan {
             let row = self.row_bytes(i) as u64;
             let st = &mut self.stages[i];
             let h = st.out_h as usize;
-            st.rows = if !streamed || i == last {
-                h
-            } else {
-                need[i].next_multiple_of(st.step as usize).min(h)
+            st.rows = match mode {
+                Layout::Whole => h,
+                Layout::Streamed if i == last => h,
+                Layout::StreamedLogits if i == last => (st.step as usize).min(h),
+                _ => need[i].next_multiple_of(st.step as usize).min(h),
             } as u16;
             st.off = total as u32;
             total += st.rows as u64 * row;
@@ -657,10 +729,11 @@ impl Plan {
     /// The stages laid out for whole-map execution ([`crate::Model::predict_with`]).
     pub(crate) fn whole_stages(&self) -> Stages {
         let mut whole = self.clone();
-        whole.layout(false);
-        // Whole maps: each stage in one step.
+        whole.layout(Layout::Whole);
+        // Whole maps: steps as long as a stage stores (a multiple of 4 rows, so only a map's
+        // last tile can be partial); the windows hold whole maps, so no row ever moves.
         for st in &mut whole.stages[..=self.spatial] {
-            st.step = st.out_h;
+            st.step = 252; // the largest multiple of 4 a u8 holds
         }
         whole.stages
     }

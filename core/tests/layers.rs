@@ -295,3 +295,62 @@ fn logits_match_float_reference() {
         assert_eq!(p.class() as usize, best);
     }
 }
+
+/// The streamed chain holds at most 8 stages (the input and 7 layers): a deeper network runs
+/// its later spatial layers on whole maps after the chain. Eleven 3×3 convolutions (28 → 6),
+/// then the logits: streamed and whole-map runs agree, with the streamed arena smaller.
+#[test]
+fn spatial_layers_past_the_chain_run_on_whole_maps() {
+    let mut rng = Lcg(11);
+    let mut layers = Vec::new();
+    let mut c = 1;
+    for _ in 0..11 {
+        let out_c = rng.range(2, 5);
+        layers.push(FLayer::Conv {
+            k: (3, 3),
+            in_c: c,
+            out_c,
+            same: false,
+            relu: true,
+            pool: Pool::None,
+            depthwise: false,
+            w: grid_weights(&mut rng, out_c, 9 * c),
+            b: (0..out_c).map(|_| rng.f() * 0.1).collect(),
+            s_out: 0.05,
+            zp_out: -100,
+        });
+        c = out_c;
+    }
+    let n = 6 * 6 * c;
+    layers.push(FLayer::Flatten);
+    layers.push(FLayer::Dense {
+        in_f: n,
+        out_f: 10,
+        relu: false,
+        logits: true,
+        w: grid_weights(&mut rng, 10, n),
+        b: vec![0.0; 10],
+        s_out: 1.0,
+        zp_out: 0,
+    });
+    let spec = Spec {
+        h: 28,
+        w: 28,
+        c: 1,
+        layers,
+        logit_scale: 0.01,
+    };
+    let blob = encode(&spec).expect("encode");
+    let model = Model::from_bytes(&blob).expect("load");
+    assert!(model.arena_bytes() < model.observed_arena_bytes());
+    for _ in 0..4 {
+        let input = random_input(&mut rng, 784);
+        let mut whole = vec![0u8; model.observed_arena_bytes()];
+        let want = model
+            .predict_with(&input, &mut whole, |_, _, _| {})
+            .unwrap();
+        let mut small = vec![0u8; model.arena_bytes()];
+        let got = model.predict(&input, &mut small).unwrap();
+        assert_eq!(got.logits(), want.logits());
+    }
+}

@@ -57,9 +57,9 @@ fn raw_v2(desc: &ModelDesc<'_>, arena: u32) -> Vec<u8> {
     raw(2, &buf[..n + m], arena)
 }
 
-fn arena_of(b: &[u8]) -> u32 {
-    blob::header_arena_bytes(b) as u32
-}
+/// What versions 1 and 2 declare for [`dense_spec`]`(28, 28, 1, _)`: engine v1's ping-pong
+/// arena, the 784-byte input (the current plan streams it a row at a time into the logits).
+const DENSE_V2_ARENA: u32 = 28 * 28;
 
 #[test]
 fn version_1_blobs_load_with_temperature_1_and_version_2_applies_its_temperature() {
@@ -69,7 +69,7 @@ fn version_1_blobs_load_with_temperature_1_and_version_2_applies_its_temperature
     // Version 1: the same ModelDesc with no calibration section.
     let mut buf = vec![0u8; 1 << 20];
     let n = postcard::to_slice(&desc, &mut buf).unwrap().len();
-    let v1 = raw(1, &buf[..n], arena_of(&v2));
+    let v1 = raw(1, &buf[..n], DENSE_V2_ARENA);
     let m1 = Model::from_bytes(&v1).unwrap();
     assert_eq!(m1.temperature(), 1.0);
     // Version 2 with temperature 2.5: same logits and digit, softer probabilities.
@@ -92,19 +92,21 @@ fn version_1_blobs_load_with_temperature_1_and_version_2_applies_its_temperature
     assert_ne!(p2.probabilities(), p1.probabilities());
     assert!(p2.confidence() < p1.confidence());
     // A version-1 payload labelled version 2 lacks its calibration: a clear decode error.
-    let mislabelled = raw(2, &buf[..n], arena_of(&v2));
+    let mislabelled = raw(2, &buf[..n], DENSE_V2_ARENA);
     assert!(matches!(
         Model::from_bytes(&mislabelled),
         Err(BlobError::Malformed(_))
     ));
 }
 
-/// Version 3 declared the arena of a plan that gathered every kernel row that is not a multiple
-/// of 16 bytes; version 4 reads rows of a multiple of 4 bytes in place. The tiny model's second
-/// convolution (3 × 12 = 36-byte rows) is where they differ: both headers load, each only with
-/// its own rule's value, and run in the smaller arena with the same logits.
+/// Each version declared the arena of its own plan. Version 3's gathered every kernel row that
+/// is not a multiple of 16 bytes; version 4 reads rows of a multiple of 4 bytes in place but held
+/// the last spatial layer's whole map for the logits; version 5 streams it into the logits. The
+/// tiny model differs at both steps (its second convolution has 3 × 12 = 36-byte rows; its
+/// logits read a 5×5×20 map): every header loads, each only with its own rule's value, and runs
+/// in the current plan's arena with the same logits.
 #[test]
-fn version_3_blobs_load_with_their_own_arena_rule() {
+fn older_blobs_load_with_their_own_arena_rule() {
     let tiny = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../host-train/models/tiny.sumi"
@@ -112,30 +114,35 @@ fn version_3_blobs_load_with_their_own_arena_rule() {
     .unwrap();
     assert_eq!(u16::from_le_bytes([tiny[4], tiny[5]]), blob::VERSION);
     let payload = &tiny[HEADER_LEN..];
-    let v4 = Model::from_bytes(&tiny).unwrap();
-    // Four patches of the 3·3·12 = 108-byte field, padded to 112, that version 3 gathered.
-    let v3_arena = v4.arena_bytes() as u32 + 4 * 112 - 4 * 16;
-    let v3 = raw(3, payload, v3_arena);
-    let m3 = Model::from_bytes(&v3).unwrap();
-    assert_eq!(m3.arena_bytes(), v4.arena_bytes());
-    let mut arena = vec![0u8; v4.arena_bytes()];
+    let current = Model::from_bytes(&tiny).unwrap();
+    // Version 4: the last stage's whole 5·5·20-byte map instead of one 5·20-byte row.
+    let v4_arena = current.arena_bytes() as u32 + 500 - 100;
+    // Version 3: four patches of the 3·3·12 = 108-byte field, padded to 112, gathered on top.
+    let v3_arena = v4_arena + 4 * 112 - 4 * 16;
+    let mut arena = vec![0u8; current.arena_bytes()];
     let input: Vec<u8> = (0..784).map(|i| (i * 13 % 256) as u8).collect();
-    assert_eq!(
-        m3.predict(&input, &mut arena).unwrap().logits(),
-        v4.predict(&input, &mut arena).unwrap().logits()
-    );
-    // Each version's header must hold its own rule's value.
-    let wrong_v3 = raw(3, payload, v4.arena_bytes() as u32);
-    assert_eq!(
-        Model::from_bytes(&wrong_v3).unwrap_err(),
-        BlobError::ArenaMismatch {
-            header: v4.arena_bytes() as u32,
-            computed: v3_arena as usize
-        }
-    );
-    let wrong_v4 = raw(blob::VERSION, payload, v3_arena);
+    let expected = current.predict(&input, &mut arena).unwrap();
+    for (version, declared) in [(4, v4_arena), (3, v3_arena)] {
+        let old_blob = raw(version, payload, declared);
+        let old = Model::from_bytes(&old_blob).unwrap();
+        assert_eq!(old.arena_bytes(), current.arena_bytes());
+        assert_eq!(
+            old.predict(&input, &mut arena).unwrap().logits(),
+            expected.logits()
+        );
+        // The current value in an old header is refused, naming that version's value.
+        let wrong = raw(version, payload, current.arena_bytes() as u32);
+        assert_eq!(
+            Model::from_bytes(&wrong).unwrap_err(),
+            BlobError::ArenaMismatch {
+                header: current.arena_bytes() as u32,
+                computed: declared as usize
+            }
+        );
+    }
+    let wrong_current = raw(blob::VERSION, payload, v4_arena);
     assert!(matches!(
-        Model::from_bytes(&wrong_v4),
+        Model::from_bytes(&wrong_current),
         Err(BlobError::ArenaMismatch { .. })
     ));
 }
@@ -147,7 +154,7 @@ fn bad_temperatures_are_refused_at_load() {
     for t in [0.0, -1.0, f32::NAN, f32::INFINITY, 1e-4, 1e4] {
         let mut d = desc.clone();
         d.calibration.temperature = t;
-        let b = raw_v2(&d, arena_of(&good));
+        let b = raw_v2(&d, DENSE_V2_ARENA);
         assert_eq!(
             Model::from_bytes(&b).unwrap_err(),
             BlobError::BadTemperature
@@ -171,7 +178,7 @@ fn metadata_out_of_range_is_refused_at_load() {
             } else {
                 d.meta.int8_accuracy = Some(acc);
             }
-            let e = Model::from_bytes(&raw_v2(&d, arena_of(&good))).unwrap_err();
+            let e = Model::from_bytes(&raw_v2(&d, DENSE_V2_ARENA)).unwrap_err();
             assert!(matches!(e, BlobError::BadMetadata(_)), "{acc}: {e:?}");
             assert!(e.to_string().contains("accuracy"), "{e}");
         }
@@ -179,7 +186,7 @@ fn metadata_out_of_range_is_refused_at_load() {
     let long = "x".repeat(blob::MAX_NAME_BYTES + 1);
     let mut d = desc.clone();
     d.meta.name = &long;
-    let e = Model::from_bytes(&raw_v2(&d, arena_of(&good))).unwrap_err();
+    let e = Model::from_bytes(&raw_v2(&d, DENSE_V2_ARENA)).unwrap_err();
     assert!(e.to_string().contains("name"), "{e}");
     // In range still loads: 0, 1 and a 64-byte name.
     let name = "n".repeat(blob::MAX_NAME_BYTES);
@@ -187,7 +194,7 @@ fn metadata_out_of_range_is_refused_at_load() {
     d.meta.name = &name;
     d.meta.float_accuracy = Some(1.0);
     d.meta.int8_accuracy = Some(0.0);
-    Model::from_bytes(&raw_v2(&d, arena_of(&good))).unwrap();
+    Model::from_bytes(&raw_v2(&d, DENSE_V2_ARENA)).unwrap();
 }
 
 #[test]
@@ -218,7 +225,7 @@ fn input_dimension_errors_do_not_print_a_layer_index() {
     let (_, desc) = blob::decode(&good).unwrap();
     let mut d = desc.clone();
     d.input_h = 0;
-    let e = Model::from_bytes(&raw_v2(&d, arena_of(&good))).unwrap_err();
+    let e = Model::from_bytes(&raw_v2(&d, DENSE_V2_ARENA)).unwrap_err();
     assert_eq!(e, BlobError::BadInputDimension("input height"));
     let msg = e.to_string();
     assert!(!msg.contains(&usize::MAX.to_string()), "{msg}");
