@@ -441,6 +441,56 @@ impl Avx2 {
     }
 }
 
+impl Avx2 {
+    /// The first `out.len()` channels of a first-layer pixel (`res[g]` = channels `8g..8g + 8`,
+    /// each already in `-128..=127`) as int8, by vector packing instead of one store per
+    /// channel; with `max`, the lane-wise maximum of the four pixels `res` (a fused 2×2 max
+    /// pool) is packed instead of `res[0]`.
+    #[inline]
+    pub fn first_layer_store(self, res: &[[[i32; 8]; 8]; 4], max: bool, out: &mut [i8]) {
+        let mut bytes = [0i8; 64];
+        // SAFETY: the token proves AVX2 is available; every load and store addresses a whole
+        // `[i32; 8]` of `res` or 16 bytes inside `bytes`.
+        unsafe { first_layer_store_avx2(res, max, out.len().div_ceil(8), &mut bytes) };
+        out.copy_from_slice(&bytes[..out.len()]);
+    }
+}
+
+#[target_feature(enable = "avx2")]
+unsafe fn first_layer_store_avx2(
+    res: &[[[i32; 8]; 8]; 4],
+    max: bool,
+    groups: usize,
+    bytes: &mut [i8; 64],
+) {
+    // SAFETY: `groups <= 8`; reads whole `[i32; 8]` arrays of `res`, writes 16 bytes at
+    // `16 · (g / 2) <= 48` inside `bytes`.
+    unsafe {
+        let load = |j: usize, g: usize| _mm256_loadu_si256(res[j][g].as_ptr() as *const __m256i);
+        let group = |g: usize| {
+            if g >= groups {
+                return _mm256_setzero_si256();
+            }
+            let v = load(0, g);
+            if max {
+                _mm256_max_epi32(
+                    _mm256_max_epi32(v, load(1, g)),
+                    _mm256_max_epi32(load(2, g), load(3, g)),
+                )
+            } else {
+                v
+            }
+        };
+        for g in (0..groups.min(8)).step_by(2) {
+            // [a0..3 b0..3 | a4..7 b4..7] as int16, reordered to a0..7 b0..7, then bytes.
+            let w = _mm256_packs_epi32(group(g), group(g + 1));
+            let w = _mm256_permute4x64_epi64(w, 0b11_01_10_00);
+            let b = _mm_packs_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
+            _mm_storeu_si128(bytes.as_mut_ptr().add(8 * g) as *mut __m128i, b);
+        }
+    }
+}
+
 #[target_feature(enable = "avx2")]
 #[allow(clippy::too_many_arguments)]
 unsafe fn first_layer_pixel_avx2(
