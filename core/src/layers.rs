@@ -293,17 +293,6 @@ fn conv2d_first_avx2(
                 avx2.first_layer_store(&res, false, px);
             }
         }
-        Pool::Max2 => {
-            let pw = cw / 2;
-            let n = (rows.1 - rows.0) * pw;
-            for (i, px) in out.chunks_exact_mut(oc_n).enumerate().take(n) {
-                let (y, x) = (2 * (rows.0 + i / pw), 2 * (i % pw));
-                for (j, r) in res.iter_mut().enumerate() {
-                    pixel(y + j / 2, x + j % 2, r);
-                }
-                avx2.first_layer_store(&res, true, px);
-            }
-        }
         pool => {
             let pw = cw / 2;
             let n = (rows.1 - rows.0) * pw;
@@ -311,6 +300,10 @@ fn conv2d_first_avx2(
                 let (y, x) = (2 * (rows.0 + i / pw), 2 * (i % pw));
                 for (j, r) in res.iter_mut().enumerate() {
                     pixel(y + j / 2, x + j % 2, r);
+                }
+                if pool == Pool::Max2 {
+                    avx2.first_layer_store(&res, true, px);
+                    continue;
                 }
                 for (o, v) in px.iter_mut().enumerate() {
                     *v = combine(pool, core::array::from_fn(|j| res[j][o / 8][o % 8] as i8));
