@@ -180,26 +180,72 @@ struct FirstCtx<'a> {
 
 #[cfg(target_arch = "x86_64")]
 impl FirstCtx<'_> {
-    /// One output pixel's requantized channels, eight per group (always inlined, so that it
-    /// compiles inside the AVX2 entry point).
+    /// The taps of output pixel `(oy, ox)` as int16 pairs, for `pmaddwd` (always inlined, so
+    /// that it compiles inside the AVX2 entry point).
     #[inline(always)]
-    fn pixel(&self, oy: usize, ox: usize, res: &mut [[i32; 8]; 8]) {
+    fn pairs(&self, oy: usize, ox: usize, pairs: &mut [i32; 16]) {
         let (h, w) = (self.h, self.w);
-        let mut pairs = [0i32; 16];
-        let mut t = 0;
-        for ky in 0..self.kh {
-            let iy = (oy + ky).wrapping_sub(self.pad.0);
-            for kx in 0..self.kw {
-                let ix = (ox + kx).wrapping_sub(self.pad.1);
-                let x = if iy < h && ix < w {
-                    self.input[(iy - self.y0) * w + ix]
-                } else {
-                    self.zp_in
-                };
-                pairs[t / 2] |= first_half(x, t);
-                t += 1;
+        // Written in place as int32 stores, each read back as one int32 (copying the array, or
+        // reading narrower stores as a wider word, would stall store-to-load forwarding).
+        let (mut t, mut low) = (0, 0u32);
+        let mut push = |x: i8| {
+            let v = x as i16 as u16 as u32;
+            if t % 2 == 0 {
+                low = v;
+            } else if let Some(p) = pairs.get_mut(t / 2) {
+                *p = (low | v << 16) as i32;
+            }
+            t += 1;
+        };
+        let (top, left) = (oy.wrapping_sub(self.pad.0), ox.wrapping_sub(self.pad.1));
+        if top < h && top + self.kh <= h && left < w && left + self.kw <= w {
+            // The whole window inside the input (always, without padding): one bounds check
+            // per kernel row.
+            let mut at = (top - self.y0) * w + left;
+            for _ in 0..self.kh {
+                for &x in &self.input[at..at + self.kw] {
+                    push(x);
+                }
+                at += w;
+            }
+        } else {
+            for ky in 0..self.kh {
+                let iy = (oy + ky).wrapping_sub(self.pad.0);
+                for kx in 0..self.kw {
+                    let ix = (ox + kx).wrapping_sub(self.pad.1);
+                    push(if iy < h && ix < w {
+                        self.input[(iy - self.y0) * w + ix]
+                    } else {
+                        self.zp_in
+                    });
+                }
             }
         }
+        if t % 2 == 1 {
+            pairs[t / 2] = low as i32;
+        }
+    }
+
+    /// One output (the max pool of the given pixels' pairs) stored as int8.
+    #[inline(always)]
+    fn out(&self, pixels: &[[i32; 16]], out: &mut [i8]) {
+        self.avx2.first_layer_out(
+            pixels,
+            self.pairs_n,
+            self.wq,
+            self.groups,
+            self.lo,
+            self.hi,
+            self.zp,
+            out,
+        );
+    }
+
+    /// One output pixel's requantized channels, eight per group.
+    #[inline(always)]
+    fn pixel(&self, oy: usize, ox: usize, res: &mut [[i32; 8]; 8]) {
+        let mut pairs = [0i32; 16];
+        self.pairs(oy, ox, &mut pairs);
         self.avx2.first_layer_pixel(
             &pairs[..self.pairs_n],
             self.wq,
@@ -283,27 +329,31 @@ fn conv2d_first_avx2(
         hi,
         zp,
     };
-    let pixel = |oy: usize, ox: usize, res: &mut [[i32; 8]; 8]| ctx.pixel(oy, ox, res);
-    let mut res = [[[0i32; 8]; 8]; 4];
     match d.pool {
         Pool::None => {
             let n = (rows.1 - rows.0) * cw;
+            let mut pixel = [[0i32; 16]];
             for (i, px) in out.chunks_exact_mut(oc_n).enumerate().take(n) {
-                pixel(rows.0 + i / cw, i % cw, &mut res[0]);
-                avx2.first_layer_store(&res, false, px);
+                ctx.pairs(rows.0 + i / cw, i % cw, &mut pixel[0]);
+                ctx.out(&pixel, px);
             }
         }
         pool => {
             let pw = cw / 2;
             let n = (rows.1 - rows.0) * pw;
+            let mut res = [[[0i32; 8]; 8]; 4];
+            let mut pixels = [[0i32; 16]; 4];
             for (i, px) in out.chunks_exact_mut(oc_n).enumerate().take(n) {
                 let (y, x) = (2 * (rows.0 + i / pw), 2 * (i % pw));
-                for (j, r) in res.iter_mut().enumerate() {
-                    pixel(y + j / 2, x + j % 2, r);
-                }
                 if pool == Pool::Max2 {
-                    avx2.first_layer_store(&res, true, px);
+                    for (j, p) in pixels.iter_mut().enumerate() {
+                        ctx.pairs(y + j / 2, x + j % 2, p);
+                    }
+                    ctx.out(&pixels, px);
                     continue;
+                }
+                for (j, r) in res.iter_mut().enumerate() {
+                    ctx.pixel(y + j / 2, x + j % 2, r);
                 }
                 for (o, v) in px.iter_mut().enumerate() {
                     *v = combine(pool, core::array::from_fn(|j| res[j][o / 8][o % 8] as i8));

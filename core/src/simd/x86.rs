@@ -442,53 +442,102 @@ impl Avx2 {
 }
 
 impl Avx2 {
-    /// The first `out.len()` channels of a first-layer pixel (`res[g]` = channels `8g..8g + 8`,
-    /// each already in `-128..=127`) as int8, by vector packing instead of one store per
-    /// channel; with `max`, the lane-wise maximum of the four pixels `res` (a fused 2×2 max
-    /// pool) is packed instead of `res[0]`.
+    /// One first-layer output as int8, its `out.len()` channels stored at once: for each group
+    /// `g` of eight channels, `bias + Σ_q pixels[j][q] ⊙ weights[q][g]` for each input pixel
+    /// `j` (one, or the four of a fused 2×2 max pool), the lane-wise maximum over the pixels —
+    /// requantization is monotonic (non-negative multipliers), so pooling the accumulators
+    /// equals pooling the results —, requantized with `groups[g]`, clamped to `[lo, hi]`, plus
+    /// `zp`. `pixels[j]` holds the pixel's taps as int16 pairs (`pairs` of them used).
     #[inline]
-    pub fn first_layer_store(self, res: &[[[i32; 8]; 8]; 4], max: bool, out: &mut [i8]) {
+    #[allow(clippy::too_many_arguments)]
+    pub fn first_layer_out(
+        self,
+        pixels: &[[i32; 16]],
+        pairs: usize,
+        weights: &[[[i32; 8]; 8]; 16],
+        groups: &[FirstLayerGroup; 8],
+        lo: i32,
+        hi: i32,
+        zp: i32,
+        out: &mut [i8],
+    ) {
+        assert!(pairs <= 16 && out.len() <= 64 && !pixels.is_empty());
         let mut bytes = [0i8; 64];
-        // SAFETY: the token proves AVX2 is available; every load and store addresses a whole
-        // `[i32; 8]` of `res` or 16 bytes inside `bytes`.
-        unsafe { first_layer_store_avx2(res, max, out.len().div_ceil(8), &mut bytes) };
+        // SAFETY: the token proves AVX2 is available; the lengths were checked above.
+        unsafe {
+            first_layer_out_avx2(
+                pixels,
+                pairs,
+                weights,
+                groups,
+                (lo, hi, zp),
+                out.len(),
+                &mut bytes,
+            )
+        };
         out.copy_from_slice(&bytes[..out.len()]);
     }
 }
 
 #[target_feature(enable = "avx2")]
-unsafe fn first_layer_store_avx2(
-    res: &[[[i32; 8]; 8]; 4],
-    max: bool,
-    groups: usize,
+unsafe fn first_layer_out_avx2(
+    pixels: &[[i32; 16]],
+    pairs: usize,
+    weights: &[[[i32; 8]; 8]; 16],
+    groups: &[FirstLayerGroup; 8],
+    (lo, hi, zp): (i32, i32, i32),
+    channels: usize,
     bytes: &mut [i8; 64],
 ) {
-    // SAFETY: `groups <= 8`; reads whole `[i32; 8]` arrays of `res`, writes 16 bytes at
-    // `16 · (g / 2) <= 48` inside `bytes`.
+    let groups_n = channels.div_ceil(8);
+    // SAFETY: `pairs <= 16` and `groups_n <= 8` (checked by the caller): loads address whole
+    // `[i32; 8]` arrays inside `weights` and `groups`; stores 16 bytes at `8 · g <= 48` inside
+    // `bytes`.
     unsafe {
-        let load = |j: usize, g: usize| _mm256_loadu_si256(res[j][g].as_ptr() as *const __m256i);
         let group = |g: usize| {
-            if g >= groups {
-                return _mm256_setzero_si256();
-            }
-            let v = load(0, g);
-            if max {
-                _mm256_max_epi32(
-                    _mm256_max_epi32(v, load(1, g)),
-                    _mm256_max_epi32(load(2, g), load(3, g)),
-                )
+            if g < groups_n {
+                first_layer_group(pixels, pairs, weights, &groups[g], g, (lo, hi, zp))
             } else {
-                v
+                _mm256_setzero_si256()
             }
         };
-        for g in (0..groups.min(8)).step_by(2) {
-            // [a0..3 b0..3 | a4..7 b4..7] as int16, reordered to a0..7 b0..7, then bytes.
+        for g in (0..groups_n).step_by(2) {
+            // [a0..3 b0..3 | a4..7 b4..7] as int16, reordered to a0..7 b0..7, then bytes (every
+            // value is already in -128..=127: the packs do not saturate).
             let w = _mm256_packs_epi32(group(g), group(g + 1));
             let w = _mm256_permute4x64_epi64(w, 0b11_01_10_00);
             let b = _mm_packs_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
             _mm_storeu_si128(bytes.as_mut_ptr().add(8 * g) as *mut __m128i, b);
         }
     }
+}
+
+/// Channels `8g..8g + 8` of [`first_layer_out_avx2`]'s output, requantized (a function, not a
+/// closure: closures do not inherit the caller's target features and would not inline).
+#[target_feature(enable = "avx2")]
+#[inline]
+fn first_layer_group(
+    pixels: &[[i32; 16]],
+    pairs: usize,
+    weights: &[[[i32; 8]; 8]; 16],
+    group: &FirstLayerGroup,
+    g: usize,
+    (lo, hi, zp): (i32, i32, i32),
+) -> __m256i {
+    // SAFETY (each load): a whole `[i32; 8]` (32 bytes) is read through a reference to one.
+    let bias = unsafe { _mm256_loadu_si256(group.bias.as_ptr() as *const __m256i) };
+    let mut best = _mm256_set1_epi32(i32::MIN);
+    for px in pixels {
+        let mut acc = bias;
+        for (q, &x) in px[..pairs].iter().enumerate() {
+            let w = unsafe { _mm256_loadu_si256(weights[q][g].as_ptr() as *const __m256i) };
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_set1_epi32(x), w));
+        }
+        best = _mm256_max_epi32(best, acc);
+    }
+    let m = unsafe { _mm256_loadu_si256(group.multiplier.as_ptr() as *const __m256i) };
+    let e = unsafe { _mm256_loadu_si256(group.right_shift.as_ptr() as *const __m256i) };
+    requant8(best, m, e, lo, hi, zp)
 }
 
 #[target_feature(enable = "avx2")]
