@@ -198,7 +198,27 @@ impl FirstCtx<'_> {
             t += 1;
         };
         let (top, left) = (oy.wrapping_sub(self.pad.0), ox.wrapping_sub(self.pad.1));
-        if top < h && top + self.kh <= h && left < w && left + self.kw <= w {
+        let inside = top < h && top + self.kh <= h && left < w && left + self.kw <= w;
+        if inside && self.kh == 3 && self.kw == 3 {
+            // The common 3×3 window: three 3-byte rows, five pairs, no loop.
+            let at = (top - self.y0) * w + left;
+            let row = |y: usize| -> [i8; 3] {
+                let r = &self.input[at + y * w..at + y * w + 3];
+                [r[0], r[1], r[2]]
+            };
+            let ([a0, a1, a2], [b0, b1, b2], [c0, c1, c2]) = (row(0), row(1), row(2));
+            let pair =
+                |lo: i8, hi: i8| (lo as i16 as u16 as u32 | (hi as i16 as u16 as u32) << 16) as i32;
+            pairs[..5].copy_from_slice(&[
+                pair(a0, a1),
+                pair(a2, b0),
+                pair(b1, b2),
+                pair(c0, c1),
+                pair(c2, 0),
+            ]);
+            return;
+        }
+        if inside {
             // The whole window inside the input (always, without padding): one bounds check
             // per kernel row.
             let mut at = (top - self.y0) * w + left;
