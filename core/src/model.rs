@@ -270,8 +270,8 @@ impl<'a> Model<'a> {
     }
 
     /// Bytes of scratch memory [`Model::predict`] needs: the streamed plan's exact peak
-    /// (`core/FORMAT.md`, "Memory plan"). The blob header of a version-3 blob holds the same
-    /// value, so firmware can size a static arena at compile time.
+    /// (`core/FORMAT.md`, "Memory plan"). The header of a current (version-5) blob holds the
+    /// same value, so firmware can size a static arena at compile time.
     ///
     /// ```
     /// use sumi_core::{Model, models};
