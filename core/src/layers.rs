@@ -307,10 +307,13 @@ fn conv2d_first_avx2(
     }
     let (pairs_n, groups_n) = (taps.div_ceil(2), oc_n.div_ceil(8));
     let weights = d.weights_i8();
+    // Each channel's taps as int16 pairs, one plain store per pair (this runs once per call,
+    // that is per streamed step).
     let mut wq = [[[0i32; 8]; 8]; 16];
-    for o in 0..oc_n {
-        for t in 0..taps {
-            wq[t / 2][o / 8][o % 8] |= first_half(weights[o * taps + t], t);
+    for (o, row) in weights.chunks_exact(taps).take(oc_n).enumerate() {
+        for (q, pair) in row.chunks(2).enumerate() {
+            let hi = pair.get(1).copied().unwrap_or(0);
+            wq[q][o / 8][o % 8] = first_half(pair[0], 0) | first_half(hi, 1);
         }
     }
     let mut groups = [FirstLayerGroup {
