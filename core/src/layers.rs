@@ -170,7 +170,6 @@ struct FirstCtx<'a> {
     pad: (usize, usize),
     zp_in: i8,
     pairs_n: usize,
-    groups_n: usize,
     wq: &'a [[[i32; 8]; 8]; 16],
     groups: &'a [crate::simd::FirstLayerGroup; 8],
     lo: i32,
@@ -187,13 +186,12 @@ impl FirstCtx<'_> {
         let (h, w) = (self.h, self.w);
         // Written in place as int32 stores, each read back as one int32 (copying the array, or
         // reading narrower stores as a wider word, would stall store-to-load forwarding).
-        let (mut t, mut low) = (0, 0u32);
+        let (mut t, mut low) = (0, 0i8);
         let mut push = |x: i8| {
-            let v = x as i16 as u16 as u32;
             if t % 2 == 0 {
-                low = v;
+                low = x;
             } else if let Some(p) = pairs.get_mut(t / 2) {
-                *p = (low | v << 16) as i32;
+                *p = pair16(low, x);
             }
             t += 1;
         };
@@ -207,14 +205,12 @@ impl FirstCtx<'_> {
                 [r[0], r[1], r[2]]
             };
             let ([a0, a1, a2], [b0, b1, b2], [c0, c1, c2]) = (row(0), row(1), row(2));
-            let pair =
-                |lo: i8, hi: i8| (lo as i16 as u16 as u32 | (hi as i16 as u16 as u32) << 16) as i32;
             pairs[..5].copy_from_slice(&[
-                pair(a0, a1),
-                pair(a2, b0),
-                pair(b1, b2),
-                pair(c0, c1),
-                pair(c2, 0),
+                pair16(a0, a1),
+                pair16(a2, b0),
+                pair16(b1, b2),
+                pair16(c0, c1),
+                pair16(c2, 0),
             ]);
             return;
         }
@@ -242,47 +238,30 @@ impl FirstCtx<'_> {
             }
         }
         if t % 2 == 1 {
-            pairs[t / 2] = low as i32;
+            pairs[t / 2] = pair16(low, 0);
         }
     }
 
-    /// One output (the max pool of the given pixels' pairs) stored as int8.
+    /// One output (one pixel, or the 2×2 pool of four) stored as int8.
     #[inline(always)]
-    fn out(&self, pixels: &[[i32; 16]], out: &mut [i8]) {
+    fn out(&self, pixels: &[[i32; 16]], pool: Pool, out: &mut [i8]) {
         self.avx2.first_layer_out(
             pixels,
             self.pairs_n,
             self.wq,
             self.groups,
-            self.lo,
-            self.hi,
-            self.zp,
+            (self.lo, self.hi, self.zp),
+            pool == Pool::Avg2,
             out,
-        );
-    }
-
-    /// One output pixel's requantized channels, eight per group.
-    #[inline(always)]
-    fn pixel(&self, oy: usize, ox: usize, res: &mut [[i32; 8]; 8]) {
-        let mut pairs = [0i32; 16];
-        self.pairs(oy, ox, &mut pairs);
-        self.avx2.first_layer_pixel(
-            &pairs[..self.pairs_n],
-            self.wq,
-            self.groups,
-            self.lo,
-            self.hi,
-            self.zp,
-            &mut res[..self.groups_n],
         );
     }
 }
 
-/// Tap `t` as the low (even `t`) or high int16 half of an int32, for `pmaddwd`.
+/// Two taps (or weights) as the low and high int16 halves of an int32, for `pmaddwd`.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn first_half(v: i8, t: usize) -> i32 {
-    ((v as i16 as u16 as u32) << (16 * (t % 2))) as i32
+fn pair16(lo: i8, hi: i8) -> i32 {
+    (lo as i16 as u16 as u32 | (hi as i16 as u16 as u32) << 16) as i32
 }
 
 /// The first layer's kernel on AVX2: one input channel (so the tiles' dot products would be a
@@ -305,7 +284,7 @@ fn conv2d_first_avx2(
     if s.c != 1 || taps > 32 || oc_n > 64 || d.shifts.iter().any(|&sh| sh as i8 > 0) {
         return false;
     }
-    let (pairs_n, groups_n) = (taps.div_ceil(2), oc_n.div_ceil(8));
+    let pairs_n = taps.div_ceil(2);
     let weights = d.weights_i8();
     // Each channel's taps as int16 pairs, one plain store per pair (this runs once per call,
     // that is per streamed step).
@@ -313,7 +292,7 @@ fn conv2d_first_avx2(
     for (o, row) in weights.chunks_exact(taps).take(oc_n).enumerate() {
         for (q, pair) in row.chunks(2).enumerate() {
             let hi = pair.get(1).copied().unwrap_or(0);
-            wq[q][o / 8][o % 8] = first_half(pair[0], 0) | first_half(hi, 1);
+            wq[q][o / 8][o % 8] = pair16(pair[0], hi);
         }
     }
     let mut groups = [FirstLayerGroup {
@@ -345,7 +324,6 @@ fn conv2d_first_avx2(
         pad,
         zp_in,
         pairs_n,
-        groups_n,
         wq: &wq,
         groups: &groups,
         lo,
@@ -358,29 +336,19 @@ fn conv2d_first_avx2(
             let mut pixel = [[0i32; 16]];
             for (i, px) in out.chunks_exact_mut(oc_n).enumerate().take(n) {
                 ctx.pairs(rows.0 + i / cw, i % cw, &mut pixel[0]);
-                ctx.out(&pixel, px);
+                ctx.out(&pixel, Pool::None, px);
             }
         }
         pool => {
             let pw = cw / 2;
             let n = (rows.1 - rows.0) * pw;
-            let mut res = [[[0i32; 8]; 8]; 4];
             let mut pixels = [[0i32; 16]; 4];
             for (i, px) in out.chunks_exact_mut(oc_n).enumerate().take(n) {
                 let (y, x) = (2 * (rows.0 + i / pw), 2 * (i % pw));
-                if pool == Pool::Max2 {
-                    for (j, p) in pixels.iter_mut().enumerate() {
-                        ctx.pairs(y + j / 2, x + j % 2, p);
-                    }
-                    ctx.out(&pixels, px);
-                    continue;
+                for (j, p) in pixels.iter_mut().enumerate() {
+                    ctx.pairs(y + j / 2, x + j % 2, p);
                 }
-                for (j, r) in res.iter_mut().enumerate() {
-                    ctx.pixel(y + j / 2, x + j % 2, r);
-                }
-                for (o, v) in px.iter_mut().enumerate() {
-                    *v = combine(pool, core::array::from_fn(|j| res[j][o / 8][o % 8] as i8));
-                }
+                ctx.out(&pixels, pool, px);
             }
         }
     }

@@ -613,15 +613,11 @@ impl Plan {
                 }
                 None => {
                     streaming = false;
-                    match info.kind {
-                        LayerKind::Logits => {
-                            logits_in = layer_arena;
-                            plan.stream_logits = only_flattens;
-                        }
-                        LayerKind::Flatten => {}
-                        _ => only_flattens = false,
-                    }
-                    if info.kind != LayerKind::Logits {
+                    if info.kind == LayerKind::Logits {
+                        logits_in = layer_arena;
+                        plan.stream_logits = only_flattens;
+                    } else {
+                        only_flattens &= info.kind == LayerKind::Flatten;
                         tail = tail.max(layer_arena);
                     }
                 }

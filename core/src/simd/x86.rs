@@ -418,36 +418,16 @@ pub struct FirstLayerGroup {
 }
 
 impl Avx2 {
-    /// One output pixel of a convolution with a single input channel, output channels in
-    /// vector lanes: for each group `g` of eight channels, `Σ_q pairs[q] ⊙ weights[q][g]`
-    /// (`pairs[q]` = two int16 taps in one int32, `weights[q][g]` = the same two taps of eight
-    /// channels as int16 pairs), then requantized with `groups[g]`, clamped to `[lo, hi]`, plus
-    /// `zp`. Returns the eight int32 results of each group in `out[g]`.
-    #[inline]
-    #[allow(clippy::too_many_arguments)]
-    pub fn first_layer_pixel(
-        self,
-        pairs: &[i32],
-        weights: &[[[i32; 8]; 8]],
-        groups: &[FirstLayerGroup],
-        lo: i32,
-        hi: i32,
-        zp: i32,
-        out: &mut [[i32; 8]],
-    ) {
-        assert!(weights.len() >= pairs.len() && groups.len() >= out.len() && out.len() <= 8);
-        // SAFETY: the token proves AVX2 is available; the slices were checked above.
-        unsafe { first_layer_pixel_avx2(pairs, weights, groups, lo, hi, zp, out) }
-    }
-}
-
-impl Avx2 {
-    /// One first-layer output as int8, its `out.len()` channels stored at once: for each group
-    /// `g` of eight channels, `bias + Σ_q pixels[j][q] ⊙ weights[q][g]` for each input pixel
-    /// `j` (one, or the four of a fused 2×2 max pool), the lane-wise maximum over the pixels —
-    /// requantization is monotonic (non-negative multipliers), so pooling the accumulators
-    /// equals pooling the results —, requantized with `groups[g]`, clamped to `[lo, hi]`, plus
-    /// `zp`. `pixels[j]` holds the pixel's taps as int16 pairs (`pairs` of them used).
+    /// One output of a convolution with a single input channel, output channels in vector
+    /// lanes, as int8 (its `out.len()` channels stored at once). For each group `g` of eight
+    /// channels and each input pixel `j` (one, or the four of a fused 2×2 pool), the
+    /// accumulator `bias + Σ_q pixels[j][q] ⊙ weights[q][g]` (`pixels[j][q]` = two int16 taps in
+    /// one int32, `weights[q][g]` = the same two taps of eight channels as int16 pairs, `pairs`
+    /// of them used), requantized with `groups[g]`, clamped to `[lo, hi]`, plus `zp`. Several
+    /// pixels are pooled: with `avg`, the rounded mean of their results (`(Σ + 2) >> 2`);
+    /// otherwise their maximum, taken on the accumulators — requantization is monotonic
+    /// (non-negative multipliers), so this equals the maximum of the results, for one
+    /// requantization instead of four.
     #[inline]
     #[allow(clippy::too_many_arguments)]
     pub fn first_layer_out(
@@ -456,9 +436,8 @@ impl Avx2 {
         pairs: usize,
         weights: &[[[i32; 8]; 8]; 16],
         groups: &[FirstLayerGroup; 8],
-        lo: i32,
-        hi: i32,
-        zp: i32,
+        (lo, hi, zp): (i32, i32, i32),
+        avg: bool,
         out: &mut [i8],
     ) {
         assert!(pairs <= 16 && out.len() <= 64 && !pixels.is_empty());
@@ -471,6 +450,7 @@ impl Avx2 {
                 weights,
                 groups,
                 (lo, hi, zp),
+                avg,
                 out.len(),
                 &mut bytes,
             )
@@ -480,12 +460,14 @@ impl Avx2 {
 }
 
 #[target_feature(enable = "avx2")]
+#[allow(clippy::too_many_arguments)]
 unsafe fn first_layer_out_avx2(
     pixels: &[[i32; 16]],
     pairs: usize,
     weights: &[[[i32; 8]; 8]; 16],
     groups: &[FirstLayerGroup; 8],
     (lo, hi, zp): (i32, i32, i32),
+    avg: bool,
     channels: usize,
     bytes: &mut [i8; 64],
 ) {
@@ -496,7 +478,7 @@ unsafe fn first_layer_out_avx2(
     unsafe {
         let group = |g: usize| {
             if g < groups_n {
-                first_layer_group(pixels, pairs, weights, &groups[g], g, (lo, hi, zp))
+                first_layer_group(pixels, pairs, weights, &groups[g], g, (lo, hi, zp), avg)
             } else {
                 _mm256_setzero_si256()
             }
@@ -523,52 +505,30 @@ fn first_layer_group(
     group: &FirstLayerGroup,
     g: usize,
     (lo, hi, zp): (i32, i32, i32),
+    avg: bool,
 ) -> __m256i {
-    // SAFETY (each load): a whole `[i32; 8]` (32 bytes) is read through a reference to one.
-    let bias = unsafe { _mm256_loadu_si256(group.bias.as_ptr() as *const __m256i) };
-    let mut best = _mm256_set1_epi32(i32::MIN);
-    for px in pixels {
-        let mut acc = bias;
+    let acc = |px: &[i32; 16]| {
+        // SAFETY: whole `[i32; 8]` arrays (32 bytes) are read through references to them.
+        let mut acc = unsafe { _mm256_loadu_si256(group.bias.as_ptr() as *const __m256i) };
         for (q, &x) in px[..pairs].iter().enumerate() {
             let w = unsafe { _mm256_loadu_si256(weights[q][g].as_ptr() as *const __m256i) };
             acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_set1_epi32(x), w));
         }
-        best = _mm256_max_epi32(best, acc);
-    }
+        acc
+    };
+    // SAFETY: as above.
     let m = unsafe { _mm256_loadu_si256(group.multiplier.as_ptr() as *const __m256i) };
     let e = unsafe { _mm256_loadu_si256(group.right_shift.as_ptr() as *const __m256i) };
-    requant8(best, m, e, lo, hi, zp)
-}
-
-#[target_feature(enable = "avx2")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn first_layer_pixel_avx2(
-    pairs: &[i32],
-    weights: &[[[i32; 8]; 8]],
-    groups: &[FirstLayerGroup],
-    lo: i32,
-    hi: i32,
-    zp: i32,
-    out: &mut [[i32; 8]],
-) {
-    // SAFETY: loads and stores address whole `[i32; 8]` arrays inside the slices, whose
-    // lengths the caller checked (`weights` covers every pair, `groups` every output group).
-    unsafe {
-        for (g, (o, grp)) in out.iter_mut().zip(groups).enumerate() {
-            let mut acc = _mm256_loadu_si256(grp.bias.as_ptr() as *const __m256i);
-            for (q, &x) in pairs.iter().enumerate() {
-                let w = _mm256_loadu_si256(weights[q][g].as_ptr() as *const __m256i);
-                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_set1_epi32(x), w));
-            }
-            let r = requant8(
-                acc,
-                _mm256_loadu_si256(grp.multiplier.as_ptr() as *const __m256i),
-                _mm256_loadu_si256(grp.right_shift.as_ptr() as *const __m256i),
-                lo,
-                hi,
-                zp,
-            );
-            _mm256_storeu_si256(o.as_mut_ptr() as *mut __m256i, r);
+    if avg {
+        let mut sum = _mm256_set1_epi32(2);
+        for px in pixels {
+            sum = _mm256_add_epi32(sum, requant8(acc(px), m, e, lo, hi, zp));
         }
+        return _mm256_srai_epi32(sum, 2);
     }
+    let mut best = _mm256_set1_epi32(i32::MIN);
+    for px in pixels {
+        best = _mm256_max_epi32(best, acc(px));
+    }
+    requant8(best, m, e, lo, hi, zp)
 }
