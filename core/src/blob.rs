@@ -25,14 +25,19 @@ use serde::{Deserialize, Serialize};
 use crate::MAX_LAYERS;
 /// CRC-32 (IEEE 802.3), the checksum of a blob's payload (header field at offset 16).
 pub use crate::crc::crc32;
+/// The weight precisions (bits) a fully connected layer may declare ([`DenseDesc::weight_bits`]).
+pub use crate::packing::BITS as WEIGHT_BITS;
 
 /// The four magic bytes at the start of every blob.
 pub const MAGIC: [u8; 4] = *b"SUMI";
-/// The blob format version this crate writes: its header declares the streamed plan's arena,
-/// where every path reads kernel rows of a multiple of 4 bytes in place and a logits layer that
-/// follows the spatial chain consumes it band by band. It also reads [`VERSION_4`],
-/// [`VERSION_3`], [`VERSION_2`] and [`VERSION_1`] (same payload).
-pub const VERSION: u16 = 5;
+/// The blob format version this crate writes: fully connected layers declare their weight
+/// precision ([`DenseDesc::weight_bits`]: 8, 4 or 2 bits, packed). It also reads
+/// [`VERSION_5`] to [`VERSION_1`], whose fully connected layers have no such field (int8).
+pub const VERSION: u16 = 6;
+/// Format version 5: the header declares the streamed plan's arena, where every path reads
+/// kernel rows of a multiple of 4 bytes in place and a logits layer that follows the spatial
+/// chain consumes it band by band; every weight is int8.
+pub const VERSION_5: u16 = 5;
 /// Format version 4: the header declares the streamed plan's arena with the last spatial
 /// layer's whole map (the logits layer read it after the chain).
 pub const VERSION_4: u16 = 4;
@@ -143,6 +148,28 @@ pub enum BlobError {
         expected: u32,
         /// What the previous layer produces.
         found: u32,
+    },
+    /// A fully connected layer declares a weight precision this build has no kernel for.
+    #[error(
+        "layer {layer}: {bits}-bit weights are not supported (8, 4 or 2); re-export the model with a matching sumi-train"
+    )]
+    BadWeightBits {
+        /// Layer index.
+        layer: usize,
+        /// The declared bits per weight.
+        bits: u8,
+    },
+    /// A weight that the layer's precision cannot hold (when building a blob).
+    #[error(
+        "layer {layer}: weight {value} has no {bits}-bit code (4 bits hold -8 to 7, 2 bits -3, -1, 1 and 3): quantize the layer to its precision first"
+    )]
+    WeightNotRepresentable {
+        /// Layer index.
+        layer: usize,
+        /// The layer's bits per weight.
+        bits: u8,
+        /// The weight.
+        value: i8,
     },
     /// A weight, bias or requantization array has the wrong length.
     #[error("layer {layer}: {what} has {found} bytes, expected {expected}")]
@@ -277,7 +304,12 @@ pub struct DenseDesc<'a> {
     pub relu: bool,
     /// Output kind.
     pub output: DenseOutput,
-    /// int8 weights, `[out][in]` (as stored; typed: [`DenseDesc::weights_i8`]).
+    /// Bits per weight (format version 6; older blobs: 8): 8 (int8), 4 (two's complement,
+    /// −8 to 7) or 2 (code `c` is the weight `2c − 3`: −3, −1, 1 or 3). See
+    /// [`DenseDesc::weight`].
+    pub weight_bits: u8,
+    /// The weights, `[out][in]`, each row packed into [`DenseDesc::row_bytes`] bytes (as
+    /// stored; typed: [`DenseDesc::weight`], [`DenseDesc::weight_values`]).
     pub weights: &'a [u8],
     /// int32 little-endian bias per output, input zero point folded in (as stored; typed:
     /// [`DenseDesc::channels`]).
@@ -405,12 +437,8 @@ impl<'a> Channels<'a> {
 
 /// Typed access to a weighted layer's stored arrays (one implementation for both kinds).
 macro_rules! weighted_layer {
-    ($desc:ident, $weights:literal) => {
+    ($desc:ident) => {
         impl<'a> $desc<'a> {
-            #[doc = $weights]
-            pub fn weights_i8(&self) -> &'a [i8] {
-                bytemuck::cast_slice(self.weights)
-            }
             /// The per-output-channel bias and requantization.
             pub fn channels(&self) -> Channels<'a> {
                 Channels {
@@ -422,11 +450,70 @@ macro_rules! weighted_layer {
         }
     };
 }
-weighted_layer!(
-    ConvDesc,
-    "The int8 weights (OHWI for conv2d, HWC for depthwise)."
-);
-weighted_layer!(DenseDesc, "The int8 weights, `[out][in]`.");
+weighted_layer!(ConvDesc);
+weighted_layer!(DenseDesc);
+
+impl<'a> ConvDesc<'a> {
+    /// The int8 weights (OHWI for conv2d, HWC for depthwise).
+    pub fn weights_i8(&self) -> &'a [i8] {
+        bytemuck::cast_slice(self.weights)
+    }
+}
+
+impl<'a> DenseDesc<'a> {
+    /// Bytes per output row of [`DenseDesc::weights`]: `⌈in_features · weight_bits / 8⌉` (each
+    /// row starts on a byte boundary).
+    ///
+    /// ```
+    /// use sumi_core::blob::{self, LayerDesc};
+    /// let (_, desc) = blob::decode(sumi_core::models::DEFAULT)?;
+    /// let Some(LayerDesc::Dense(last)) = desc.layers.last() else { unreachable!() };
+    /// assert_eq!(last.weight_bits, 8);
+    /// assert_eq!(last.row_bytes(), last.in_features as usize);
+    /// # Ok::<(), sumi_core::BlobError>(())
+    /// ```
+    pub fn row_bytes(&self) -> usize {
+        crate::packing::row_bytes(self.in_features as usize, self.weight_bits)
+    }
+    /// The int8 weights as stored, when they are 8-bit.
+    pub fn weights_i8(&self) -> Option<&'a [i8]> {
+        (self.weight_bits == 8).then(|| bytemuck::cast_slice(self.weights))
+    }
+    /// Weight `i` of output `o`, unpacked (panics if the layer did not pass
+    /// [`crate::Model::from_bytes`]'s checks and `(o, i)` is outside the stored rows).
+    ///
+    /// ```
+    /// use sumi_core::blob::{self, LayerDesc};
+    /// let (_, desc) = blob::decode(sumi_core::models::DEFAULT)?;
+    /// let Some(LayerDesc::Dense(last)) = desc.layers.last() else { unreachable!() };
+    /// assert_eq!(last.weight(1, 2), last.weights[last.row_bytes() + 2] as i8);
+    /// # Ok::<(), sumi_core::BlobError>(())
+    /// ```
+    pub fn weight(&self, o: usize, i: usize) -> i8 {
+        let mut w = [0i8; 1];
+        crate::packing::unpack(self.weight_bits, self.row(o), i, &mut w);
+        w[0]
+    }
+    /// Every weight unpacked, `[out][in]` order.
+    ///
+    /// ```
+    /// use sumi_core::blob::{self, LayerDesc};
+    /// let (_, desc) = blob::decode(sumi_core::models::DEFAULT)?;
+    /// let Some(LayerDesc::Dense(last)) = desc.layers.last() else { unreachable!() };
+    /// let n = last.in_features as usize * last.out_features as usize;
+    /// assert_eq!(last.weight_values().count(), n);
+    /// # Ok::<(), sumi_core::BlobError>(())
+    /// ```
+    pub fn weight_values(&self) -> impl Iterator<Item = i8> + '_ {
+        let n = self.in_features as usize;
+        (0..self.out_features as usize).flat_map(move |o| (0..n).map(move |i| self.weight(o, i)))
+    }
+    /// The packed bytes of output row `o`.
+    pub(crate) fn row(&self, o: usize) -> &'a [u8] {
+        let rb = self.row_bytes();
+        &self.weights[o * rb..(o + 1) * rb]
+    }
+}
 
 /// One layer of the network.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -441,6 +528,55 @@ pub enum LayerDesc<'a> {
     Flatten,
     /// Fully connected.
     Dense(#[serde(borrow)] DenseDesc<'a>),
+}
+
+/// A fully connected layer as versions 1 to 5 encode it: no `weight_bits` (every weight int8).
+#[derive(Deserialize)]
+struct DenseDescV5<'a> {
+    in_features: u32,
+    out_features: u16,
+    relu: bool,
+    output: DenseOutput,
+    weights: &'a [u8],
+    bias: &'a [u8],
+    multipliers: &'a [u8],
+    shifts: &'a [u8],
+}
+
+/// A layer as versions 1 to 5 encode it (the same variants in the same order).
+#[derive(Deserialize)]
+enum LayerDescV5<'a> {
+    Conv2d(#[serde(borrow)] ConvDesc<'a>),
+    DepthwiseConv2d(#[serde(borrow)] ConvDesc<'a>),
+    Pool(Pool),
+    Flatten,
+    Dense(#[serde(borrow)] DenseDescV5<'a>),
+}
+
+/// Decode one layer of a blob of format `version` and return it with the bytes after it.
+fn take_layer(bytes: &[u8], version: u16) -> postcard::Result<(LayerDesc<'_>, &[u8])> {
+    if version >= VERSION {
+        return postcard::take_from_bytes::<LayerDesc<'_>>(bytes);
+    }
+    let (layer, rest) = postcard::take_from_bytes::<LayerDescV5<'_>>(bytes)?;
+    let layer = match layer {
+        LayerDescV5::Conv2d(c) => LayerDesc::Conv2d(c),
+        LayerDescV5::DepthwiseConv2d(c) => LayerDesc::DepthwiseConv2d(c),
+        LayerDescV5::Pool(p) => LayerDesc::Pool(p),
+        LayerDescV5::Flatten => LayerDesc::Flatten,
+        LayerDescV5::Dense(d) => LayerDesc::Dense(DenseDesc {
+            in_features: d.in_features,
+            out_features: d.out_features,
+            relu: d.relu,
+            output: d.output,
+            weight_bits: 8,
+            weights: d.weights,
+            bias: d.bias,
+            multipliers: d.multipliers,
+            shifts: d.shifts,
+        }),
+    };
+    Ok((layer, rest))
 }
 
 /// Facts about the model that are not needed to run it.
@@ -530,14 +666,17 @@ pub(crate) struct Lazy<'a> {
 #[derive(Debug, Clone)]
 pub(crate) struct LayerIter<'a> {
     all: &'a [u8],
+    version: u16,
     pos: usize,
     left: usize,
 }
 
 impl<'a> LayerIter<'a> {
-    pub(crate) fn new(all: &'a [u8], count: usize) -> LayerIter<'a> {
+    /// The `count` layers of `all`, encoded as format `version` encodes them.
+    pub(crate) fn new(all: &'a [u8], version: u16, count: usize) -> LayerIter<'a> {
         LayerIter {
             all,
+            version,
             pos: 0,
             left: count,
         }
@@ -552,18 +691,16 @@ impl<'a> Iterator for LayerIter<'a> {
         }
         self.left -= 1;
         let at = self.pos;
-        Some(
-            match postcard::take_from_bytes::<LayerDesc<'a>>(&self.all[at..]) {
-                Ok((layer, rest)) => {
-                    self.pos = self.all.len() - rest.len();
-                    Ok((layer, at as u32))
-                }
-                Err(e) => {
-                    self.left = 0;
-                    Err(BlobError::Malformed(e))
-                }
-            },
-        )
+        Some(match take_layer(&self.all[at..], self.version) {
+            Ok((layer, rest)) => {
+                self.pos = self.all.len() - rest.len();
+                Ok((layer, at as u32))
+            }
+            Err(e) => {
+                self.left = 0;
+                Err(BlobError::Malformed(e))
+            }
+        })
     }
     fn size_hint(&self) -> (usize, Option<usize>) {
         (self.left, Some(self.left))
@@ -572,9 +709,10 @@ impl<'a> Iterator for LayerIter<'a> {
 
 impl ExactSizeIterator for LayerIter<'_> {}
 
-/// Decode the layer at `offset` of an encoded layer list that [`decode_lazy`] accepted.
-pub(crate) fn layer_at(layers: &[u8], offset: u32) -> Option<LayerDesc<'_>> {
-    postcard::take_from_bytes::<LayerDesc<'_>>(layers.get(offset as usize..)?)
+/// Decode the layer at `offset` of an encoded layer list of format `version` that
+/// [`decode_lazy`] accepted.
+pub(crate) fn layer_at(layers: &[u8], version: u16, offset: u32) -> Option<LayerDesc<'_>> {
+    take_layer(layers.get(offset as usize..)?, version)
         .ok()
         .map(|(layer, _)| layer)
 }
@@ -717,7 +855,7 @@ pub(crate) fn decode_lazy(blob: &[u8]) -> Result<Lazy<'_>, BlobError> {
     if head.layers > MAX_LAYERS as u64 {
         return Err(BlobError::TooManyLayers(head.layers));
     }
-    let mut iter = LayerIter::new(list, head.layers as usize);
+    let mut iter = LayerIter::new(list, header.version, head.layers as usize);
     for layer in iter.by_ref() {
         layer?;
     }
@@ -758,7 +896,7 @@ pub(crate) fn decode_lazy(blob: &[u8]) -> Result<Lazy<'_>, BlobError> {
 pub fn decode(blob: &[u8]) -> Result<(Header, ModelDesc<'_>), BlobError> {
     let lazy = decode_lazy(blob)?;
     let mut layers = Vec::new();
-    for item in LayerIter::new(lazy.layers, lazy.head.layers as usize) {
+    for item in LayerIter::new(lazy.layers, lazy.header.version, lazy.head.layers as usize) {
         // At most MAX_LAYERS, checked by decode_lazy.
         let _ = layers.push(item?.0);
     }

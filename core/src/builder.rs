@@ -23,6 +23,7 @@
 //!         out_features: 2,
 //!         relu: false,
 //!         output: DenseOutput::Logits,
+//!         weight_bits: 8,
 //!         params: Params {
 //!             weights: vec![1, 1, 1, 1, -1, -1, -1, -1],
 //!             bias: vec![0, 0],
@@ -79,6 +80,10 @@ pub struct Dense {
     pub relu: bool,
     /// int8 activations or (last layer only) logits.
     pub output: DenseOutput,
+    /// Bits per stored weight, one of [`blob::WEIGHT_BITS`]: 8, 4 (weights −8 to 7) or 2
+    /// (weights −3, −1, 1, 3); [`ModelBuilder::build`] packs the weights and rejects one that
+    /// the precision cannot hold.
+    pub weight_bits: u8,
     /// Weights (`[out][in]`), bias and requantization per output.
     pub params: Params,
 }
@@ -135,8 +140,28 @@ struct Packed {
 
 impl Packed {
     fn new(p: &Params) -> Packed {
+        Packed::with_weights(p, p.weights.iter().map(|&w| w as u8).collect())
+    }
+
+    /// A fully connected layer's arrays, each row of `in_features` weights packed at its
+    /// precision; `Err` names the first weight the precision cannot hold.
+    fn dense(layer: usize, d: &Dense) -> Result<Packed, BlobError> {
+        let n = (d.in_features as usize).max(1);
+        let bits = d.weight_bits;
+        if !blob::WEIGHT_BITS.contains(&bits) {
+            return Err(BlobError::BadWeightBits { layer, bits });
+        }
+        let mut weights = Vec::new();
+        for row in d.params.weights.chunks(n) {
+            crate::packing::pack_row(bits, row, &mut weights)
+                .map_err(|value| BlobError::WeightNotRepresentable { layer, bits, value })?;
+        }
+        Ok(Packed::with_weights(&d.params, weights))
+    }
+
+    fn with_weights(p: &Params, weights: Vec<u8>) -> Packed {
         Packed {
-            weights: p.weights.iter().map(|&w| w as u8).collect(),
+            weights,
             bias: p.bias.iter().flat_map(|b| b.to_le_bytes()).collect(),
             multipliers: p
                 .requant
@@ -181,7 +206,11 @@ impl From<&DenseDesc<'_>> for Dense {
             out_features: d.out_features,
             relu: d.relu,
             output: d.output,
-            params: Params::unpack(d.weights_i8(), d.channels()),
+            weight_bits: d.weight_bits,
+            params: Params {
+                weights: d.weight_values().collect(),
+                ..Params::unpack(&[], d.channels())
+            },
         }
     }
 }
@@ -395,7 +424,8 @@ impl ModelBuilder {
 
     /// Encodes the blob (header + payload, exactly as long as needed).
     ///
-    /// Errors: [`BlobError::TooManyLayers`] for more than [`crate::MAX_LAYERS`] layers, else
+    /// Errors: [`BlobError::TooManyLayers`] for more than [`crate::MAX_LAYERS`] layers,
+    /// [`BlobError::WeightNotRepresentable`] for a weight outside its layer's precision, else
     /// whatever [`blob::encode`] finds wrong with the model (it validates and plans it first).
     ///
     /// ```
@@ -409,23 +439,26 @@ impl ModelBuilder {
     ///     requant: vec![quantize_multiplier(1.0); 10],
     /// };
     /// let (output, relu) = (DenseOutput::Logits, false);
-    /// let dense = Dense { in_features: 784, out_features: 10, relu, output, params };
+    /// // Weights of 1 fit in 4 bits: two per byte.
+    /// let dense = Dense { in_features: 784, out_features: 10, relu, output, weight_bits: 4, params };
     /// let blob = ModelBuilder::new(28, 28, 1).flatten().dense(dense).build()?;
     /// let model = Model::from_bytes(&blob)?;
     /// model.check_digit_classifier()?;
     /// assert_eq!(model.blob_bytes(), blob.len());
+    /// assert!(blob.len() < 784 * 10 / 2 + 200);
     /// # Ok::<(), Box<dyn core::error::Error>>(())
     /// ```
     pub fn build(&self) -> Result<Vec<u8>, BlobError> {
-        let packed: Vec<Option<Packed>> = self
+        let packed = self
             .layers
             .iter()
-            .map(|l| match l {
-                Layer::Conv2d(c) | Layer::DepthwiseConv2d(c) => Some(Packed::new(&c.params)),
-                Layer::Dense(d) => Some(Packed::new(&d.params)),
-                Layer::Pool(_) | Layer::Flatten => None,
+            .enumerate()
+            .map(|(i, l)| match l {
+                Layer::Conv2d(c) | Layer::DepthwiseConv2d(c) => Ok(Some(Packed::new(&c.params))),
+                Layer::Dense(d) => Packed::dense(i, d).map(Some),
+                Layer::Pool(_) | Layer::Flatten => Ok(None),
             })
-            .collect();
+            .collect::<Result<Vec<Option<Packed>>, BlobError>>()?;
         let mut layers = heapless::Vec::new();
         for (layer, p) in self.layers.iter().zip(&packed) {
             let desc = match (layer, p) {
@@ -436,6 +469,7 @@ impl ModelBuilder {
                     out_features: d.out_features,
                     relu: d.relu,
                     output: d.output,
+                    weight_bits: d.weight_bits,
                     weights: &p.weights,
                     bias: &p.bias,
                     multipliers: &p.multipliers,

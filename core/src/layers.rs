@@ -764,12 +764,38 @@ pub(crate) fn pool2(src: Rows<'_>, pool: Pool, rows: (usize, usize), out: &mut [
 
 /// Fully connected layer producing int8 activations.
 pub(crate) fn dense_int8(input: &[i8], d: &DenseDesc<'_>, zero_point: i8, out: &mut [i8]) {
-    let n = input.len();
-    let weights = d.weights_i8();
     for (o, slot) in out.iter_mut().enumerate() {
-        let acc = d.channels().bias(o) + dot(input, &weights[o * n..(o + 1) * n]);
+        let acc = d.channels().bias(o) + dense_dot(input, 0, d, o);
         *slot = to_int8(acc, d.channels().requant(o), zero_point, d.relu);
     }
+}
+
+/// `Σ band[i] · w[o][k0 + i]`: the int8 rows directly, packed rows through [`dense_dot_packed`].
+#[inline(always)]
+fn dense_dot(band: &[i8], k0: usize, d: &DenseDesc<'_>, o: usize) -> i32 {
+    match d.weights_i8() {
+        Some(weights) => {
+            let at = o * d.in_features as usize + k0;
+            dot(band, &weights[at..at + band.len()])
+        }
+        None => dense_dot_packed(band, k0, d.weight_bits, d.row(o)),
+    }
+}
+
+/// [`dense_dot`] for 4- and 2-bit rows: 32 weights at a time unpacked to int8, then the ISA's
+/// `dot` (exact integer sums, so the result is the same on every path). Out of line, so its
+/// buffer is on the stack only while a packed layer runs.
+#[inline(never)]
+fn dense_dot_packed(band: &[i8], k0: usize, bits: u8, row: &[u8]) -> i32 {
+    const CHUNK: usize = 32;
+    let mut w = [0i8; CHUNK];
+    let mut acc = 0;
+    for (c, x) in band.chunks(CHUNK).enumerate() {
+        let w = &mut w[..x.len()];
+        crate::packing::unpack(bits, row, k0 + c * CHUNK, w);
+        acc += dot(x, w);
+    }
+    acc
 }
 
 /// Fully connected layer producing int32 logits (no zero point, no clamp).
@@ -783,11 +809,8 @@ pub(crate) fn dense_logits(input: &[i8], d: &DenseDesc<'_>, out: &mut [i32]) {
 /// `[k0, k0 + band.len())`, given in `band`. Integer sums, so any split of the inputs into bands
 /// gives the same accumulators.
 pub(crate) fn dense_logits_add(band: &[i8], k0: usize, d: &DenseDesc<'_>, acc: &mut [i32]) {
-    let n = d.in_features as usize;
-    let weights = d.weights_i8();
     for (o, slot) in acc.iter_mut().enumerate() {
-        let row = &weights[o * n + k0..o * n + k0 + band.len()];
-        *slot += dot(band, row);
+        *slot += dense_dot(band, k0, d, o);
     }
 }
 

@@ -255,7 +255,7 @@ impl<'a> Model<'a> {
                 temperature: model.calibration.temperature,
                 meta: &model.meta,
             },
-            blob::LayerIter::new(lazy.layers, n),
+            blob::LayerIter::new(lazy.layers, lazy.header.version, n),
         )?;
         // Each version declares exactly the arena of the plan it was written with (versions 1
         // and 2 engine v1's ping-pong plan, 3 and 4 earlier streamed plans, 5 this engine's).
@@ -447,14 +447,20 @@ impl<'a> Model<'a> {
         })
     }
 
+    /// The blob's format version (its layers are decoded as that version encodes them).
+    fn version(&self) -> u16 {
+        u16::from_le_bytes([self.blob[4], self.blob[5]])
+    }
+
     /// The layers, decoded one at a time.
     fn decoded(&self) -> impl Iterator<Item = LayerDesc<'a>> + use<'a> {
-        blob::LayerIter::new(self.layers, self.plan.n_layers).filter_map(|l| l.ok().map(|l| l.0))
+        blob::LayerIter::new(self.layers, self.version(), self.plan.n_layers)
+            .filter_map(|l| l.ok().map(|l| l.0))
     }
 
     /// Layer `i`, decoded from the blob (validated at load).
     fn layer(&self, i: usize) -> LayerDesc<'a> {
-        match blob::layer_at(self.layers, self.plan.offsets[i]) {
+        match blob::layer_at(self.layers, self.version(), self.plan.offsets[i]) {
             Some(layer) => layer,
             None => unreachable!("layer {i} of a loaded blob no longer decodes"),
         }

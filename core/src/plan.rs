@@ -143,7 +143,7 @@ impl Declared {
     /// The arena a header of format `version` declares.
     pub(crate) fn for_version(&self, version: u16) -> usize {
         match version {
-            blob::VERSION.. => self.current,
+            blob::VERSION_5.. => self.current,
             blob::VERSION_4 => self.v4,
             blob::VERSION_3 => self.v3,
             _ => self.legacy,
@@ -374,7 +374,13 @@ fn dense_layer(
         });
     }
     let o = dim(i, d.out_features as u64, "output features")? as u64;
-    check_len(i, "weights", d.weights.len(), n * o)?;
+    if !crate::packing::BITS.contains(&d.weight_bits) {
+        return Err(BlobError::BadWeightBits {
+            layer: i,
+            bits: d.weight_bits,
+        });
+    }
+    check_len(i, "weights", d.weights.len(), d.row_bytes() as u64 * o)?;
     check_bias_requant(i, o as usize, d.channels())?;
     let logits = matches!(d.output, DenseOutput::Logits);
     if logits != last || (logits && d.relu) {

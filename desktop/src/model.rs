@@ -369,6 +369,7 @@ mod tests {
                 out_features: 10,
                 relu: false,
                 output: DenseOutput::Logits,
+                weight_bits: 8,
                 weights: &w,
                 bias: &b,
                 multipliers: &m,

@@ -188,6 +188,7 @@ mod tests {
                 out_features: 10,
                 relu: false,
                 output: DenseOutput::Logits,
+                weight_bits: 8,
                 params: Params {
                     weights,
                     bias: vec![0; 10],

@@ -30,6 +30,9 @@ pub enum Cmd {
     /// Fit a blob's softmax temperature on the validation split and write it as a
     /// format-version-2 blob (integer weights and logits unchanged).
     Calibrate(CalibrateArgs),
+    /// Rewrite a blob of an older format version in the current one (lossless: the same
+    /// integer layers and logits, checked).
+    Upgrade(UpgradeArgs),
     /// int8 accuracy of a blob on the 10,000 test images (through sumi-core).
     Eval(EvalArgs),
     /// Classify image files (PNG/JPEG/BMP, any size, either polarity).
@@ -151,6 +154,16 @@ pub struct CalibrateArgs {
     /// recipe names, else the trainer's default).
     #[arg(long)]
     pub val_size: Option<usize>,
+}
+
+#[derive(Args)]
+pub struct UpgradeArgs {
+    /// Model blob of any format version this build reads.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Where to write the current-version blob (may be --model itself; written atomically).
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 #[derive(Args)]

@@ -43,6 +43,7 @@ fn main() -> ExitCode {
         Cmd::Export(a) => commands::export::run(a),
         Cmd::ExportOnnx(a) => onnx::cmd_export_onnx(a),
         Cmd::Calibrate(a) => commands::calibrate::run(a),
+        Cmd::Upgrade(a) => commands::upgrade::run(a),
         Cmd::Eval(a) => commands::eval::run(a),
         Cmd::Predict(a) => commands::predict::run(a),
         Cmd::Audit(a) => commands::audit::run(a),

@@ -40,6 +40,11 @@ pub struct Arch {
     /// Batch normalisation after every convolution (folded into it at export).
     #[serde(default)]
     pub batch_norm: bool,
+    /// Bits per weight of each dense layer that is not int8, as `(dense index, bits)`: 4 or 2,
+    /// trained quantization-aware ([`fake_quantize`]) and exported packed. Empty: all int8
+    /// (runs from before sub-byte weights).
+    #[serde(default)]
+    pub dense_bits: Vec<(usize, u8)>,
 }
 
 /// Named model presets.
@@ -80,12 +85,14 @@ impl Preset {
                 dense: vec![56, 10],
                 dropout_permille: 250,
                 batch_norm: false,
+                dense_bits: Vec::new(),
             },
             Preset::Tiny => Arch {
                 convs: vec![c(1, 12, true), c(12, 20, true)],
                 dense: vec![10],
                 dropout_permille: 0,
                 batch_norm: false,
+                dense_bits: Vec::new(),
             },
         }
     }
@@ -95,12 +102,22 @@ impl Preset {
 const MAX_WINDOW: usize = sumi_core::MAX_WINDOW;
 
 impl Arch {
+    /// Bits per weight of dense layer `i`: 8 unless [`Arch::dense_bits`] says 4 or 2.
+    pub fn bits(&self, i: usize) -> u8 {
+        self.dense_bits
+            .iter()
+            .find(|&&(j, _)| j == i)
+            .map_or(8, |&(_, b)| b)
+    }
+
     /// Parse an architecture written as `CONVS/DENSE`: comma-separated convolution widths, each
-    /// followed by `p` for a 2x2 max-pool, then the dense widths (the last must be 10). Dropout
-    /// and batch normalisation are given separately.
+    /// followed by `p` for a 2x2 max-pool, then the dense widths (the last must be 10), each
+    /// optionally followed by `:4` or `:2` for 4- or 2-bit weights (trained
+    /// quantization-aware). Dropout and batch normalisation are given separately.
     ///
     /// `16,32p,32,40p/56,10` is the default preset: conv 1→16, conv 16→32 + pool,
-    /// conv 32→32, conv 32→40 + pool, dense 640→56, dense 56→10.
+    /// conv 32→32, conv 32→40 + pool, dense 640→56, dense 56→10. `12p,20p/10:4` is the tiny
+    /// preset's shape with 4-bit logits weights.
     pub fn parse(spec: &str, dropout_permille: u32, batch_norm: bool) -> Result<Arch, String> {
         let bad = |why: String| {
             format!(
@@ -130,10 +147,23 @@ impl Arch {
             });
             in_c = out_c;
         }
-        let dense = dense_s
-            .split(',')
-            .map(width)
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut dense = Vec::new();
+        let mut dense_bits = Vec::new();
+        for (i, t) in dense_s.split(',').enumerate() {
+            let (w, bits) = match t.split_once(':') {
+                Some((w, b)) => match b.trim() {
+                    "8" => (w, 8),
+                    "4" => (w, 4),
+                    "2" => (w, 2),
+                    _ => return Err(bad(format!("{t:?}: weight bits must be 8, 4 or 2"))),
+                },
+                None => (t, 8),
+            };
+            dense.push(width(w)?);
+            if bits != 8 {
+                dense_bits.push((i, bits));
+            }
+        }
         if dense.last() != Some(&10) {
             return Err(bad("the last dense layer must have 10 outputs".into()));
         }
@@ -148,6 +178,7 @@ impl Arch {
             dense,
             dropout_permille,
             batch_norm,
+            dense_bits,
         };
         for (i, c) in arch.convs.iter().enumerate() {
             if c.in_c * c.kernel * c.kernel > MAX_WINDOW {
@@ -224,7 +255,15 @@ impl Arch {
             .iter()
             .map(|c| format!("{}{}", c.out_c, if c.pool { "p" } else { "" }))
             .collect();
-        let dense: Vec<String> = self.dense.iter().map(|d| d.to_string()).collect();
+        let dense: Vec<String> = self
+            .dense
+            .iter()
+            .enumerate()
+            .map(|(i, d)| match self.bits(i) {
+                8 => d.to_string(),
+                b => format!("{d}:{b}"),
+            })
+            .collect();
         format!("{}/{}", convs.join(","), dense.join(","))
     }
 
@@ -255,8 +294,12 @@ impl Arch {
         let mut fan_in = self.flat_len();
         for (i, &o) in self.dense.iter().enumerate() {
             let last = i + 1 == self.dense.len();
+            let bits = match self.bits(i) {
+                8 => String::new(),
+                b => format!(" {b}-bit"),
+            };
             parts.push(format!(
-                "dense {fan_in}→{o}{}",
+                "dense {fan_in}→{o}{bits}{}",
                 if last { "" } else { " relu" }
             ));
             fan_in = o;
@@ -275,6 +318,9 @@ pub struct Net {
     pool: MaxPool2d,
     #[module(skip)]
     pub pool_after: Vec<bool>,
+    /// Bits per weight of each dense layer (8: plain float weights in training).
+    #[module(skip)]
+    pub dense_bits: Vec<u8>,
 }
 
 impl Net {
@@ -312,6 +358,7 @@ impl Net {
             bn,
             pool: MaxPool2dConfig::new([2, 2]).init(),
             pool_after: arch.convs.iter().map(|c| c.pool).collect(),
+            dense_bits: (0..arch.dense.len()).map(|i| arch.bits(i)).collect(),
         }
     }
 
@@ -355,7 +402,17 @@ impl Net {
             {
                 y = y * m.clone();
             }
-            y = lin.forward(y);
+            y = match self.dense_bits.get(i) {
+                Some(&bits) if bits < 8 => {
+                    let w = fake_quantize(lin.weight.val(), bits);
+                    let y = y.matmul(w);
+                    match &lin.bias {
+                        Some(b) => y + b.val().unsqueeze::<2>(),
+                        None => y,
+                    }
+                }
+                _ => lin.forward(y),
+            };
             if i + 1 < n {
                 y = relu(y);
             }
@@ -364,6 +421,46 @@ impl Net {
         }
         y
     }
+}
+
+/// The largest weight magnitude of `bits`-bit weights in units of the output's scale: 4 bits
+/// use −7 … 7 (symmetric; the format also holds −8), 2 bits the odd levels −3, −1, 1, 3.
+pub fn qmax(bits: u8) -> f64 {
+    if bits == 2 {
+        3.0
+    } else {
+        f64::from((1u32 << (bits - 1)) - 1)
+    }
+}
+
+/// `bits`-bit weight of `v` (in units of its row's scale): the nearest level, ties to even as
+/// burn's `round` (so the exporter writes what [`fake_quantize`] trained with).
+pub fn quantize_level(v: f64, bits: u8) -> f64 {
+    let m = qmax(bits);
+    if bits == 2 {
+        // The nearest odd integer, clamped.
+        (2.0 * ((v - 1.0) / 2.0).round_ties_even() + 1.0).clamp(-m, m)
+    } else {
+        v.round_ties_even().clamp(-m, m)
+    }
+}
+
+/// Quantization-aware training: a burn `Linear` weight (`[in, out]`) quantized per output
+/// column to `bits`-bit levels × the column's scale (`max |w| / qmax`), as the exporter
+/// quantizes it; the straight-through estimator passes the gradient to the float weights
+/// unchanged (`w + (q(w) − w).detach()`).
+pub fn fake_quantize(w: Tensor<2>, bits: u8) -> Tensor<2> {
+    let m = qmax(bits);
+    let scale = w.clone().abs().max_dim(0).clamp_min(1e-8) / m; // [1, out]
+    let v = w.clone() / scale.clone();
+    let q = if bits == 2 {
+        ((v - 1.0) / 2.0).round() * 2.0 + 1.0
+    } else {
+        v.round()
+    }
+    .clamp(-m, m)
+        * scale;
+    w.clone() + (q - w).detach()
 }
 
 /// An activation seen by [`Net::forward_observed`].
@@ -386,6 +483,39 @@ mod tests {
         assert!(t.params() <= 8 * 1024, "{}", t.params());
     }
 
+    /// Quantization-aware training sees exactly the weights the exporter writes: each column
+    /// of a burn weight on its `bits`-bit levels times the column's scale.
+    #[test]
+    fn fake_quantized_weights_are_the_exported_levels() {
+        use burn::tensor::TensorData;
+        let device = Device::flex();
+        let (k, out) = (7, 3);
+        let w: Vec<f32> = (0..k * out)
+            .map(|i| ((i * 37 % 23) as f32 - 11.0) / 9.0 + 0.0137 * i as f32)
+            .collect();
+        let t = Tensor::<2>::from_data(TensorData::new(w.clone(), [k, out]), &device);
+        for bits in [4u8, 2] {
+            let q = crate::train::logits_vec(fake_quantize(t.clone(), bits));
+            for o in 0..out {
+                let col: Vec<f32> = (0..k).map(|i| w[i * out + o]).collect();
+                let s = col.iter().fold(0f32, |m, v| m.max(v.abs())) as f64 / qmax(bits);
+                for i in 0..k {
+                    let level = quantize_level(f64::from(col[i]) / s, bits);
+                    assert!(level.abs() <= qmax(bits) && level.fract() == 0.0);
+                    if bits == 2 {
+                        assert!(level % 2.0 != 0.0, "2-bit levels are odd");
+                    }
+                    let got = f64::from(q[i * out + o]);
+                    assert!(
+                        (got - level * s).abs() < 1e-5,
+                        "{bits} bits: {got} vs {}",
+                        level * s
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn parse_reads_the_presets_and_rejects_bad_specs() {
         assert_eq!(
@@ -398,6 +528,19 @@ mod tests {
         assert!(a.batch_norm);
         assert_eq!(a.spec(), "16,32p,32,40p/48,10");
         assert_eq!(Preset::Default.arch().spec(), "16,32p,32,40p/56,10");
+        // Sub-byte dense weights: `:4` / `:2` after a dense width, written back the same way.
+        let q = Arch::parse("12p,20p/32:4,10:2", 0, false).unwrap();
+        assert_eq!((q.bits(0), q.bits(1)), (4, 2));
+        assert_eq!(q.spec(), "12p,20p/32:4,10:2");
+        assert_eq!(
+            Arch::parse("12p,20p/10:8", 0, false),
+            Ok(Preset::Tiny.arch())
+        );
+        assert!(
+            Arch::parse("12p/10:3", 0, false)
+                .unwrap_err()
+                .contains("8, 4 or 2")
+        );
         for bad in [
             "16,32p",         // no dense part
             "16,32p/48",      // does not end in 10
@@ -405,6 +548,7 @@ mod tests {
             "16,0/10",        // zero width
             "16,80,16/10",    // 3x3x80 window > 576
             "8p,8p,8p,8p/10", // feature map shrinks to nothing
+            "12p/10:3",       // 3-bit weights
         ] {
             let e = Arch::parse(bad, 0, false).unwrap_err();
             assert!(e.contains("expected e.g."), "{bad}: {e}");

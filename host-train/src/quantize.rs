@@ -112,21 +112,25 @@ fn floats<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
 
 /// Quantize rows of `w` (`rows` × `k`): per-row symmetric scales and int8 values.
 fn quantize_rows(w: &[f32], rows: usize) -> (Vec<i8>, Vec<f64>) {
+    quantize_rows_bits(w, rows, 8)
+}
+
+/// [`quantize_rows`] at `bits` bits per weight: scale `max |row| / qmax` and the nearest level
+/// ([`crate::model::quantize_level`], the same rounding as quantization-aware training's
+/// [`crate::model::fake_quantize`]).
+fn quantize_rows_bits(w: &[f32], rows: usize, bits: u8) -> (Vec<i8>, Vec<f64>) {
     let k = w.len() / rows;
+    let m = crate::model::qmax(bits);
     let mut q = Vec::with_capacity(w.len());
     let mut scales = Vec::with_capacity(rows);
     for r in 0..rows {
         let row = &w[r * k..(r + 1) * k];
         let max = row.iter().fold(0f32, |m, v| m.max(v.abs()));
-        let s = if max > 0.0 {
-            f64::from(max) / 127.0
-        } else {
-            1.0
-        };
+        let s = if max > 0.0 { f64::from(max) / m } else { 1.0 };
         scales.push(s);
         q.extend(
             row.iter()
-                .map(|&v| (f64::from(v) / s).round().clamp(-127.0, 127.0) as i8),
+                .map(|&v| crate::model::quantize_level(f64::from(v) / s, bits) as i8),
         );
     }
     (q, scales)
@@ -261,7 +265,8 @@ pub fn quantize(model: &Net, arch: &Arch, cal: &Calibration) -> Result<QModel> {
             Some(b) => floats(b.val())?,
             None => vec![0.0; out_f],
         };
-        let (q, sw) = quantize_rows(&rows, out_f);
+        let bits = arch.bits(di);
+        let (q, sw) = quantize_rows_bits(&rows, out_f, bits);
         let last = di + 1 == n_dense;
         let s_out = if last {
             cal.max[li] / LOGIT_UNITS
@@ -280,6 +285,7 @@ pub fn quantize(model: &Net, arch: &Arch, cal: &Calibration) -> Result<QModel> {
                     zero_point: RELU_ZERO_POINT,
                 }
             },
+            weight_bits: bits,
             params: Params {
                 weights: q,
                 bias,

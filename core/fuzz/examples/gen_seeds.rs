@@ -92,6 +92,7 @@ fn dense(rng: &mut Lcg, in_f: usize, out_f: usize, logits: bool) -> Layer {
         } else {
             DenseOutput::Int8 { zero_point: -128 }
         },
+        weight_bits: 8,
         params: Params {
             weights: rng.weights(in_f * out_f),
             bias: rng.ints(out_f, 2000),

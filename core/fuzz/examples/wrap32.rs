@@ -40,6 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             out_features: classes,
             relu: false,
             output: DenseOutput::Logits,
+            weight_bits: 8,
             weights: &weights,
             bias: &bias,
             multipliers: &mult,

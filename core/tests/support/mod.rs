@@ -197,6 +197,7 @@ pub fn encode(spec: &Spec) -> Result<Vec<u8>, blob::BlobError> {
                             zero_point: *zp_out,
                         }
                     },
+                    weight_bits: 8,
                     params: q,
                 })
             }

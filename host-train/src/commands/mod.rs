@@ -9,6 +9,7 @@ pub mod eval;
 pub mod export;
 pub mod predict;
 pub mod train;
+pub mod upgrade;
 
 use std::path::PathBuf;
 

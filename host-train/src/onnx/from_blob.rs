@@ -220,8 +220,8 @@ impl Walk {
             DenseOutput::Int8 { zero_point } => (HIDDEN_SCALE, zero_point),
             DenseOutput::Logits => (f64::from(logit_scale), 0),
         };
-        let (hwc, bias) =
-            dequantize_rows(d.weights_i8(), d.channels(), self.s_in, self.zp_in, s_out);
+        let weights: Vec<i8> = d.weight_values().collect();
+        let (hwc, bias) = dequantize_rows(&weights, d.channels(), self.s_in, self.zp_in, s_out);
         let weight = match perm {
             Some((h, w, c)) if h * w > 1 => hwc_to_chw_columns(&hwc, out_f, in_f, h * w, c),
             _ => hwc,

@@ -1,0 +1,113 @@
+//! Sub-byte weights: how fully connected layers store 8-, 4- and 2-bit weights (format version
+//! 6, `core/FORMAT.md`, "Weight precision"), and their unpacking to int8 for the kernels.
+//!
+//! Each output row of `n` weights takes `⌈n · bits / 8⌉` bytes and starts on a byte boundary.
+//! Weight `i` of a row sits at bit `i · bits` of it, least significant bits first:
+//!
+//! | bits | code → weight | weights |
+//! |---|---|---|
+//! | 8 | the byte as `i8` | −128 … 127 |
+//! | 4 | the nibble as two's complement | −8 … 7 |
+//! | 2 | `2c − 3` | −3, −1, 1, 3 |
+//!
+//! The kernels unpack a row a chunk at a time into int8 and take the same dot products as for
+//! int8 weights (every ISA path's `dot`), so the integer result is exact and identical on all
+//! of them.
+
+/// The weight precisions a fully connected layer may declare.
+pub const BITS: [u8; 3] = [8, 4, 2];
+
+/// Bytes of one packed row of `n` weights of `bits` bits.
+pub const fn row_bytes(n: usize, bits: u8) -> usize {
+    (n * bits as usize).div_ceil(8)
+}
+
+/// Weights `start .. start + out.len()` of a packed row, unpacked into `out`. `bits` is one of
+/// [`BITS`] and the row long enough (checked when the model loads).
+#[inline]
+pub fn unpack(bits: u8, row: &[u8], start: usize, out: &mut [i8]) {
+    match bits {
+        4 => {
+            for (i, w) in (start..).zip(out.iter_mut()) {
+                let b = row[i / 2];
+                // The nibble moved to the top, then an arithmetic shift: sign extension.
+                *w = ((if i % 2 == 0 { b << 4 } else { b & 0xf0 }) as i8) >> 4;
+            }
+        }
+        2 => {
+            for (i, w) in (start..).zip(out.iter_mut()) {
+                let c = (row[i / 4] >> (2 * (i % 4))) & 3;
+                *w = 2 * c as i8 - 3;
+            }
+        }
+        _ => {
+            for (b, w) in row[start..start + out.len()].iter().zip(out.iter_mut()) {
+                *w = *b as i8;
+            }
+        }
+    }
+}
+
+/// The code of weight `w` at `bits` bits, or `None` if `w` has none (see the module table).
+#[cfg(feature = "alloc")]
+pub const fn code(bits: u8, w: i8) -> Option<u8> {
+    match bits {
+        8 => Some(w as u8),
+        4 if w >= -8 && w <= 7 => Some(w as u8 & 0xf),
+        2 if w >= -3 && w <= 3 && w % 2 != 0 => Some(((w + 3) / 2) as u8),
+        _ => None,
+    }
+}
+
+/// One row of weights packed at `bits` bits, appended to `out`; `Err(w)` for the first weight
+/// that has no code.
+#[cfg(feature = "alloc")]
+pub fn pack_row(bits: u8, row: &[i8], out: &mut alloc::vec::Vec<u8>) -> Result<(), i8> {
+    let per_byte = 8 / bits as usize;
+    for chunk in row.chunks(per_byte) {
+        let mut byte = 0u8;
+        for (j, &w) in chunk.iter().enumerate() {
+            byte |= code(bits, w).ok_or(w)? << (j * bits as usize);
+        }
+        out.push(byte);
+    }
+    Ok(())
+}
+
+#[cfg(all(test, feature = "alloc"))]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+
+    #[test]
+    fn every_representable_weight_round_trips_at_every_offset() {
+        for bits in BITS {
+            let levels: Vec<i8> = (i8::MIN..=i8::MAX)
+                .filter(|&w| code(bits, w).is_some())
+                .collect();
+            let expected = match bits {
+                8 => 256,
+                4 => 16,
+                _ => 4,
+            };
+            assert_eq!(levels.len(), expected, "{bits} bits");
+            // Rows of odd lengths, so that rows end inside a byte.
+            for n in [1usize, 3, 7, 37, 130] {
+                let row: Vec<i8> = (0..n).map(|i| levels[(i * 7 + n) % levels.len()]).collect();
+                let mut packed = Vec::new();
+                pack_row(bits, &row, &mut packed).unwrap();
+                assert_eq!(packed.len(), row_bytes(n, bits));
+                for start in 0..n {
+                    let mut out = [0i8; 130];
+                    let out = &mut out[..n - start];
+                    unpack(bits, &packed, start, out);
+                    assert_eq!(out, &row[start..], "{bits} bits, n {n}, start {start}");
+                }
+            }
+        }
+        let mut v = Vec::new();
+        assert_eq!(pack_row(4, &[3, 8], &mut v), Err(8));
+        assert_eq!(pack_row(2, &[1, 0], &mut v), Err(0));
+        assert_eq!(pack_row(2, &[-3, 4], &mut v), Err(4));
+    }
+}
