@@ -25,14 +25,16 @@ use serde::{Deserialize, Serialize};
 use crate::MAX_LAYERS;
 /// CRC-32 (IEEE 802.3), the checksum of a blob's payload (header field at offset 16).
 pub use crate::crc::crc32;
-/// The weight precisions (bits) a fully connected layer may declare ([`DenseDesc::weight_bits`]).
+/// The weight precisions (bits) a layer may declare ([`ConvDesc::weight_bits`],
+/// [`DenseDesc::weight_bits`]).
 pub use crate::packing::BITS as WEIGHT_BITS;
 
 /// The four magic bytes at the start of every blob.
 pub const MAGIC: [u8; 4] = *b"SUMI";
 /// The blob format version this crate writes: fully connected layers declare their weight
-/// precision ([`DenseDesc::weight_bits`]: 8, 4 or 2 bits, packed). It also reads
-/// [`VERSION_5`] to [`VERSION_1`], whose fully connected layers have no such field (int8).
+/// precision ([`DenseDesc::weight_bits`]: 8, 4 or 2 bits, packed), and so do convolutions
+/// ([`ConvDesc::weight_bits`]). It also reads [`VERSION_5`] to [`VERSION_1`], whose layers have
+/// no such field (int8).
 pub const VERSION: u16 = 6;
 /// Format version 5: the header declares the streamed plan's arena, where every path reads
 /// kernel rows of a multiple of 4 bytes in place and a logits layer that follows the spatial
@@ -149,9 +151,10 @@ pub enum BlobError {
         /// What the previous layer produces.
         found: u32,
     },
-    /// A fully connected layer declares a weight precision this build has no kernel for.
+    /// A layer declares a weight precision this build has no kernel for (8, 4 or 2 bits; 8
+    /// for depthwise convolutions).
     #[error(
-        "layer {layer}: {bits}-bit weights are not supported (8, 4 or 2); re-export the model with a matching sumi-train"
+        "layer {layer}: {bits}-bit weights are not supported here (8, 4 or 2; depthwise convolutions 8); re-export the model with a matching sumi-train"
     )]
     BadWeightBits {
         /// Layer index.
@@ -269,8 +272,12 @@ pub struct ConvDesc<'a> {
     pub pool: Pool,
     /// Output zero point.
     pub output_zero_point: i8,
-    /// int8 weights: OHWI for conv2d, HWC for depthwise (as stored; typed:
-    /// [`ConvDesc::weights_i8`]).
+    /// Bits per weight (format version 6; older blobs: 8): 8, or for a regular convolution 4
+    /// or 2, as [`DenseDesc::weight_bits`] (depthwise weights are int8).
+    pub weight_bits: u8,
+    /// The weights: OHWI for conv2d, each output channel's `kernel_h · kernel_w · in_channels`
+    /// packed into [`ConvDesc::row_bytes`] bytes; HWC int8 for depthwise (as stored; typed:
+    /// [`ConvDesc::weight`], [`ConvDesc::weights_i8`]).
     pub weights: &'a [u8],
     /// int32 little-endian bias per output channel, input zero point folded in (as stored;
     /// typed: [`ConvDesc::channels`]).
@@ -332,7 +339,7 @@ pub struct DenseDesc<'a> {
 /// let ch = first.channels();
 /// assert_eq!(ch.len(), usize::from(first.out_channels));
 /// assert!(ch.requants().all(|r| r.is_valid()));
-/// assert_eq!(first.weights_i8().len(), 3 * 3 * 16);
+/// assert_eq!(first.weights_i8().map(|w| w.len()), Some(3 * 3 * 16));
 /// # Ok::<(), sumi_core::BlobError>(())
 /// ```
 #[derive(Debug, Clone, Copy)]
@@ -453,67 +460,86 @@ macro_rules! weighted_layer {
 weighted_layer!(ConvDesc);
 weighted_layer!(DenseDesc);
 
-impl<'a> ConvDesc<'a> {
-    /// The int8 weights (OHWI for conv2d, HWC for depthwise).
-    pub fn weights_i8(&self) -> &'a [i8] {
-        bytemuck::cast_slice(self.weights)
+impl ConvDesc<'_> {
+    /// Weights per output channel of a regular convolution: `kernel_h · kernel_w ·
+    /// in_channels` (one OHWI row; the row accessors below read regular convolutions, whose
+    /// rows are per output channel: depthwise weights are HWC, read them with
+    /// [`ConvDesc::weights_i8`]).
+    pub fn row_len(&self) -> usize {
+        self.kernel_h as usize * self.kernel_w as usize * self.in_channels as usize
     }
 }
 
-impl<'a> DenseDesc<'a> {
-    /// Bytes per output row of [`DenseDesc::weights`]: `⌈in_features · weight_bits / 8⌉` (each
-    /// row starts on a byte boundary).
-    ///
-    /// ```
-    /// use sumi_core::blob::{self, LayerDesc};
-    /// let (_, desc) = blob::decode(sumi_core::models::DEFAULT)?;
-    /// let Some(LayerDesc::Dense(last)) = desc.layers.last() else { unreachable!() };
-    /// assert_eq!(last.weight_bits, 8);
-    /// assert_eq!(last.row_bytes(), last.in_features as usize);
-    /// # Ok::<(), sumi_core::BlobError>(())
-    /// ```
-    pub fn row_bytes(&self) -> usize {
-        crate::packing::row_bytes(self.in_features as usize, self.weight_bits)
-    }
-    /// The int8 weights as stored, when they are 8-bit.
-    pub fn weights_i8(&self) -> Option<&'a [i8]> {
-        (self.weight_bits == 8).then(|| bytemuck::cast_slice(self.weights))
-    }
-    /// Weight `i` of output `o`, unpacked (panics if the layer did not pass
-    /// [`crate::Model::from_bytes`]'s checks and `(o, i)` is outside the stored rows).
-    ///
-    /// ```
-    /// use sumi_core::blob::{self, LayerDesc};
-    /// let (_, desc) = blob::decode(sumi_core::models::DEFAULT)?;
-    /// let Some(LayerDesc::Dense(last)) = desc.layers.last() else { unreachable!() };
-    /// assert_eq!(last.weight(1, 2), last.weights[last.row_bytes() + 2] as i8);
-    /// # Ok::<(), sumi_core::BlobError>(())
-    /// ```
-    pub fn weight(&self, o: usize, i: usize) -> i8 {
-        let mut w = [0i8; 1];
-        crate::packing::unpack(self.weight_bits, self.row(o), i, &mut w);
-        w[0]
-    }
-    /// Every weight unpacked, `[out][in]` order.
-    ///
-    /// ```
-    /// use sumi_core::blob::{self, LayerDesc};
-    /// let (_, desc) = blob::decode(sumi_core::models::DEFAULT)?;
-    /// let Some(LayerDesc::Dense(last)) = desc.layers.last() else { unreachable!() };
-    /// let n = last.in_features as usize * last.out_features as usize;
-    /// assert_eq!(last.weight_values().count(), n);
-    /// # Ok::<(), sumi_core::BlobError>(())
-    /// ```
-    pub fn weight_values(&self) -> impl Iterator<Item = i8> + '_ {
-        let n = self.in_features as usize;
-        (0..self.out_features as usize).flat_map(move |o| (0..n).map(move |i| self.weight(o, i)))
-    }
-    /// The packed bytes of output row `o`.
-    pub(crate) fn row(&self, o: usize) -> &'a [u8] {
-        let rb = self.row_bytes();
-        &self.weights[o * rb..(o + 1) * rb]
+impl DenseDesc<'_> {
+    /// Weights per output: `in_features`.
+    pub fn row_len(&self) -> usize {
+        self.in_features as usize
     }
 }
+
+/// The weight accessors of both weighted layer kinds (one implementation).
+macro_rules! packed_weights {
+    ($desc:ident, $example:literal) => {
+        impl<'a> $desc<'a> {
+            /// Bytes per output row of the weights: `⌈row_len · weight_bits / 8⌉` (each row
+            /// starts on a byte boundary).
+            ///
+            #[doc = $example]
+            pub fn row_bytes(&self) -> usize {
+                crate::packing::row_bytes(self.row_len(), self.weight_bits)
+            }
+            /// The weights as stored, when they are int8 (`weight_bits` 8).
+            pub fn weights_i8(&self) -> Option<&'a [i8]> {
+                (self.weight_bits == 8).then(|| bytemuck::cast_slice(self.weights))
+            }
+            /// Weight `i` of output `o`, unpacked (panics if `(o, i)` is outside the stored
+            /// rows, which [`crate::Model::from_bytes`] checked).
+            pub fn weight(&self, o: usize, i: usize) -> i8 {
+                let mut w = [0i8; 1];
+                crate::packing::unpack(self.weight_bits, self.row(o), i, &mut w);
+                w[0]
+            }
+            /// Every weight unpacked, in stored order.
+            pub fn weight_values(&self) -> impl Iterator<Item = i8> + '_ {
+                let (n, rows) = (self.row_len(), self.weights.len() / self.row_bytes().max(1));
+                let int8 = self.weights_i8().unwrap_or(&[]);
+                let packed = if int8.is_empty() { rows } else { 0 };
+                int8.iter()
+                    .copied()
+                    .chain((0..packed).flat_map(move |o| (0..n).map(move |i| self.weight(o, i))))
+            }
+            /// The packed bytes of output row `o`.
+            pub(crate) fn row(&self, o: usize) -> &'a [u8] {
+                let rb = self.row_bytes();
+                &self.weights[o * rb..(o + 1) * rb]
+            }
+        }
+    };
+}
+packed_weights!(
+    ConvDesc,
+    "```
+/// use sumi_core::blob::{self, LayerDesc};
+/// let (_, desc) = blob::decode(sumi_core::models::DEFAULT)?;
+/// let LayerDesc::Conv2d(first) = &desc.layers[0] else { unreachable!() };
+/// assert_eq!((first.weight_bits, first.row_bytes()), (8, 9));
+/// assert_eq!(first.weight(1, 2), first.weights_i8().unwrap()[9 + 2]);
+/// assert_eq!(first.weight_values().count(), 9 * 16);
+/// # Ok::<(), sumi_core::BlobError>(())
+/// ```"
+);
+packed_weights!(
+    DenseDesc,
+    "```
+/// use sumi_core::blob::{self, LayerDesc};
+/// let (_, desc) = blob::decode(sumi_core::models::DEFAULT)?;
+/// let Some(LayerDesc::Dense(last)) = desc.layers.last() else { unreachable!() };
+/// assert_eq!((last.weight_bits, last.row_bytes()), (8, 56));
+/// assert_eq!(last.weight(1, 2), last.weights[56 + 2] as i8);
+/// assert_eq!(last.weight_values().count(), 56 * 10);
+/// # Ok::<(), sumi_core::BlobError>(())
+/// ```"
+);
 
 /// One layer of the network.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -528,6 +554,43 @@ pub enum LayerDesc<'a> {
     Flatten,
     /// Fully connected.
     Dense(#[serde(borrow)] DenseDesc<'a>),
+}
+
+/// A convolution as versions 1 to 5 encode it: no `weight_bits` (every weight int8).
+#[derive(Deserialize)]
+struct ConvDescV5<'a> {
+    kernel_h: u8,
+    kernel_w: u8,
+    in_channels: u16,
+    out_channels: u16,
+    padding: Padding,
+    relu: bool,
+    pool: Pool,
+    output_zero_point: i8,
+    weights: &'a [u8],
+    bias: &'a [u8],
+    multipliers: &'a [u8],
+    shifts: &'a [u8],
+}
+
+impl<'a> From<ConvDescV5<'a>> for ConvDesc<'a> {
+    fn from(c: ConvDescV5<'a>) -> ConvDesc<'a> {
+        ConvDesc {
+            kernel_h: c.kernel_h,
+            kernel_w: c.kernel_w,
+            in_channels: c.in_channels,
+            out_channels: c.out_channels,
+            padding: c.padding,
+            relu: c.relu,
+            pool: c.pool,
+            output_zero_point: c.output_zero_point,
+            weight_bits: 8,
+            weights: c.weights,
+            bias: c.bias,
+            multipliers: c.multipliers,
+            shifts: c.shifts,
+        }
+    }
 }
 
 /// A fully connected layer as versions 1 to 5 encode it: no `weight_bits` (every weight int8).
@@ -546,8 +609,8 @@ struct DenseDescV5<'a> {
 /// A layer as versions 1 to 5 encode it (the same variants in the same order).
 #[derive(Deserialize)]
 enum LayerDescV5<'a> {
-    Conv2d(#[serde(borrow)] ConvDesc<'a>),
-    DepthwiseConv2d(#[serde(borrow)] ConvDesc<'a>),
+    Conv2d(#[serde(borrow)] ConvDescV5<'a>),
+    DepthwiseConv2d(#[serde(borrow)] ConvDescV5<'a>),
     Pool(Pool),
     Flatten,
     Dense(#[serde(borrow)] DenseDescV5<'a>),
@@ -560,8 +623,8 @@ fn take_layer(bytes: &[u8], version: u16) -> postcard::Result<(LayerDesc<'_>, &[
     }
     let (layer, rest) = postcard::take_from_bytes::<LayerDescV5<'_>>(bytes)?;
     let layer = match layer {
-        LayerDescV5::Conv2d(c) => LayerDesc::Conv2d(c),
-        LayerDescV5::DepthwiseConv2d(c) => LayerDesc::DepthwiseConv2d(c),
+        LayerDescV5::Conv2d(c) => LayerDesc::Conv2d(c.into()),
+        LayerDescV5::DepthwiseConv2d(c) => LayerDesc::DepthwiseConv2d(c.into()),
         LayerDescV5::Pool(p) => LayerDesc::Pool(p),
         LayerDescV5::Flatten => LayerDesc::Flatten,
         LayerDescV5::Dense(d) => LayerDesc::Dense(DenseDesc {

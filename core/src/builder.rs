@@ -65,6 +65,9 @@ pub struct Conv {
     pub pool: Pool,
     /// Output zero point.
     pub output_zero_point: i8,
+    /// Bits per stored weight: 8, or for a regular convolution 4 or 2 (as
+    /// [`Dense::weight_bits`]; depthwise weights are int8).
+    pub weight_bits: u8,
     /// Weights (OHWI for conv2d, HWC for depthwise), bias and requantization per output channel.
     pub params: Params,
 }
@@ -143,20 +146,21 @@ impl Packed {
         Packed::with_weights(p, p.weights.iter().map(|&w| w as u8).collect())
     }
 
-    /// A fully connected layer's arrays, each row of `in_features` weights packed at its
-    /// precision; `Err` names the first weight the precision cannot hold.
-    fn dense(layer: usize, d: &Dense) -> Result<Packed, BlobError> {
-        let n = (d.in_features as usize).max(1);
-        let bits = d.weight_bits;
+    /// A layer's arrays, each row of `row_len` weights (one output's) packed at `bits` bits;
+    /// `Err` names the first weight the precision cannot hold.
+    fn rows(layer: usize, bits: u8, row_len: usize, p: &Params) -> Result<Packed, BlobError> {
+        if bits == 8 {
+            return Ok(Packed::new(p));
+        }
         if !blob::WEIGHT_BITS.contains(&bits) {
             return Err(BlobError::BadWeightBits { layer, bits });
         }
         let mut weights = Vec::new();
-        for row in d.params.weights.chunks(n) {
+        for row in p.weights.chunks(row_len.max(1)) {
             crate::packing::pack_row(bits, row, &mut weights)
                 .map_err(|value| BlobError::WeightNotRepresentable { layer, bits, value })?;
         }
-        Ok(Packed::with_weights(&d.params, weights))
+        Ok(Packed::with_weights(p, weights))
     }
 
     fn with_weights(p: &Params, weights: Vec<u8>) -> Packed {
@@ -174,10 +178,10 @@ impl Packed {
 }
 
 impl Params {
-    /// Unpacks a descriptor's weights and per-channel arrays.
-    fn unpack(weights: &[i8], channels: blob::Channels<'_>) -> Params {
+    /// A descriptor's unpacked weights and per-channel arrays.
+    fn unpack(weights: impl Iterator<Item = i8>, channels: blob::Channels<'_>) -> Params {
         Params {
-            weights: weights.to_vec(),
+            weights: weights.collect(),
             bias: channels.biases().collect(),
             requant: channels.requants().collect(),
         }
@@ -194,7 +198,8 @@ impl From<&ConvDesc<'_>> for Conv {
             relu: c.relu,
             pool: c.pool,
             output_zero_point: c.output_zero_point,
-            params: Params::unpack(c.weights_i8(), c.channels()),
+            weight_bits: c.weight_bits,
+            params: Params::unpack(c.weight_values(), c.channels()),
         }
     }
 }
@@ -207,10 +212,7 @@ impl From<&DenseDesc<'_>> for Dense {
             relu: d.relu,
             output: d.output,
             weight_bits: d.weight_bits,
-            params: Params {
-                weights: d.weight_values().collect(),
-                ..Params::unpack(&[], d.channels())
-            },
+            params: Params::unpack(d.weight_values(), d.channels()),
         }
     }
 }
@@ -454,8 +456,14 @@ impl ModelBuilder {
             .iter()
             .enumerate()
             .map(|(i, l)| match l {
-                Layer::Conv2d(c) | Layer::DepthwiseConv2d(c) => Ok(Some(Packed::new(&c.params))),
-                Layer::Dense(d) => Packed::dense(i, d).map(Some),
+                Layer::Conv2d(c) => {
+                    let k = c.kernel.0 as usize * c.kernel.1 as usize * c.in_channels as usize;
+                    Packed::rows(i, c.weight_bits, k, &c.params).map(Some)
+                }
+                Layer::DepthwiseConv2d(c) => Ok(Some(Packed::new(&c.params))),
+                Layer::Dense(d) => {
+                    Packed::rows(i, d.weight_bits, d.in_features as usize, &d.params).map(Some)
+                }
                 Layer::Pool(_) | Layer::Flatten => Ok(None),
             })
             .collect::<Result<Vec<Option<Packed>>, BlobError>>()?;
@@ -515,6 +523,7 @@ fn conv_desc<'a>(c: &Conv, p: &'a Packed) -> ConvDesc<'a> {
         relu: c.relu,
         pool: c.pool,
         output_zero_point: c.output_zero_point,
+        weight_bits: c.weight_bits,
         weights: &p.weights,
         bias: &p.bias,
         multipliers: &p.multipliers,

@@ -285,11 +285,18 @@ fn conv2d_first_avx2(
         return false;
     }
     let pairs_n = taps.div_ceil(2);
-    let weights = d.weights_i8();
     // Each channel's taps as int16 pairs, one plain store per pair (this runs once per call,
     // that is per streamed step).
     let mut wq = [[[0i32; 8]; 8]; 16];
-    for (o, row) in weights.chunks_exact(taps).take(oc_n).enumerate() {
+    let mut unpacked = [0i8; 32];
+    for o in 0..oc_n {
+        let row = match d.weights_i8() {
+            Some(weights) => &weights[o * taps..(o + 1) * taps],
+            None => {
+                crate::packing::unpack(d.weight_bits, d.row(o), 0, &mut unpacked[..taps]);
+                &unpacked[..taps]
+            }
+        };
         for (q, pair) in row.chunks(2).enumerate() {
             let hi = pair.get(1).copied().unwrap_or(0);
             wq[q][o / 8][o % 8] = pair16(pair[0], hi);
@@ -389,7 +396,8 @@ struct TileCtx<'a, 'd, T> {
     d: &'a ConvDesc<'d>,
     src: Rows<'a>,
     zp_in: i8,
-    weights: &'a [i8],
+    /// The int8 weights; `None` for sub-byte weights (unpacked per tile, [`tile_unpacked`]).
+    weights: Option<&'a [i8]>,
     k: usize,
     kp: usize,
     oc_n: usize,
@@ -433,10 +441,19 @@ impl<T: Tile> TileCtx<'_, '_, T> {
     /// `data` at `at` ([`Self::acc_direct`]) or gathered in `buf` ([`Self::acc_gathered`]).
     #[inline(always)]
     fn tile(&self, buf: &[i8], data: &[i8], at: [usize; 4], o: usize) -> [i32; 8] {
+        let Some(weights) = self.weights else {
+            return tile_unpacked(self, buf, data, at, o);
+        };
         let acc = if self.direct {
-            self.acc_direct(data, at, self.row, o)
+            let (o1, k) = ((o + 1).min(self.oc_n - 1), self.k);
+            self.acc_direct(
+                data,
+                at,
+                &weights[o * k..o * k + k],
+                &weights[o1 * k..o1 * k + k],
+            )
         } else {
-            self.acc_gathered(buf, o)
+            self.acc_gathered(buf, weights, o)
         };
         self.finish(acc, o)
     }
@@ -444,23 +461,10 @@ impl<T: Tile> TileCtx<'_, '_, T> {
     /// The accumulators of the 4×2 tile of channels (o, o + 1) over the four gathered patches
     /// in `buf` (`stride` bytes apart).
     #[inline(always)]
-    fn acc_gathered(&self, buf: &[i8], o: usize) -> [i32; 8] {
-        let TileCtx {
-            t,
-            weights,
-            k,
-            kp,
-            oc_n,
-            stride,
-            ..
-        } = *self;
+    fn acc_gathered(&self, buf: &[i8], weights: &[i8], o: usize) -> [i32; 8] {
+        let TileCtx { t, k, kp, oc_n, .. } = *self;
         let o1 = (o + 1).min(oc_n - 1);
-        let p = [
-            &buf[..kp],
-            &buf[stride..stride + kp],
-            &buf[2 * stride..2 * stride + kp],
-            &buf[3 * stride..3 * stride + kp],
-        ];
+        let p = self.patches(buf);
         // Bytes past row `o1` (the next rows) multiply zero padding: reading them is exact.
         if o1 * k + kp <= weights.len() {
             t.dot_4x2(
@@ -474,21 +478,22 @@ impl<T: Tile> TileCtx<'_, '_, T> {
         }
     }
 
-    /// The accumulators of the 4×2 tile of channels (o, o + 1) read in place: the receptive
-    /// field of pixel `j` is `kh` row segments of `seg` bytes, the first at `data[at[j]..]`, the
-    /// next ones `row` bytes apart (`seg` a multiple of [`crate::simd::SEG_ALIGN`]).
+    /// The four gathered patches in `buf` (`stride` bytes apart), `kp` bytes each.
     #[inline(always)]
-    fn acc_direct(&self, data: &[i8], at: [usize; 4], row: usize, o: usize) -> [i32; 8] {
+    fn patches<'b>(&self, buf: &'b [i8]) -> [&'b [i8]; 4] {
+        let (kp, stride) = (self.kp, self.stride);
+        core::array::from_fn(|j| &buf[j * stride..j * stride + kp])
+    }
+
+    /// The accumulators of the 4×2 tile of weight rows `w0`, `w1` (`k` bytes each) read in
+    /// place: the receptive field of pixel `j` is `kh` row segments of `seg` bytes, the first at
+    /// `data[at[j]..]`, the next ones `row` bytes apart (`seg` a multiple of
+    /// [`crate::simd::SEG_ALIGN`]).
+    #[inline(always)]
+    fn acc_direct(&self, data: &[i8], at: [usize; 4], w0: &[i8], w1: &[i8]) -> [i32; 8] {
         let TileCtx {
-            t,
-            weights,
-            k,
-            oc_n,
-            kh,
-            seg,
-            ..
+            t, kh, seg, row, ..
         } = *self;
-        let o1 = (o + 1).min(oc_n - 1);
         let span = (kh - 1) * row + seg;
         t.dot_4x2_rows(
             [
@@ -497,8 +502,8 @@ impl<T: Tile> TileCtx<'_, '_, T> {
                 &data[at[2]..at[2] + span],
                 &data[at[3]..at[3] + span],
             ],
-            &weights[o * k..o * k + k],
-            &weights[o1 * k..o1 * k + k],
+            w0,
+            w1,
             seg,
             kh,
             row,
@@ -531,6 +536,48 @@ impl<T: Tile> TileCtx<'_, '_, T> {
             zero_point: zp as i32,
         };
         t.requant_4x2(acc, &q)
+    }
+}
+
+/// [`TileCtx::tile`] for sub-byte weights: rows `o` and `o + 1` unpacked into int8 on the
+/// stack (zero beyond `k`, as gathered patches are), then the same micro-kernel on them: the
+/// accumulators are those of the same weights stored as int8. Out of line, so its buffers are
+/// on the stack only while such a layer runs.
+#[inline(never)]
+fn tile_unpacked<T: Tile>(
+    ctx: &TileCtx<'_, '_, T>,
+    buf: &[i8],
+    data: &[i8],
+    at: [usize; 4],
+    o: usize,
+) -> [i32; 8] {
+    // Out of line each, so that only the buffer of the size in use is on the stack.
+    #[inline(never)]
+    fn with_rows<const N: usize, T: Tile>(
+        ctx: &TileCtx<'_, '_, T>,
+        buf: &[i8],
+        data: &[i8],
+        at: [usize; 4],
+        o: usize,
+    ) -> [i32; 8] {
+        let o1 = (o + 1).min(ctx.oc_n - 1);
+        let mut rows = [[0i8; N]; 2];
+        for (row, o) in rows.iter_mut().zip([o, o1]) {
+            crate::packing::unpack(ctx.d.weight_bits, ctx.d.row(o), 0, &mut row[..ctx.k]);
+        }
+        let acc = if ctx.direct {
+            ctx.acc_direct(data, at, &rows[0][..ctx.k], &rows[1][..ctx.k])
+        } else {
+            let kp = ctx.kp;
+            ctx.t
+                .dot_4x2(ctx.patches(buf), &rows[0][..kp], &rows[1][..kp], kp)
+        };
+        ctx.finish(acc, o)
+    }
+    match ctx.kp {
+        ..=64 => with_rows::<64, T>(ctx, buf, data, at, o),
+        65..=160 => with_rows::<160, T>(ctx, buf, data, at, o),
+        _ => with_rows::<MAX_WINDOW, T>(ctx, buf, data, at, o),
     }
 }
 
@@ -694,7 +741,8 @@ pub(crate) fn depthwise_conv2d(
     let (input, y0, s) = (src.data, src.y0, src.s);
     let (kh, kw) = (d.kernel_h as usize, d.kernel_w as usize);
     let (h, w, c) = (s.h as usize, s.w as usize, s.c as usize);
-    let weights = d.weights_i8();
+    // Depthwise weights are int8 (the planner refuses other precisions).
+    let weights: &[i8] = bytemuck::cast_slice(d.weights);
     let pad = (pad_before(d.padding, kh), pad_before(d.padding, kw));
     let cw = conv_out(d.padding, w, kw);
     let value = |oy: usize, ox: usize, ci: usize| -> i8 {
@@ -846,12 +894,18 @@ mod tests {
     /// One band of a streamed convolution: input rows, output rows, output, scratch.
     type Band<'f> = dyn FnMut(Rows<'_>, (usize, usize), &mut [i8], &mut [i8]) + 'f;
 
-    /// Direct definition of the convolution (FORMAT.md semantics), one output at a time.
-    fn reference(input: &[i8], s: Shape, zp_in: i8, d: &ConvDesc<'_>) -> [i8; 4096] {
+    /// Direct definition of the convolution (FORMAT.md semantics), one output at a time, with
+    /// `weights` the layer's weights as int8 (OHWI).
+    fn reference(
+        input: &[i8],
+        s: Shape,
+        zp_in: i8,
+        d: &ConvDesc<'_>,
+        weights: &[i8],
+    ) -> [i8; 4096] {
         let (kh, kw) = (d.kernel_h as usize, d.kernel_w as usize);
         let (h, w, c) = (s.h as usize, s.w as usize, s.c as usize);
         let oc_n = d.out_channels as usize;
-        let weights = d.weights_i8();
         let pad = (pad_before(d.padding, kh), pad_before(d.padding, kw));
         let (ch, cw) = (conv_out(d.padding, h, kh), conv_out(d.padding, w, kw));
         let value = |oy: usize, ox: usize, o: usize| {
@@ -906,7 +960,8 @@ mod tests {
 
     /// Every conv kernel this CPU has (AVX2, the four-patch dot path) equals the direct
     /// definition on random layers: windows from 1 to 576 taps, odd channel counts, both
-    /// paddings, fused pools, ReLU, left and right shifts, extreme weights and inputs.
+    /// paddings, fused pools, ReLU, left and right shifts, extreme weights and inputs, int8 and
+    /// 4- and 2-bit weights (packed rows, unpacked per tile).
     #[test]
     fn every_conv_kernel_equals_the_definition() {
         let mut rng = Lcg(42);
@@ -934,13 +989,29 @@ mod tests {
             };
             let extreme = case % 10 == 0;
             let k = kh * kw * c;
-            let wts: [u8; 576 * 17] = core::array::from_fn(|_| {
-                if extreme {
-                    [0x81u8, 0x7F][rng.below(2) as usize]
-                } else {
-                    rng.i8() as u8
-                }
+            // A quarter of the cases at 4 bits, a quarter at 2, the others int8.
+            let bits = if extreme { 8 } else { [8, 4, 2, 8][case % 4] };
+            let vals: [i8; 576 * 17] = core::array::from_fn(|_| match bits {
+                4 => (rng.below(16) as i8) - 8,
+                2 => 2 * rng.below(4) as i8 - 3,
+                _ if extreme => [-127, 127][rng.below(2) as usize],
+                _ => rng.i8(),
             });
+            // The layer's stored bytes: rows of `k` weights packed as FORMAT.md specifies.
+            let mut wts = [0u8; 576 * 17];
+            let row_bytes = (k * bits).div_ceil(8);
+            for o in 0..oc_n {
+                for i in 0..k {
+                    let v = vals[o * k + i];
+                    let code = match bits {
+                        4 => v as u8 & 0xf,
+                        2 => ((v + 3) / 2) as u8,
+                        _ => v as u8,
+                    };
+                    let bit = i * bits;
+                    wts[o * row_bytes + bit / 8] |= code << (bit % 8);
+                }
+            }
             let input: [i8; 4096] = core::array::from_fn(|_| if extreme { -128 } else { rng.i8() });
             let mut bias = [0u8; 4 * 17];
             let mut mult = [0u8; 4 * 17];
@@ -972,7 +1043,8 @@ mod tests {
                 relu: rng.below(2) == 0,
                 pool,
                 output_zero_point: rng.i8(),
-                weights: &wts[..k * oc_n],
+                weight_bits: bits as u8,
+                weights: &wts[..row_bytes * oc_n],
                 bias: &bias[..4 * oc_n],
                 multipliers: &mult[..4 * oc_n],
                 shifts: &shifts[..oc_n],
@@ -984,7 +1056,7 @@ mod tests {
             } else {
                 (ch / 2) * (cw / 2)
             } * oc_n;
-            let want = reference(&input[..h * w * c], s, zp_in, &d);
+            let want = reference(&input[..h * w * c], s, zp_in, &d, &vals[..k * oc_n]);
             let x = &input[..h * w * c];
             let check = |name: &str, got: &[i8]| {
                 assert_eq!(&got[..n], &want[..n], "{name} kernel, case {case}: {d:?}");

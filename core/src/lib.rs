@@ -14,7 +14,7 @@
 //! | [`blob`] | the versioned model blob: header, postcard payload, CRC-32, encoder (spec: `core/FORMAT.md`) | [`BlobError`], `blob::*` |
 //! | `builder` | the one blob writer: owned layers → exact-size blob (feature `alloc`) | `ModelBuilder`, `builder::*` |
 //! | `model` | loading, and the engine that runs a plan (streamed layers, then the dense tail) | [`Model`], [`LayerInfo`], [`LayerKind`], [`Shape`], [`PredictError`], [`NotADigitClassifier`], [`MNIST_INPUT`], [`MNIST_CLASSES`] |
-//! | `packing` | 8-, 4- and 2-bit fully connected weights: the codes, row packing, unpacking for the kernels | `blob::WEIGHT_BITS` |
+//! | `packing` | 8-, 4- and 2-bit weights (convolutions, fully connected): the codes, row packing, unpacking for the kernels | `blob::WEIGHT_BITS` |
 //! | `plan` | the execution plan: each layer validated, shapes and costs, streamed row schedule and arena layout | – |
 //! | `layers` | the int8 kernels: the tiled conv2d driver (and an AVX2 first-layer kernel), depthwise conv2d, pooling, fully connected | [`MAX_WINDOW`] |
 //! | `quant` | fixed-point requantization (gemmlowp/TFLite style), scalar reference of the vector paths | [`Requant`], [`quantize_multiplier`], [`requantize`] |

@@ -1,5 +1,6 @@
-//! Sub-byte weights: how fully connected layers store 8-, 4- and 2-bit weights (format version
-//! 6, `core/FORMAT.md`, "Weight precision"), and their unpacking to int8 for the kernels.
+//! Sub-byte weights: how regular convolutions and fully connected layers store 8-, 4- and 2-bit
+//! weights (format version 6, `core/FORMAT.md`, "Weight precision"), and their unpacking to
+//! int8 for the kernels.
 //!
 //! Each output row of `n` weights takes `⌈n · bits / 8⌉` bytes and starts on a byte boundary.
 //! Weight `i` of a row sits at bit `i · bits` of it, least significant bits first:
@@ -10,11 +11,11 @@
 //! | 4 | the nibble as two's complement | −8 … 7 |
 //! | 2 | `2c − 3` | −3, −1, 1, 3 |
 //!
-//! The kernels unpack a row a chunk at a time into int8 and take the same dot products as for
-//! int8 weights (every ISA path's `dot`), so the integer result is exact and identical on all
-//! of them.
+//! The kernels unpack into int8 on the stack (fully connected rows 32 weights at a time, a
+//! convolution tile's two rows per tile) and run the same micro-kernels as for int8 weights,
+//! so the integer result is exact and identical on every ISA path.
 
-/// The weight precisions a fully connected layer may declare.
+/// The weight precisions a regular convolution or fully connected layer may declare.
 pub const BITS: [u8; 3] = [8, 4, 2];
 
 /// Bytes of one packed row of `n` weights of `bits` bits.

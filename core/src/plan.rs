@@ -302,7 +302,18 @@ fn conv_layer(
         c: oc as u32,
     };
     let wlen = window * oc;
-    check_len(i, "weights", d.weights.len(), wlen)?;
+    if !crate::packing::BITS.contains(&d.weight_bits) || (depthwise && d.weight_bits != 8) {
+        return Err(BlobError::BadWeightBits {
+            layer: i,
+            bits: d.weight_bits,
+        });
+    }
+    let stored = if depthwise {
+        wlen
+    } else {
+        d.row_bytes() as u64 * oc
+    };
+    check_len(i, "weights", d.weights.len(), stored)?;
     check_bias_requant(i, oc as usize, d.channels())?;
     let kind = if depthwise {
         LayerKind::DepthwiseConv2d

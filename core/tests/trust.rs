@@ -47,10 +47,10 @@ fn raw(version: u16, payload: &[u8], arena: u32) -> Vec<u8> {
     b
 }
 
-/// `desc`'s `ModelDesc` as versions 1 to 5 encode it: fully connected layers without
-/// `weight_bits` (every weight int8). Postcard writes a struct as its fields in order and an
-/// enum as its variant index then the fields, so the old encoding is the current one with each
-/// dense layer written field by field, less that one byte.
+/// `desc`'s `ModelDesc` as versions 1 to 5 encode it: weighted layers without `weight_bits`
+/// (every weight int8). Postcard writes a struct as its fields in order and an enum as its
+/// variant index then the fields, so the old encoding is the current one with each weighted
+/// layer written field by field, less that one byte.
 fn legacy_desc(desc: &ModelDesc<'_>) -> Vec<u8> {
     let mut empty = desc.clone();
     empty.layers.clear();
@@ -78,6 +78,25 @@ fn legacy_desc(desc: &ModelDesc<'_>) -> Vec<u8> {
                     d.shifts,
                 );
                 postcard::to_slice(&fields, &mut buf).unwrap().to_vec()
+            }
+            LayerDesc::Conv2d(c) | LayerDesc::DepthwiseConv2d(c) => {
+                assert_eq!(c.weight_bits, 8, "versions 1 to 5 hold int8 weights only");
+                let variant = u8::from(matches!(layer, LayerDesc::DepthwiseConv2d(_)));
+                let head = (
+                    variant,
+                    c.kernel_h,
+                    c.kernel_w,
+                    c.in_channels,
+                    c.out_channels,
+                    c.padding,
+                    c.relu,
+                    c.pool,
+                    c.output_zero_point,
+                );
+                let arrays = (c.weights, c.bias, c.multipliers, c.shifts);
+                let mut v = postcard::to_slice(&head, &mut buf).unwrap().to_vec();
+                v.extend(postcard::to_slice(&arrays, &mut buf).unwrap().iter());
+                v
             }
             other => postcard::to_slice(other, &mut buf).unwrap().to_vec(),
         };

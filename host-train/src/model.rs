@@ -45,6 +45,9 @@ pub struct Arch {
     /// (runs from before sub-byte weights).
     #[serde(default)]
     pub dense_bits: Vec<(usize, u8)>,
+    /// The same for the convolutions: `(conv index, bits)`, 4 or 2.
+    #[serde(default)]
+    pub conv_bits: Vec<(usize, u8)>,
 }
 
 /// Named model presets.
@@ -86,6 +89,7 @@ impl Preset {
                 dropout_permille: 250,
                 batch_norm: false,
                 dense_bits: Vec::new(),
+                conv_bits: Vec::new(),
             },
             Preset::Tiny => Arch {
                 convs: vec![c(1, 12, true), c(12, 20, true)],
@@ -93,6 +97,7 @@ impl Preset {
                 dropout_permille: 0,
                 batch_norm: false,
                 dense_bits: Vec::new(),
+                conv_bits: Vec::new(),
             },
         }
     }
@@ -104,16 +109,19 @@ const MAX_WINDOW: usize = sumi_core::MAX_WINDOW;
 impl Arch {
     /// Bits per weight of dense layer `i`: 8 unless [`Arch::dense_bits`] says 4 or 2.
     pub fn bits(&self, i: usize) -> u8 {
-        self.dense_bits
-            .iter()
-            .find(|&&(j, _)| j == i)
-            .map_or(8, |&(_, b)| b)
+        lookup_bits(&self.dense_bits, i)
+    }
+
+    /// Bits per weight of convolution `i`: 8 unless [`Arch::conv_bits`] says 4 or 2.
+    pub fn conv_bits(&self, i: usize) -> u8 {
+        lookup_bits(&self.conv_bits, i)
     }
 
     /// Parse an architecture written as `CONVS/DENSE`: comma-separated convolution widths, each
-    /// followed by `p` for a 2x2 max-pool, then the dense widths (the last must be 10), each
-    /// optionally followed by `:4` or `:2` for 4- or 2-bit weights (trained
-    /// quantization-aware). Dropout and batch normalisation are given separately.
+    /// followed by `p` for a 2x2 max-pool, then the dense widths (the last must be 10); any
+    /// width may be followed by `:4` or `:2` for 4- or 2-bit weights (trained
+    /// quantization-aware; not with batch normalisation). Dropout and batch normalisation are
+    /// given separately.
     ///
     /// `16,32p,32,40p/56,10` is the default preset: conv 1→16, conv 16→32 + pool,
     /// conv 32→32, conv 32→40 + pool, dense 640→56, dense 56→10. `12p,20p/10:4` is the tiny
@@ -133,10 +141,31 @@ impl Arch {
                 _ => Err(bad(format!("{t:?} is not a width between 1 and 256"))),
             }
         };
+        // `WIDTH:BITS` → (WIDTH, bits); 8 when there is no suffix.
+        let with_bits = |t: &str| -> Result<(String, u8), String> {
+            match t.split_once(':') {
+                Some((w, b)) => match b.trim() {
+                    "8" => Ok((w.into(), 8)),
+                    "4" => Ok((w.into(), 4)),
+                    "2" => Ok((w.into(), 2)),
+                    _ => Err(bad(format!("{t:?}: weight bits must be 8, 4 or 2"))),
+                },
+                None => Ok((t.into(), 8)),
+            }
+        };
         let mut convs = Vec::new();
+        let mut conv_bits = Vec::new();
         let mut in_c = 1;
-        for t in convs_s.split(',').filter(|t| !t.trim().is_empty()) {
+        for (i, t) in convs_s
+            .split(',')
+            .filter(|t| !t.trim().is_empty())
+            .enumerate()
+        {
+            let (t, bits) = with_bits(t.trim())?;
             let t = t.trim();
+            if bits != 8 {
+                conv_bits.push((i, bits));
+            }
             let pool = t.ends_with('p');
             let out_c = width(t.trim_end_matches('p'))?;
             convs.push(ConvSpec {
@@ -150,16 +179,8 @@ impl Arch {
         let mut dense = Vec::new();
         let mut dense_bits = Vec::new();
         for (i, t) in dense_s.split(',').enumerate() {
-            let (w, bits) = match t.split_once(':') {
-                Some((w, b)) => match b.trim() {
-                    "8" => (w, 8),
-                    "4" => (w, 4),
-                    "2" => (w, 2),
-                    _ => return Err(bad(format!("{t:?}: weight bits must be 8, 4 or 2"))),
-                },
-                None => (t, 8),
-            };
-            dense.push(width(w)?);
+            let (w, bits) = with_bits(t)?;
+            dense.push(width(&w)?);
             if bits != 8 {
                 dense_bits.push((i, bits));
             }
@@ -173,12 +194,18 @@ impl Arch {
                 sumi_core::MAX_LAYERS
             )));
         }
+        if batch_norm && !conv_bits.is_empty() {
+            return Err(bad(
+                "sub-byte convolutions cannot be trained with batch normalisation (it is folded into the weights after training)".into(),
+            ));
+        }
         let arch = Arch {
             convs,
             dense,
             dropout_permille,
             batch_norm,
             dense_bits,
+            conv_bits,
         };
         for (i, c) in arch.convs.iter().enumerate() {
             if c.in_c * c.kernel * c.kernel > MAX_WINDOW {
@@ -253,7 +280,14 @@ impl Arch {
         let convs: Vec<String> = self
             .convs
             .iter()
-            .map(|c| format!("{}{}", c.out_c, if c.pool { "p" } else { "" }))
+            .enumerate()
+            .map(|(i, c)| {
+                let bits = match self.conv_bits(i) {
+                    8 => String::new(),
+                    b => format!(":{b}"),
+                };
+                format!("{}{}{bits}", c.out_c, if c.pool { "p" } else { "" })
+            })
             .collect();
         let dense: Vec<String> = self
             .dense
@@ -276,11 +310,16 @@ impl Arch {
         let mut parts: Vec<String> = self
             .convs
             .iter()
-            .map(|c| {
+            .enumerate()
+            .map(|(i, c)| {
                 format!(
-                    "conv{k}x{k} {}→{}{} relu{}",
+                    "conv{k}x{k} {}→{}{}{} relu{}",
                     c.in_c,
                     c.out_c,
+                    match self.conv_bits(i) {
+                        8 => String::new(),
+                        b => format!(" {b}-bit"),
+                    },
                     if self.batch_norm { " batchnorm" } else { "" },
                     if c.pool { " +maxpool2" } else { "" },
                     k = c.kernel
@@ -321,6 +360,9 @@ pub struct Net {
     /// Bits per weight of each dense layer (8: plain float weights in training).
     #[module(skip)]
     pub dense_bits: Vec<u8>,
+    /// The same for each convolution.
+    #[module(skip)]
+    pub conv_bits: Vec<u8>,
 }
 
 impl Net {
@@ -359,6 +401,7 @@ impl Net {
             pool: MaxPool2dConfig::new([2, 2]).init(),
             pool_after: arch.convs.iter().map(|c| c.pool).collect(),
             dense_bits: (0..arch.dense.len()).map(|i| arch.bits(i)).collect(),
+            conv_bits: (0..arch.convs.len()).map(|i| arch.conv_bits(i)).collect(),
         }
     }
 
@@ -382,7 +425,20 @@ impl Net {
     ) -> Tensor<2> {
         let mut layer = 0;
         for (i, (conv, &pool)) in self.convs.iter().zip(&self.pool_after).enumerate() {
-            x = conv.forward(x);
+            x = match self.conv_bits.get(i) {
+                Some(&bits) if bits < 8 => {
+                    // [out, in, kh, kw] seen as [in·kh·kw, out]: one column per output channel.
+                    let w = conv.weight.val();
+                    let [o, c, kh, kw] = w.dims();
+                    let cols = w.reshape([o, c * kh * kw]).transpose();
+                    let q = fake_quantize(cols, bits)
+                        .transpose()
+                        .reshape([o, c, kh, kw]);
+                    let options = burn::tensor::ops::ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
+                    burn::tensor::module::conv2d(x, q, conv.bias.as_ref().map(|b| b.val()), options)
+                }
+                _ => conv.forward(x),
+            };
             if let Some(bn) = self.bn.get(i) {
                 x = bn.forward(x);
             }
@@ -423,6 +479,11 @@ impl Net {
     }
 }
 
+/// Bits of layer `i` in a `(layer, bits)` list: 8 when it is not listed.
+fn lookup_bits(list: &[(usize, u8)], i: usize) -> u8 {
+    list.iter().find(|&&(j, _)| j == i).map_or(8, |&(_, b)| b)
+}
+
 /// The largest weight magnitude of `bits`-bit weights in units of the output's scale: 4 bits
 /// use −7 … 7 (symmetric; the format also holds −8), 2 bits the odd levels −3, −1, 1, 3.
 pub fn qmax(bits: u8) -> f64 {
@@ -433,15 +494,17 @@ pub fn qmax(bits: u8) -> f64 {
     }
 }
 
-/// `bits`-bit weight of `v` (in units of its row's scale): the nearest level, ties to even as
-/// burn's `round` (so the exporter writes what [`fake_quantize`] trained with).
+/// `bits`-bit weight of `v` (in units of its row's scale): the nearest level; sub-byte levels
+/// round ties to even as burn's `round` (so the exporter writes what [`fake_quantize`] trained
+/// with).
 pub fn quantize_level(v: f64, bits: u8) -> f64 {
     let m = qmax(bits);
-    if bits == 2 {
+    match bits {
+        // Post-training int8, as it always was (no training-time twin to match).
+        8 => v.round().clamp(-m, m),
         // The nearest odd integer, clamped.
-        (2.0 * ((v - 1.0) / 2.0).round_ties_even() + 1.0).clamp(-m, m)
-    } else {
-        v.round_ties_even().clamp(-m, m)
+        2 => (2.0 * ((v - 1.0) / 2.0).round_ties_even() + 1.0).clamp(-m, m),
+        _ => v.round_ties_even().clamp(-m, m),
     }
 }
 
@@ -532,6 +595,14 @@ mod tests {
         let q = Arch::parse("12p,20p/32:4,10:2", 0, false).unwrap();
         assert_eq!((q.bits(0), q.bits(1)), (4, 2));
         assert_eq!(q.spec(), "12p,20p/32:4,10:2");
+        let c = Arch::parse("8, 16p:4, 24:2 / 10:2", 0, false).unwrap();
+        assert_eq!((c.conv_bits(0), c.conv_bits(1), c.conv_bits(2)), (8, 4, 2));
+        assert_eq!(c.spec(), "8,16p:4,24:2/10:2");
+        assert!(
+            Arch::parse("8p:4/10", 0, true)
+                .unwrap_err()
+                .contains("batch normalisation")
+        );
         assert_eq!(
             Arch::parse("12p,20p/10:8", 0, false),
             Ok(Preset::Tiny.arch())

@@ -110,15 +110,11 @@ fn floats<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
         .map_err(|e| anyhow!("cannot read weights: {e:?}"))
 }
 
-/// Quantize rows of `w` (`rows` × `k`): per-row symmetric scales and int8 values.
-fn quantize_rows(w: &[f32], rows: usize) -> (Vec<i8>, Vec<f64>) {
-    quantize_rows_bits(w, rows, 8)
-}
-
-/// [`quantize_rows`] at `bits` bits per weight: scale `max |row| / qmax` and the nearest level
+/// Symmetric per-row quantization at `bits` bits per weight (8: `q ∈ [−127, 127]`): scale
+/// `max |row| / qmax` and the nearest level
 /// ([`crate::model::quantize_level`], the same rounding as quantization-aware training's
 /// [`crate::model::fake_quantize`]).
-fn quantize_rows_bits(w: &[f32], rows: usize, bits: u8) -> (Vec<i8>, Vec<f64>) {
+fn quantize_rows(w: &[f32], rows: usize, bits: u8) -> (Vec<i8>, Vec<f64>) {
     let k = w.len() / rows;
     let m = crate::model::qmax(bits);
     let mut q = Vec::with_capacity(w.len());
@@ -211,7 +207,8 @@ pub fn quantize(model: &Net, arch: &Arch, cal: &Calibration) -> Result<QModel> {
                 }
             }
         }
-        let (q, sw) = quantize_rows(&ohwi, o_n);
+        let bits = arch.conv_bits(li);
+        let (q, sw) = quantize_rows(&ohwi, o_n, bits);
         let s_out = cal.max[li] / 255.0;
         let (bias, rq) = bias_and_rq(&b, &q, &sw, s_in, zp_in, s_out)?;
         layers.push(Layer::Conv2d(Conv {
@@ -222,6 +219,7 @@ pub fn quantize(model: &Net, arch: &Arch, cal: &Calibration) -> Result<QModel> {
             relu: true,
             pool: if spec.pool { Pool::Max2 } else { Pool::None },
             output_zero_point: RELU_ZERO_POINT,
+            weight_bits: bits,
             params: Params {
                 weights: q,
                 bias,
@@ -266,7 +264,7 @@ pub fn quantize(model: &Net, arch: &Arch, cal: &Calibration) -> Result<QModel> {
             None => vec![0.0; out_f],
         };
         let bits = arch.bits(di);
-        let (q, sw) = quantize_rows_bits(&rows, out_f, bits);
+        let (q, sw) = quantize_rows(&rows, out_f, bits);
         let last = di + 1 == n_dense;
         let s_out = if last {
             cal.max[li] / LOGIT_UNITS

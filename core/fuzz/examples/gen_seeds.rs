@@ -57,6 +57,7 @@ fn conv(rng: &mut Lcg, k: usize, in_c: usize, out_c: usize, same: bool, pool: Po
         relu: true,
         pool,
         output_zero_point: -128,
+        weight_bits: 8,
         params: Params {
             weights: rng.weights(taps * out_c),
             bias: rng.ints(out_c, 2000),
@@ -74,6 +75,7 @@ fn depthwise(rng: &mut Lcg, k: usize, c: usize, same: bool, relu: bool, pool: Po
         relu,
         pool,
         output_zero_point: if relu { -128 } else { 3 },
+        weight_bits: 8,
         params: Params {
             weights: rng.weights(k * k * c),
             bias: rng.ints(c, 2000),

@@ -164,6 +164,7 @@ pub fn encode(spec: &Spec) -> Result<Vec<u8>, blob::BlobError> {
                     relu: *relu,
                     pool: *pool,
                     output_zero_point: *zp_out,
+                    weight_bits: 8,
                     params: q,
                 };
                 if *depthwise {

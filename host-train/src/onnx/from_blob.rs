@@ -150,12 +150,13 @@ impl Walk {
         let ic = usize::from(d.in_channels);
         let s_out = HIDDEN_SCALE;
         let (s_in, zp_in) = (self.s_in, self.zp_in);
+        let weights: Vec<i8> = d.weight_values().collect();
         let (weight, bias) = if depthwise {
-            let rows = depthwise_rows(d.weights_i8(), kh * kw, oc);
+            let rows = depthwise_rows(&weights, kh * kw, oc);
             dequantize_rows(&rows, d.channels(), s_in, zp_in, s_out)
         } else {
             // Rows are per output channel either way: dequantize, then reorder.
-            let (ohwi, b) = dequantize_rows(d.weights_i8(), d.channels(), s_in, zp_in, s_out);
+            let (ohwi, b) = dequantize_rows(&weights, d.channels(), s_in, zp_in, s_out);
             (ohwi_to_oihw(&ohwi, oc, kh, kw, ic), b)
         };
         let (pads, oh, ow) = match d.padding {
