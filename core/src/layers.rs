@@ -396,7 +396,7 @@ struct TileCtx<'a, 'd, T> {
     d: &'a ConvDesc<'d>,
     src: Rows<'a>,
     zp_in: i8,
-    /// The int8 weights; `None` for sub-byte weights (unpacked per tile, [`tile_unpacked`]).
+    /// The int8 weights; `None` for sub-byte weights (unpacked per tile, `tile_unpacked`).
     weights: Option<&'a [i8]>,
     k: usize,
     kp: usize,
@@ -442,7 +442,11 @@ impl<T: Tile> TileCtx<'_, '_, T> {
     #[inline(always)]
     fn tile(&self, buf: &[i8], data: &[i8], at: [usize; 4], o: usize) -> [i32; 8] {
         let Some(weights) = self.weights else {
-            return tile_unpacked(self, buf, data, at, o);
+            return match self.kp {
+                ..=64 => tile_unpacked::<64, T>(self, buf, data, at, o),
+                65..=160 => tile_unpacked::<160, T>(self, buf, data, at, o),
+                _ => tile_unpacked::<MAX_WINDOW, T>(self, buf, data, at, o),
+            };
         };
         let acc = if self.direct {
             let (o1, k) = ((o + 1).min(self.oc_n - 1), self.k);
@@ -540,45 +544,30 @@ impl<T: Tile> TileCtx<'_, '_, T> {
 }
 
 /// [`TileCtx::tile`] for sub-byte weights: rows `o` and `o + 1` unpacked into int8 on the
-/// stack (zero beyond `k`, as gathered patches are), then the same micro-kernel on them: the
-/// accumulators are those of the same weights stored as int8. Out of line, so its buffers are
-/// on the stack only while such a layer runs.
+/// stack (`N` bytes each, zero beyond `k` as gathered patches are), then the same micro-kernel
+/// on them: the accumulators are those of the same weights stored as int8. Out of line, so that
+/// only the buffer of the size in use is on the stack, and only while such a layer runs.
 #[inline(never)]
-fn tile_unpacked<T: Tile>(
+fn tile_unpacked<const N: usize, T: Tile>(
     ctx: &TileCtx<'_, '_, T>,
     buf: &[i8],
     data: &[i8],
     at: [usize; 4],
     o: usize,
 ) -> [i32; 8] {
-    // Out of line each, so that only the buffer of the size in use is on the stack.
-    #[inline(never)]
-    fn with_rows<const N: usize, T: Tile>(
-        ctx: &TileCtx<'_, '_, T>,
-        buf: &[i8],
-        data: &[i8],
-        at: [usize; 4],
-        o: usize,
-    ) -> [i32; 8] {
-        let o1 = (o + 1).min(ctx.oc_n - 1);
-        let mut rows = [[0i8; N]; 2];
-        for (row, o) in rows.iter_mut().zip([o, o1]) {
-            crate::packing::unpack(ctx.d.weight_bits, ctx.d.row(o), 0, &mut row[..ctx.k]);
-        }
-        let acc = if ctx.direct {
-            ctx.acc_direct(data, at, &rows[0][..ctx.k], &rows[1][..ctx.k])
-        } else {
-            let kp = ctx.kp;
-            ctx.t
-                .dot_4x2(ctx.patches(buf), &rows[0][..kp], &rows[1][..kp], kp)
-        };
-        ctx.finish(acc, o)
+    let o1 = (o + 1).min(ctx.oc_n - 1);
+    let mut rows = [[0i8; N]; 2];
+    for (row, o) in rows.iter_mut().zip([o, o1]) {
+        crate::packing::unpack(ctx.d.weight_bits, ctx.d.row(o), 0, &mut row[..ctx.k]);
     }
-    match ctx.kp {
-        ..=64 => with_rows::<64, T>(ctx, buf, data, at, o),
-        65..=160 => with_rows::<160, T>(ctx, buf, data, at, o),
-        _ => with_rows::<MAX_WINDOW, T>(ctx, buf, data, at, o),
-    }
+    let acc = if ctx.direct {
+        ctx.acc_direct(data, at, &rows[0][..ctx.k], &rows[1][..ctx.k])
+    } else {
+        let kp = ctx.kp;
+        ctx.t
+            .dot_4x2(ctx.patches(buf), &rows[0][..kp], &rows[1][..kp], kp)
+    };
+    ctx.finish(acc, o)
 }
 
 /// Convolution over tiles of 4 output pixels (4 along a row, or the 2×2 window of a fused
