@@ -20,6 +20,11 @@ fn the_committed_models_rebuild_byte_for_byte() {
             "host-train/models/tiny.sumi",
             &include_bytes!("../../host-train/models/tiny.sumi")[..],
         ),
+        // Sub-byte weights: unpacked into the builder's int8 arrays and packed again.
+        (
+            "host-train/models/micro.sumi",
+            &include_bytes!("../../host-train/models/micro.sumi")[..],
+        ),
     ] {
         assert_eq!(rebuild(bytes), bytes, "{name}");
     }
