@@ -396,8 +396,8 @@ struct TileCtx<'a, 'd, T> {
     d: &'a ConvDesc<'d>,
     src: Rows<'a>,
     zp_in: i8,
-    /// The int8 weights; `None` for sub-byte weights (unpacked per tile, `tile_unpacked`).
-    weights: Option<&'a [i8]>,
+    /// The int8 weights (empty for sub-byte weights, which `tile_unpacked` reads).
+    weights: &'a [i8],
     k: usize,
     kp: usize,
     oc_n: usize,
@@ -439,15 +439,24 @@ impl<T: Tile> TileCtx<'_, '_, T> {
 
     /// The requantized 4×2 tile of channels (o, o + 1): receptive fields read in place from
     /// `data` at `at` ([`Self::acc_direct`]) or gathered in `buf` ([`Self::acc_gathered`]).
+    /// `PACKED` (sub-byte weights, `tile_unpacked`) is a constant, so the int8 tile loops hold
+    /// no trace of the packed path.
     #[inline(always)]
-    fn tile(&self, buf: &[i8], data: &[i8], at: [usize; 4], o: usize) -> [i32; 8] {
-        let Some(weights) = self.weights else {
+    fn tile<const PACKED: bool>(
+        &self,
+        buf: &[i8],
+        data: &[i8],
+        at: [usize; 4],
+        o: usize,
+    ) -> [i32; 8] {
+        if PACKED {
             return match self.kp {
                 ..=64 => tile_unpacked::<64, T>(self, buf, data, at, o),
                 65..=160 => tile_unpacked::<160, T>(self, buf, data, at, o),
                 _ => tile_unpacked::<MAX_WINDOW, T>(self, buf, data, at, o),
             };
-        };
+        }
+        let weights = self.weights;
         let acc = if self.direct {
             let (o1, k) = ((o + 1).min(self.oc_n - 1), self.k);
             self.acc_direct(
@@ -610,7 +619,7 @@ fn conv2d_tiled<T: Tile>(
         d,
         src,
         zp_in,
-        weights: d.weights_i8(),
+        weights: d.weights_i8().unwrap_or(&[]),
         k,
         kp,
         oc_n: d.out_channels as usize,
@@ -625,16 +634,34 @@ fn conv2d_tiled<T: Tile>(
         lo: lo - zp as i32,
         hi: 127 - zp as i32,
     };
+    if d.weight_bits < 8 {
+        return tiles_packed(&ctx, rows, out, scratch);
+    }
     match d.pool {
-        Pool::None => tiles_along_rows(&ctx, rows, out, scratch),
-        pool => tiles_pooled(&ctx, pool, rows, out, scratch),
+        Pool::None => tiles_along_rows::<T, false>(&ctx, rows, out, scratch),
+        pool => tiles_pooled::<T, false>(&ctx, pool, rows, out, scratch),
+    }
+}
+
+/// [`conv2d_tiled`]'s loops for sub-byte weights. Out of line, so that the int8 loops are
+/// compiled (registers, inlining) as if the packed ones did not exist.
+#[inline(never)]
+fn tiles_packed<T: Tile>(
+    ctx: &TileCtx<'_, '_, T>,
+    rows: (usize, usize),
+    out: &mut [i8],
+    scratch: &mut [i8],
+) {
+    match ctx.d.pool {
+        Pool::None => tiles_along_rows::<T, true>(ctx, rows, out, scratch),
+        pool => tiles_pooled::<T, true>(ctx, pool, rows, out, scratch),
     }
 }
 
 /// Output rows `rows` without pooling: tiles of four consecutive output pixels in row-major
 /// order (a tile may wrap to the next row), so only the very last tile can be partial.
 #[inline(always)]
-fn tiles_along_rows<T: Tile>(
+fn tiles_along_rows<T: Tile, const PACKED: bool>(
     ctx: &TileCtx<'_, '_, T>,
     rows: (usize, usize),
     out: &mut [i8],
@@ -653,7 +680,7 @@ fn tiles_along_rows<T: Tile>(
         );
         let o_px = &mut out[(first - p0) * oc_n..(first - p0 + group) * oc_n];
         for o in (0..oc_n).step_by(2) {
-            let r = ctx.tile(buf, ctx.src.data, at, o);
+            let r = ctx.tile::<PACKED>(buf, ctx.src.data, at, o);
             for (j, px) in o_px.chunks_exact_mut(oc_n).enumerate() {
                 px[o] = r[j] as i8;
                 if let Some(v) = px.get_mut(o + 1) {
@@ -666,7 +693,7 @@ fn tiles_along_rows<T: Tile>(
 
 /// Output rows `rows` of a fused 2×2 pool: one tile per pooled pixel (its 2×2 window).
 #[inline(always)]
-fn tiles_pooled<T: Tile>(
+fn tiles_pooled<T: Tile, const PACKED: bool>(
     ctx: &TileCtx<'_, '_, T>,
     pool: Pool,
     rows: (usize, usize),
@@ -681,7 +708,7 @@ fn tiles_pooled<T: Tile>(
             let at_out = ((py - rows.0) * pw + px) * oc_n;
             let o_px = &mut out[at_out..at_out + oc_n];
             for o in (0..oc_n).step_by(2) {
-                let r = ctx.tile(buf, ctx.src.data, at, o);
+                let r = ctx.tile::<PACKED>(buf, ctx.src.data, at, o);
                 let v = |h: usize| core::array::from_fn(|j| r[h + j] as i8);
                 o_px[o] = combine(pool, v(0));
                 if let Some(slot) = o_px.get_mut(o + 1) {
