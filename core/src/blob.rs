@@ -501,12 +501,16 @@ macro_rules! packed_weights {
             }
             /// Every weight unpacked, in stored order.
             pub fn weight_values(&self) -> impl Iterator<Item = i8> + '_ {
-                let (n, rows) = (self.row_len(), self.weights.len() / self.row_bytes().max(1));
-                let int8 = self.weights_i8().unwrap_or(&[]);
-                let packed = if int8.is_empty() { rows } else { 0 };
-                int8.iter()
-                    .copied()
-                    .chain((0..packed).flat_map(move |o| (0..n).map(move |i| self.weight(o, i))))
+                // int8: the stored bytes; packed: each row unpacked.
+                let int8 = self.weights_i8();
+                let packed_rows = match int8 {
+                    Some(_) => 0,
+                    None => self.weights.len() / self.row_bytes().max(1),
+                };
+                let n = self.row_len();
+                let unpacked =
+                    (0..packed_rows).flat_map(move |o| (0..n).map(move |i| self.weight(o, i)));
+                int8.unwrap_or(&[]).iter().copied().chain(unpacked)
             }
             /// The packed bytes of output row `o`.
             pub(crate) fn row(&self, o: usize) -> &'a [u8] {

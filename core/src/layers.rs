@@ -288,9 +288,9 @@ fn conv2d_first_avx2(
     // Each channel's taps as int16 pairs, one plain store per pair (this runs once per call,
     // that is per streamed step).
     let mut wq = [[[0i32; 8]; 8]; 16];
-    let mut unpacked = [0i8; 32];
+    let (int8, mut unpacked) = (d.weights_i8(), [0i8; 32]);
     for o in 0..oc_n {
-        let row = match d.weights_i8() {
+        let row = match int8 {
             Some(weights) => &weights[o * taps..(o + 1) * taps],
             None => {
                 crate::packing::unpack(d.weight_bits, d.row(o), 0, &mut unpacked[..taps]);
@@ -1013,21 +1013,15 @@ mod tests {
                 _ if extreme => [-127, 127][rng.below(2) as usize],
                 _ => rng.i8(),
             });
-            // The layer's stored bytes: rows of `k` weights packed as FORMAT.md specifies.
-            let mut wts = [0u8; 576 * 17];
-            let row_bytes = (k * bits).div_ceil(8);
-            for o in 0..oc_n {
-                for i in 0..k {
-                    let v = vals[o * k + i];
-                    let code = match bits {
-                        4 => v as u8 & 0xf,
-                        2 => ((v + 3) / 2) as u8,
-                        _ => v as u8,
-                    };
-                    let bit = i * bits;
-                    wts[o * row_bytes + bit / 8] |= code << (bit % 8);
-                }
+            // The layer's stored bytes: rows of `k` weights packed (the byte layout itself is
+            // pinned by `packing`'s tests).
+            let mut packed = std::vec::Vec::new();
+            for row in vals[..k * oc_n].chunks(k) {
+                crate::packing::pack_row(bits as u8, row, &mut packed).unwrap();
             }
+            let row_bytes = crate::packing::row_bytes(k, bits as u8);
+            let mut wts = [0u8; 576 * 17];
+            wts[..packed.len()].copy_from_slice(&packed);
             let input: [i8; 4096] = core::array::from_fn(|_| if extreme { -128 } else { rng.i8() });
             let mut bias = [0u8; 4 * 17];
             let mut mult = [0u8; 4 * 17];

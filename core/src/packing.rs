@@ -106,7 +106,17 @@ mod tests {
                 }
             }
         }
+        // The byte layout FORMAT.md specifies: least significant bits first, 4 bits as two's
+        // complement nibbles, 2 bits as the code (w + 3) / 2; a row ends on a byte boundary.
         let mut v = Vec::new();
+        pack_row(4, &[1, -1, -8], &mut v).unwrap();
+        assert_eq!(v, [0xf1, 0x08]);
+        v.clear();
+        pack_row(2, &[-3, -1, 1, 3, 1], &mut v).unwrap();
+        assert_eq!(v, [0b1110_0100, 0b10]);
+        v.clear();
+        pack_row(8, &[-128, 127], &mut v).unwrap();
+        assert_eq!(v, [0x80, 0x7f]);
         assert_eq!(pack_row(4, &[3, 8], &mut v), Err(8));
         assert_eq!(pack_row(2, &[1, 0], &mut v), Err(0));
         assert_eq!(pack_row(2, &[-3, 4], &mut v), Err(4));

@@ -108,12 +108,12 @@ const MAX_WINDOW: usize = sumi_core::MAX_WINDOW;
 
 impl Arch {
     /// Bits per weight of dense layer `i`: 8 unless [`Arch::dense_bits`] says 4 or 2.
-    pub fn bits(&self, i: usize) -> u8 {
+    pub fn dense_weight_bits(&self, i: usize) -> u8 {
         lookup_bits(&self.dense_bits, i)
     }
 
     /// Bits per weight of convolution `i`: 8 unless [`Arch::conv_bits`] says 4 or 2.
-    pub fn conv_bits(&self, i: usize) -> u8 {
+    pub fn conv_weight_bits(&self, i: usize) -> u8 {
         lookup_bits(&self.conv_bits, i)
     }
 
@@ -282,7 +282,7 @@ impl Arch {
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                let bits = match self.conv_bits(i) {
+                let bits = match self.conv_weight_bits(i) {
                     8 => String::new(),
                     b => format!(":{b}"),
                 };
@@ -293,7 +293,7 @@ impl Arch {
             .dense
             .iter()
             .enumerate()
-            .map(|(i, d)| match self.bits(i) {
+            .map(|(i, d)| match self.dense_weight_bits(i) {
                 8 => d.to_string(),
                 b => format!("{d}:{b}"),
             })
@@ -316,7 +316,7 @@ impl Arch {
                     "conv{k}x{k} {}→{}{}{} relu{}",
                     c.in_c,
                     c.out_c,
-                    match self.conv_bits(i) {
+                    match self.conv_weight_bits(i) {
                         8 => String::new(),
                         b => format!(" {b}-bit"),
                     },
@@ -333,7 +333,7 @@ impl Arch {
         let mut fan_in = self.flat_len();
         for (i, &o) in self.dense.iter().enumerate() {
             let last = i + 1 == self.dense.len();
-            let bits = match self.bits(i) {
+            let bits = match self.dense_weight_bits(i) {
                 8 => String::new(),
                 b => format!(" {b}-bit"),
             };
@@ -400,8 +400,12 @@ impl Net {
             bn,
             pool: MaxPool2dConfig::new([2, 2]).init(),
             pool_after: arch.convs.iter().map(|c| c.pool).collect(),
-            dense_bits: (0..arch.dense.len()).map(|i| arch.bits(i)).collect(),
-            conv_bits: (0..arch.convs.len()).map(|i| arch.conv_bits(i)).collect(),
+            dense_bits: (0..arch.dense.len())
+                .map(|i| arch.dense_weight_bits(i))
+                .collect(),
+            conv_bits: (0..arch.convs.len())
+                .map(|i| arch.conv_weight_bits(i))
+                .collect(),
         }
     }
 
@@ -593,10 +597,17 @@ mod tests {
         assert_eq!(Preset::Default.arch().spec(), "16,32p,32,40p/56,10");
         // Sub-byte dense weights: `:4` / `:2` after a dense width, written back the same way.
         let q = Arch::parse("12p,20p/32:4,10:2", 0, false).unwrap();
-        assert_eq!((q.bits(0), q.bits(1)), (4, 2));
+        assert_eq!((q.dense_weight_bits(0), q.dense_weight_bits(1)), (4, 2));
         assert_eq!(q.spec(), "12p,20p/32:4,10:2");
         let c = Arch::parse("8, 16p:4, 24:2 / 10:2", 0, false).unwrap();
-        assert_eq!((c.conv_bits(0), c.conv_bits(1), c.conv_bits(2)), (8, 4, 2));
+        assert_eq!(
+            (
+                c.conv_weight_bits(0),
+                c.conv_weight_bits(1),
+                c.conv_weight_bits(2)
+            ),
+            (8, 4, 2)
+        );
         assert_eq!(c.spec(), "8,16p:4,24:2/10:2");
         assert!(
             Arch::parse("8p:4/10", 0, true)

@@ -207,7 +207,7 @@ pub fn quantize(model: &Net, arch: &Arch, cal: &Calibration) -> Result<QModel> {
                 }
             }
         }
-        let bits = arch.conv_bits(li);
+        let bits = arch.conv_weight_bits(li);
         let (q, sw) = quantize_rows(&ohwi, o_n, bits);
         let s_out = cal.max[li] / 255.0;
         let (bias, rq) = bias_and_rq(&b, &q, &sw, s_in, zp_in, s_out)?;
@@ -263,7 +263,7 @@ pub fn quantize(model: &Net, arch: &Arch, cal: &Calibration) -> Result<QModel> {
             Some(b) => floats(b.val())?,
             None => vec![0.0; out_f],
         };
-        let bits = arch.bits(di);
+        let bits = arch.dense_weight_bits(di);
         let (q, sw) = quantize_rows(&rows, out_f, bits);
         let last = di + 1 == n_dense;
         let s_out = if last {
