@@ -22,7 +22,7 @@
 //! | [`preprocess`](mod@preprocess) | canvas → 28×28 MNIST convention (polarity, crop, 20×20 fit, centre of mass) | [`preprocess()`], [`PreprocessInfo`], [`PreprocessError`] |
 //! | `simd` | per-ISA micro-kernels (a 4 pixels × 2 channels tile): portable, SSE2 and AVX2 (chosen at run time), Cortex-M DSP (SMLAD), aarch64 NEON and SDOT | `set_avx2_allowed` (x86-64) |
 //! | `crc` | CRC-32 (IEEE) used by the blob | [`blob::crc32`] |
-//! | [`models`] | the embedded default model blob | `models::DEFAULT` |
+//! | [`models`] | the bundled model blobs (default, tiny, micro) | `models::DEFAULT`, `models::BUNDLED`, `models::bundled` |
 //!
 //! ```
 //! use sumi_core::{Model, models};

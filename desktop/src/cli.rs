@@ -12,10 +12,13 @@ use crate::state::{FullTestSet, Options};
 #[derive(Debug, Parser)]
 #[command(name = "sumi", version, about)]
 pub struct Cli {
-    /// Model blob to use instead of the embedded default. A bad blob shows the error and the
-    /// app keeps the default model.
+    /// Model blob to use instead of the bundled one. A bad blob shows the error and the app
+    /// keeps the bundled model.
     #[arg(long, value_name = "FILE")]
     pub model: Option<PathBuf>,
+    /// Bundled model to start with (the model panel switches between them).
+    #[arg(long, value_name = "NAME", default_value = "default", value_parser = bundled_name)]
+    pub bundled: sumi_core::models::Bundled,
     /// Directory holding the MNIST files, for the full 10,000-image test set (else $MNIST_DIR,
     /// else the sumi cache if it holds files; else 1,000 embedded test images are used).
     #[arg(long, value_name = "DIR")]
@@ -43,6 +46,7 @@ impl Cli {
     pub fn options(self) -> Options {
         Options {
             lang: Lang::detect(self.lang, |k| std::env::var(k).ok()),
+            bundled: Some(self.bundled),
             model: self.model,
             data_dir: self.data_dir,
             full_test_set: FullTestSet::Background,
@@ -54,6 +58,17 @@ impl Cli {
                 .then(|| std::time::Duration::from_secs(self.kiosk_idle)),
         }
     }
+}
+
+/// `--bundled`: a name from `sumi_core::models::BUNDLED`.
+fn bundled_name(name: &str) -> Result<sumi_core::models::Bundled, String> {
+    sumi_core::models::bundled(name).ok_or_else(|| {
+        let names: Vec<&str> = sumi_core::models::BUNDLED.iter().map(|b| b.name).collect();
+        format!(
+            "no bundled model is called {name:?}; choose one of {}",
+            names.join(", ")
+        )
+    })
 }
 
 #[cfg(test)]
@@ -80,6 +95,20 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("unknown language"), "{err}");
+    }
+
+    #[test]
+    fn bundled_model_by_name() {
+        let o = Cli::try_parse_from(["sumi"]).unwrap().options();
+        assert_eq!(o.bundled.map(|b| b.name), Some("default"));
+        let o = Cli::try_parse_from(["sumi", "--bundled", "micro"])
+            .unwrap()
+            .options();
+        assert_eq!(o.bundled, sumi_core::models::bundled("micro"));
+        let err = Cli::try_parse_from(["sumi", "--bundled", "huge"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("default, tiny, micro"), "{err}");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use web_time::Instant;
 use slint::{ComponentHandle, Timer, TimerMode};
 
 use crate::canvas::Point;
-use crate::model::{AnalyseError, Analysis, LoadedModel};
+use crate::model::{AnalyseError, Analysis, LoadedModel, ModelError, ModelSource};
 use crate::state::{self, Options, State};
 use crate::view;
 use crate::{AppWindow, Ui};
@@ -113,6 +113,8 @@ impl Controller {
         ui.on_next_random(move || c.next_random());
         let c = self.clone();
         ui.on_next_mistake(move || c.next_mistake());
+        let c = self.clone();
+        ui.on_select_model(move |i| c.select_model(i));
 
         if self.state.borrow().pending_samples.is_some() {
             let me = self.me.clone();
@@ -403,10 +405,39 @@ impl Controller {
 
     // ---- model ---------------------------------------------------------------------------
 
+    /// Switches to the `i`-th bundled model (`sumi_core::models::BUNDLED`), as the model panel's
+    /// choice does. Choosing the model in use, or an index that is not a bundled model (the
+    /// entry of a `--model` file), changes nothing.
+    pub fn select_model(&self, i: i32) {
+        self.active();
+        let chosen = usize::try_from(i)
+            .ok()
+            .and_then(|i| sumi_core::models::BUNDLED.get(i).copied());
+        let in_use = self
+            .state
+            .borrow()
+            .model_info
+            .as_ref()
+            .map(|m| m.source.clone());
+        match chosen {
+            Some(b) if in_use != Some(ModelSource::Bundled(b.name)) => {
+                // The bundled blobs are tested: this cannot fail, but would show why if it did.
+                let _ = self.install(LoadedModel::bundled(b));
+            }
+            // Keep the panel showing the model in use.
+            _ => self.with_ui(view::model::render),
+        }
+    }
+
     /// Loads another model blob. On failure the error dialog shows the core's message and the
     /// current model stays in use.
     pub fn load_model_file(&self, path: &Path) -> Result<(), String> {
-        let result = LoadedModel::from_file(path);
+        self.install(LoadedModel::from_file(path))
+    }
+
+    /// Puts a newly loaded model in use (the sample and the drawing are classified again), or
+    /// shows why it could not be loaded and keeps the current one.
+    fn install(&self, result: Result<LoadedModel, ModelError>) -> Result<(), String> {
         let outcome = {
             let mut st = self.state.borrow_mut();
             match result {

@@ -66,8 +66,8 @@ pub enum AnalyseError {
 /// Where the model came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ModelSource {
-    /// `sumi_core::models::DEFAULT`.
-    Embedded,
+    /// One of `sumi_core::models::BUNDLED`, by name (`default` at start-up).
+    Bundled(&'static str),
     /// A blob file given with `--model`.
     File(PathBuf),
 }
@@ -155,11 +155,13 @@ impl std::fmt::Debug for LoadedModel {
 impl LoadedModel {
     /// The embedded default model (`sumi_core::models::DEFAULT`).
     pub fn embedded() -> Result<Self, ModelError> {
-        Self::from_static(
-            sumi_core::models::DEFAULT,
-            ModelSource::Embedded,
-            "the embedded default model",
-        )
+        Self::bundled(sumi_core::models::BUNDLED[0])
+    }
+
+    /// One of the bundled models (`sumi_core::models::BUNDLED`).
+    pub fn bundled(b: sumi_core::models::Bundled) -> Result<Self, ModelError> {
+        let origin = format!("the embedded {} model", b.name);
+        Self::from_static(b.blob, ModelSource::Bundled(b.name), &origin)
     }
 
     /// Loads and validates a blob file.
@@ -319,6 +321,23 @@ mod tests {
         p[9] = 0.40;
         p[1] = 0.15;
         assert_eq!(top2(&p), (4, 9));
+    }
+
+    #[test]
+    fn every_bundled_model_loads_and_reads_a_drawn_one() {
+        let mut canvas = vec![0u8; 100 * 100];
+        for y in 20..80 {
+            for x in 46..54 {
+                canvas[y * 100 + x] = 255;
+            }
+        }
+        for b in sumi_core::models::BUNDLED {
+            let mut m = LoadedModel::bundled(b).unwrap();
+            assert_eq!(m.info().source, ModelSource::Bundled(b.name));
+            let a = m.analyse(&canvas, 100, 100).unwrap();
+            assert_eq!(a.prediction.class(), 1, "{}", b.name);
+            assert!(!m.feature_layers().is_empty(), "{}", b.name);
+        }
     }
 
     #[test]

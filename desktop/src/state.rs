@@ -38,7 +38,9 @@ pub enum FullTestSet {
 pub struct Options {
     /// UI language.
     pub lang: Lang,
-    /// A model blob to load instead of the embedded default.
+    /// The bundled model to start with (None: `default`).
+    pub bundled: Option<sumi_core::models::Bundled>,
+    /// A model blob to load instead of the bundled one.
     pub model: Option<PathBuf>,
     /// `--data-dir` for the MNIST test set.
     pub data_dir: Option<PathBuf>,
@@ -85,12 +87,13 @@ pub struct State {
 }
 
 impl State {
-    /// The state at start-up: the embedded model (or `options.model`), the embedded test images,
+    /// The state at start-up: the bundled model (or `options.model`), the embedded test images,
     /// and the full test set loaded now, in a background thread, or not at all
     /// ([`Options::full_test_set`]). Errors are kept for the window to show.
     pub(crate) fn new(options: &Options) -> State {
         let mut error = None;
-        let mut model = match LoadedModel::embedded() {
+        let bundled = options.bundled.unwrap_or(sumi_core::models::BUNDLED[0]);
+        let mut model = match LoadedModel::bundled(bundled) {
             Ok(m) => Some(m),
             Err(e) => {
                 error = Some(e.to_string());

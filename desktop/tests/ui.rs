@@ -315,3 +315,80 @@ fn a_bad_data_dir_is_reported_in_the_window() {
     assert!(text.contains("1,000"), "{text}");
     assert!(app.controller().state().samples_error().is_some());
 }
+
+/// Issue 13: the model panel switches between the bundled models; the drawing and the test
+/// image are classified again by the model chosen.
+#[test]
+fn the_model_panel_switches_between_the_bundled_models() {
+    let app = app();
+    let ui = ui(&app);
+    let names = |ui: &Ui| slint::Model::iter(&ui.get_model_choices()).collect::<Vec<_>>();
+    assert_eq!(names(&ui), ["default", "tiny", "micro"]);
+    assert_eq!(ui.get_model_choice(), 0);
+    let combo = ElementHandle::find_by_accessible_label(app.window(), "model choice")
+        .next()
+        .expect("the model choice is in the model panel");
+    assert_eq!(combo.accessible_value().as_deref(), Some("default"));
+    draw(&app, ONE);
+    assert_eq!(predicted(&app).as_deref(), Some("1"));
+    let default_size = ui.get_model_size();
+    for (i, name) in [(2, "micro"), (1, "tiny"), (0, "default")] {
+        // What choosing an entry of the combo box does.
+        ui.set_model_choice(i);
+        ui.invoke_select_model(i);
+        let bundled = sumi_core::models::bundled(name).unwrap();
+        let model = sumi_core::Model::from_bytes(bundled.blob).unwrap();
+        let grouped = |n: u64| sumi_desktop::i18n::group_digits(n);
+        assert_eq!(
+            ui.get_model_size(),
+            grouped(bundled.blob.len() as u64).as_str()
+        );
+        assert_eq!(
+            ui.get_model_params(),
+            grouped(u64::from(model.params())).as_str()
+        );
+        assert_eq!(ui.get_model_choice(), i);
+        assert_eq!(combo.accessible_value().as_deref(), Some(name));
+        // The drawing was classified again by the new model.
+        assert_eq!(predicted(&app).as_deref(), Some("1"), "{name}");
+        let st = app.controller().state();
+        let logits = st.analysis().unwrap().prediction.logits().to_vec();
+        let mut arena = vec![0; model.arena_bytes()];
+        let input = st.analysis().unwrap().input;
+        assert_eq!(
+            logits,
+            model.predict(&input, &mut arena).unwrap().logits(),
+            "{name}"
+        );
+    }
+    assert_eq!(ui.get_model_size(), default_size);
+    // Out of range: nothing changes.
+    app.controller().select_model(7);
+    assert_eq!(ui.get_model_choice(), 0);
+    assert!(!ui.get_error_visible());
+}
+
+/// A model given with `--model` is listed after the bundled ones while it is in use.
+#[test]
+fn a_model_file_is_listed_after_the_bundled_models() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sumi-desktop-ui");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("my-micro.sumi");
+    std::fs::write(&file, sumi_core::models::MICRO).unwrap();
+    let app = app_with(Options {
+        model: Some(file),
+        ..test_options()
+    });
+    let ui = ui(&app);
+    let names = slint::Model::iter(&ui.get_model_choices()).collect::<Vec<_>>();
+    assert_eq!(names, ["default", "tiny", "micro", "my-micro.sumi"]);
+    assert_eq!(ui.get_model_choice(), 3);
+    ui.invoke_select_model(1);
+    assert_eq!(ui.get_model_choice(), 1);
+    let names = slint::Model::iter(&ui.get_model_choices()).collect::<Vec<_>>();
+    assert_eq!(
+        names,
+        ["default", "tiny", "micro"],
+        "the file is no longer in use"
+    );
+}

@@ -1,15 +1,35 @@
 //! The model panel (`ui/model-panel.slint`) and the dialog shown when a model fails to load.
 #![forbid(unsafe_code)]
 
-use slint::{ComponentHandle, SharedString};
+use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 
 use crate::i18n::group_digits;
+use crate::model::ModelSource;
 use crate::state::State;
 use crate::{AppWindow, Ui};
 
-/// The model's facts and the time of the last inference.
+/// The choice of model (the bundled ones, plus the file given with `--model` when that is in
+/// use), the model's facts and the time of the last inference.
 pub(crate) fn render(w: &AppWindow, st: &State) {
     let ui = w.global::<Ui>();
+    let bundled = sumi_core::models::BUNDLED;
+    let mut choices: Vec<SharedString> = bundled.iter().map(|b| b.name.into()).collect();
+    let source = st.model_info.as_ref().map(|i| &i.source);
+    let choice = match source {
+        Some(ModelSource::Bundled(name)) => bundled.iter().position(|b| b.name == *name),
+        Some(ModelSource::File(path)) => {
+            let name = path.file_name().unwrap_or(path.as_os_str());
+            choices.push(name.to_string_lossy().as_ref().into());
+            Some(bundled.len())
+        }
+        None => None,
+    };
+    // Rendered after every prediction: the list is only replaced when it changes.
+    let shown = ui.get_model_choices();
+    if !slint::Model::iter(&shown).eq(choices.iter().cloned()) {
+        ui.set_model_choices(ModelRc::new(VecModel::from(choices)));
+    }
+    ui.set_model_choice(choice.map_or(-1, |c| c as i32));
     // "" is shown as "n/a" (translated in the .slint file).
     let acc = |a: Option<f32>| a.map_or(String::new(), |a| format!("{:.2}%", a * 100.0));
     match &st.model_info {
