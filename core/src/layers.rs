@@ -396,7 +396,7 @@ struct TileCtx<'a, 'd, T> {
     d: &'a ConvDesc<'d>,
     src: Rows<'a>,
     zp_in: i8,
-    /// The int8 weights (empty for sub-byte weights, which `tile_unpacked` reads).
+    /// The int8 weights (empty for sub-byte weights, which `tiles_packed` unpacks).
     weights: &'a [i8],
     k: usize,
     kp: usize,
@@ -437,25 +437,11 @@ impl<T: Tile> TileCtx<'_, '_, T> {
         [0; 4]
     }
 
-    /// The requantized 4×2 tile of channels (o, o + 1): receptive fields read in place from
-    /// `data` at `at` ([`Self::acc_direct`]) or gathered in `buf` ([`Self::acc_gathered`]).
-    /// `PACKED` (sub-byte weights, `tile_unpacked`) is a constant, so the int8 tile loops hold
-    /// no trace of the packed path.
+    /// The requantized 4×2 tile of channels (o, o + 1) of int8 weights: receptive fields read
+    /// in place from `data` at `at` ([`Self::acc_direct`]) or gathered in `buf`
+    /// ([`Self::acc_gathered`]).
     #[inline(always)]
-    fn tile<const PACKED: bool>(
-        &self,
-        buf: &[i8],
-        data: &[i8],
-        at: [usize; 4],
-        o: usize,
-    ) -> [i32; 8] {
-        if PACKED {
-            return match self.kp {
-                ..=64 => tile_unpacked::<64, T>(self, buf, data, at, o),
-                65..=160 => tile_unpacked::<160, T>(self, buf, data, at, o),
-                _ => tile_unpacked::<MAX_WINDOW, T>(self, buf, data, at, o),
-            };
-        }
+    fn tile(&self, buf: &[i8], data: &[i8], at: [usize; 4], o: usize) -> [i32; 8] {
         let weights = self.weights;
         let acc = if self.direct {
             let (o1, k) = ((o + 1).min(self.oc_n - 1), self.k);
@@ -552,31 +538,95 @@ impl<T: Tile> TileCtx<'_, '_, T> {
     }
 }
 
-/// [`TileCtx::tile`] for sub-byte weights: rows `o` and `o + 1` unpacked into int8 on the
-/// stack (`N` bytes each, zero beyond `k` as gathered patches are), then the same micro-kernel
-/// on them: the accumulators are those of the same weights stored as int8. Out of line, so that
-/// only the buffer of the size in use is on the stack, and only while such a layer runs.
-#[inline(never)]
-fn tile_unpacked<const N: usize, T: Tile>(
-    ctx: &TileCtx<'_, '_, T>,
-    buf: &[i8],
-    data: &[i8],
-    at: [usize; 4],
-    o: usize,
-) -> [i32; 8] {
+/// One way of computing the requantized 4×2 tile of channels (o, o + 1) whose receptive fields
+/// [`TileCtx::fields`] located (in place, or gathered in `buf`). A trait with always-inlined
+/// methods rather than a closure: the tile loops must compile to the same code as if the
+/// kernel were written in them.
+trait TileKernel {
+    fn tile(&self, buf: &[i8], at: [usize; 4], o: usize) -> [i32; 8];
+}
+
+/// int8 weights, read where they are in the blob.
+impl<T: Tile> TileKernel for TileCtx<'_, '_, T> {
+    #[inline(always)]
+    fn tile(&self, buf: &[i8], at: [usize; 4], o: usize) -> [i32; 8] {
+        TileCtx::tile(self, buf, self.src.data, at, o)
+    }
+}
+
+/// Sub-byte weights of one channel pair, unpacked once; fields read in place.
+struct InPlace<'c, 'a, 'd, T> {
+    ctx: &'c TileCtx<'a, 'd, T>,
+    w: [&'c [i8]; 2],
+}
+
+impl<T: Tile> TileKernel for InPlace<'_, '_, '_, T> {
+    #[inline(always)]
+    fn tile(&self, _: &[i8], at: [usize; 4], o: usize) -> [i32; 8] {
+        let ctx = self.ctx;
+        ctx.finish(ctx.acc_direct(ctx.src.data, at, self.w[0], self.w[1]), o)
+    }
+}
+
+/// Sub-byte weights unpacked per tile (`N`-byte rows) for gathered fields.
+struct Gathered<'c, 'a, 'd, T, const N: usize>(&'c TileCtx<'a, 'd, T>);
+
+impl<T: Tile, const N: usize> TileKernel for Gathered<'_, '_, '_, T, N> {
+    #[inline(always)]
+    fn tile(&self, buf: &[i8], _: [usize; 4], o: usize) -> [i32; 8] {
+        let (ctx, kp) = (self.0, self.0.kp);
+        let w = unpack_pair::<N, T>(ctx, o);
+        let acc = ctx
+            .t
+            .dot_4x2(ctx.patches(buf), &w[0][..kp], &w[1][..kp], kp);
+        ctx.finish(acc, o)
+    }
+}
+
+/// The two weight rows of channels (o, o + 1) of sub-byte weights, unpacked into int8 (`N`
+/// bytes each, zero beyond `k` as gathered patches are): run on them, the micro-kernels give
+/// the accumulators of the same weights stored as int8.
+#[inline(always)]
+fn unpack_pair<const N: usize, T>(ctx: &TileCtx<'_, '_, T>, o: usize) -> [[i8; N]; 2] {
     let o1 = (o + 1).min(ctx.oc_n - 1);
     let mut rows = [[0i8; N]; 2];
     for (row, o) in rows.iter_mut().zip([o, o1]) {
         crate::packing::unpack(ctx.d.weight_bits, ctx.d.row(o), 0, &mut row[..ctx.k]);
     }
-    let acc = if ctx.direct {
-        ctx.acc_direct(data, at, &rows[0][..ctx.k], &rows[1][..ctx.k])
-    } else {
-        let kp = ctx.kp;
-        ctx.t
-            .dot_4x2(ctx.patches(buf), &rows[0][..kp], &rows[1][..kp], kp)
-    };
-    ctx.finish(acc, o)
+    rows
+}
+
+/// Sub-byte weights, receptive fields read in place: channel pairs outside, tiles inside, so
+/// each pair's rows are unpacked once per call (not once per tile); locating a tile's fields in
+/// place costs a few additions. Out of line, so that only the buffer of the size in use is on
+/// the stack, and only while such a layer runs.
+#[inline(never)]
+fn tiles_unpacked_in_place<const N: usize, T: Tile>(
+    ctx: &TileCtx<'_, '_, T>,
+    rows: (usize, usize),
+    out: &mut [i8],
+    buf: &mut [i8],
+) {
+    for o in (0..ctx.oc_n).step_by(2) {
+        let w = unpack_pair::<N, T>(ctx, o);
+        let kernel = InPlace {
+            ctx,
+            w: [&w[0][..ctx.k], &w[1][..ctx.k]],
+        };
+        tiles(ctx, rows, out, buf, o..o + 2, &kernel);
+    }
+}
+
+/// Sub-byte weights, gathered receptive fields: per tile, each channel pair's rows unpacked
+/// (re-gathering the four patches per channel pair would cost more). Out of line, as above.
+#[inline(never)]
+fn tiles_unpacked_gathered<const N: usize, T: Tile>(
+    ctx: &TileCtx<'_, '_, T>,
+    rows: (usize, usize),
+    out: &mut [i8],
+    buf: &mut [i8],
+) {
+    tiles(ctx, rows, out, buf, 0..ctx.oc_n, &Gathered::<T, N>(ctx));
 }
 
 /// Convolution over tiles of 4 output pixels (4 along a row, or the 2×2 window of a fused
@@ -637,14 +687,29 @@ fn conv2d_tiled<T: Tile>(
     if d.weight_bits < 8 {
         return tiles_packed(&ctx, rows, out, scratch);
     }
-    match d.pool {
-        Pool::None => tiles_along_rows::<T, false>(&ctx, rows, out, scratch),
-        pool => tiles_pooled::<T, false>(&ctx, pool, rows, out, scratch),
+    tiles(&ctx, rows, out, scratch, 0..ctx.oc_n, &ctx);
+}
+
+/// Output rows `rows`, channels `channels` (pairs from its start), tile by tile: along the rows,
+/// or one tile per pooled pixel; `kernel` computes each tile.
+#[inline(always)]
+fn tiles<T: Tile>(
+    ctx: &TileCtx<'_, '_, T>,
+    rows: (usize, usize),
+    out: &mut [i8],
+    buf: &mut [i8],
+    channels: core::ops::Range<usize>,
+    kernel: &impl TileKernel,
+) {
+    match ctx.d.pool {
+        Pool::None => tiles_along_rows(ctx, rows, out, buf, channels, kernel),
+        pool => tiles_pooled(ctx, pool, rows, out, buf, channels, kernel),
     }
 }
 
-/// [`conv2d_tiled`]'s loops for sub-byte weights. Out of line, so that the int8 loops are
-/// compiled (registers, inlining) as if the packed ones did not exist.
+/// [`conv2d_tiled`]'s loops for sub-byte weights, by the size of the unpacked rows' buffer.
+/// Out of line, so that the int8 loops are compiled (registers, inlining) as if the packed ones
+/// did not exist.
 #[inline(never)]
 fn tiles_packed<T: Tile>(
     ctx: &TileCtx<'_, '_, T>,
@@ -652,20 +717,26 @@ fn tiles_packed<T: Tile>(
     out: &mut [i8],
     scratch: &mut [i8],
 ) {
-    match ctx.d.pool {
-        Pool::None => tiles_along_rows::<T, true>(ctx, rows, out, scratch),
-        pool => tiles_pooled::<T, true>(ctx, pool, rows, out, scratch),
+    match (ctx.direct, ctx.kp) {
+        (true, ..=64) => tiles_unpacked_in_place::<64, T>(ctx, rows, out, scratch),
+        (true, 65..=160) => tiles_unpacked_in_place::<160, T>(ctx, rows, out, scratch),
+        (true, _) => tiles_unpacked_in_place::<MAX_WINDOW, T>(ctx, rows, out, scratch),
+        (false, ..=64) => tiles_unpacked_gathered::<64, T>(ctx, rows, out, scratch),
+        (false, 65..=160) => tiles_unpacked_gathered::<160, T>(ctx, rows, out, scratch),
+        (false, _) => tiles_unpacked_gathered::<MAX_WINDOW, T>(ctx, rows, out, scratch),
     }
 }
 
-/// Output rows `rows` without pooling: tiles of four consecutive output pixels in row-major
-/// order (a tile may wrap to the next row), so only the very last tile can be partial.
+/// [`tiles`] without pooling: tiles of four consecutive output pixels in row-major order (a
+/// tile may wrap to the next row), so only the very last tile can be partial.
 #[inline(always)]
-fn tiles_along_rows<T: Tile, const PACKED: bool>(
+fn tiles_along_rows<T: Tile>(
     ctx: &TileCtx<'_, '_, T>,
     rows: (usize, usize),
     out: &mut [i8],
     buf: &mut [i8],
+    channels: core::ops::Range<usize>,
+    kernel: &impl TileKernel,
 ) {
     let (cw, oc_n) = (ctx.cw, ctx.oc_n);
     let (p0, p1) = (rows.0 * cw, rows.1 * cw);
@@ -679,8 +750,8 @@ fn tiles_along_rows<T: Tile, const PACKED: bool>(
             }),
         );
         let o_px = &mut out[(first - p0) * oc_n..(first - p0 + group) * oc_n];
-        for o in (0..oc_n).step_by(2) {
-            let r = ctx.tile::<PACKED>(buf, ctx.src.data, at, o);
+        for o in channels.clone().step_by(2) {
+            let r = kernel.tile(buf, at, o);
             for (j, px) in o_px.chunks_exact_mut(oc_n).enumerate() {
                 px[o] = r[j] as i8;
                 if let Some(v) = px.get_mut(o + 1) {
@@ -691,14 +762,16 @@ fn tiles_along_rows<T: Tile, const PACKED: bool>(
     }
 }
 
-/// Output rows `rows` of a fused 2×2 pool: one tile per pooled pixel (its 2×2 window).
+/// [`tiles`] of a fused 2×2 pool: one tile per pooled pixel (its 2×2 window).
 #[inline(always)]
-fn tiles_pooled<T: Tile, const PACKED: bool>(
+fn tiles_pooled<T: Tile>(
     ctx: &TileCtx<'_, '_, T>,
     pool: Pool,
     rows: (usize, usize),
     out: &mut [i8],
     buf: &mut [i8],
+    channels: core::ops::Range<usize>,
+    kernel: &impl TileKernel,
 ) {
     let (pw, oc_n) = (ctx.cw / 2, ctx.oc_n);
     for py in rows.0..rows.1 {
@@ -707,8 +780,8 @@ fn tiles_pooled<T: Tile, const PACKED: bool>(
             let at = ctx.fields(buf, [(y, x), (y, x + 1), (y + 1, x), (y + 1, x + 1)]);
             let at_out = ((py - rows.0) * pw + px) * oc_n;
             let o_px = &mut out[at_out..at_out + oc_n];
-            for o in (0..oc_n).step_by(2) {
-                let r = ctx.tile::<PACKED>(buf, ctx.src.data, at, o);
+            for o in channels.clone().step_by(2) {
+                let r = kernel.tile(buf, at, o);
                 let v = |h: usize| core::array::from_fn(|j| r[h + j] as i8);
                 o_px[o] = combine(pool, v(0));
                 if let Some(slot) = o_px.get_mut(o + 1) {
@@ -977,7 +1050,7 @@ mod tests {
     /// Every conv kernel this CPU has (AVX2, the four-patch dot path) equals the direct
     /// definition on random layers: windows from 1 to 576 taps, odd channel counts, both
     /// paddings, fused pools, ReLU, left and right shifts, extreme weights and inputs, int8 and
-    /// 4- and 2-bit weights (packed rows, unpacked per tile).
+    /// 4- and 2-bit weights (packed rows, unpacked per channel pair or per tile).
     #[test]
     fn every_conv_kernel_equals_the_definition() {
         let mut rng = Lcg(42);

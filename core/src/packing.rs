@@ -24,28 +24,64 @@ pub const fn row_bytes(n: usize, bits: u8) -> usize {
 }
 
 /// Weights `start .. start + out.len()` of a packed row, unpacked into `out`. `bits` is one of
-/// [`BITS`] and the row long enough (checked when the model loads).
+/// [`BITS`] and the row long enough (checked when the model loads). From a byte boundary (the
+/// kernels always start there) whole bytes are unpacked at once.
 #[inline]
 pub fn unpack(bits: u8, row: &[u8], start: usize, out: &mut [i8]) {
     match bits {
-        4 => {
-            for (i, w) in (start..).zip(out.iter_mut()) {
-                let b = row[i / 2];
-                // The nibble moved to the top, then an arithmetic shift: sign extension.
-                *w = ((if i % 2 == 0 { b << 4 } else { b & 0xf0 }) as i8) >> 4;
-            }
-        }
-        2 => {
-            for (i, w) in (start..).zip(out.iter_mut()) {
-                let c = (row[i / 4] >> (2 * (i % 4))) & 3;
-                *w = 2 * c as i8 - 3;
-            }
-        }
+        4 if start.is_multiple_of(2) => unpack_bytes(row, start, out, unpack4),
+        2 if start.is_multiple_of(4) => unpack_bytes(row, start, out, unpack2),
+        4 | 2 => unpack_each(bits, row, start, out),
         _ => {
             for (b, w) in row[start..start + out.len()].iter().zip(out.iter_mut()) {
                 *w = *b as i8;
             }
         }
+    }
+}
+
+/// [`unpack`] from the byte holding weight `start` on: `N` weights per byte by `f`, then the
+/// last, partial byte weight by weight.
+#[inline(always)]
+fn unpack_bytes<const N: usize>(row: &[u8], start: usize, out: &mut [i8], f: fn(u8) -> [i8; N]) {
+    let len = out.len();
+    let mut whole = out.chunks_exact_mut(N);
+    for (w, &b) in (&mut whole).zip(&row[start / N..]) {
+        w.copy_from_slice(&f(b));
+    }
+    let rest = whole.into_remainder();
+    let done = len - rest.len();
+    unpack_each((8 / N) as u8, row, start + done, rest);
+}
+
+/// The two 4-bit weights of byte `b`, low nibble first: each nibble moved to the top, then an
+/// arithmetic shift (sign extension).
+#[inline(always)]
+fn unpack4(b: u8) -> [i8; 2] {
+    [((b << 4) as i8) >> 4, (b as i8) >> 4]
+}
+
+/// The four 2-bit weights of byte `b`, lowest bits first, computed in one 32-bit word: code `c`
+/// becomes `2c − 3`, whose byte is `0b1` | `(c & 1) << 1` | `0xfc` if `c < 2` (no carries
+/// between the bytes).
+#[inline(always)]
+fn unpack2(b: u8) -> [i8; 4] {
+    const ONES: u32 = 0x0101_0101;
+    let b = u32::from(b);
+    // One code per byte.
+    let c = (b & 3) | ((b & 0xc) << 6) | ((b & 0x30) << 12) | ((b & 0xc0) << 18);
+    let v = ONES | ((c & ONES) << 1) | ((((c >> 1) & ONES) ^ ONES) * 0xfc);
+    v.to_le_bytes().map(|x| x as i8)
+}
+
+/// [`unpack`] one weight at a time (any `start`).
+fn unpack_each(bits: u8, row: &[u8], start: usize, out: &mut [i8]) {
+    for (i, w) in (start..).zip(out.iter_mut()) {
+        *w = if bits == 4 {
+            unpack4(row[i / 2])[i % 2]
+        } else {
+            unpack2(row[i / 4])[i % 4]
+        };
     }
 }
 
@@ -79,6 +115,26 @@ pub fn pack_row(bits: u8, row: &[i8], out: &mut alloc::vec::Vec<u8>) -> Result<(
 mod tests {
     use super::*;
     use alloc::vec::Vec;
+
+    /// The word-at-a-time unpacking of every byte against the definition of the codes.
+    #[test]
+    fn every_byte_unpacks_to_its_codes() {
+        for b in 0..=255u8 {
+            for j in 0..4 {
+                let c = (b >> (2 * j)) & 3;
+                assert_eq!(unpack2(b)[j], 2 * c as i8 - 3, "byte {b:#04x}, weight {j}");
+            }
+            for j in 0..2 {
+                let nibble = (b >> (4 * j)) & 0xf;
+                let w = if nibble < 8 {
+                    nibble as i8
+                } else {
+                    nibble as i8 - 16
+                };
+                assert_eq!(unpack4(b)[j], w, "byte {b:#04x}, weight {j}");
+            }
+        }
+    }
 
     #[test]
     fn every_representable_weight_round_trips_at_every_offset() {
