@@ -164,6 +164,22 @@ fn whole_map_plan_gives_the_same_logits_in_its_larger_arena() {
         model.observed_arena_bytes()
     );
     assert!(model.observed_arena_bytes() > 3 * model.arena_bytes());
+    // Per-layer instruction counts: one per layer, adding up to the inference's count.
+    let compute = &report["compute"];
+    let layers = compute["per_layer"].as_array().expect("per_layer");
+    assert_eq!(layers.len(), model.layers().count(), "{report}");
+    let mut sum = 0.0;
+    for (l, info) in layers.iter().zip(model.layers()) {
+        assert_eq!(l["macs"], info.macs, "{l}");
+        let n = l["instructions_mean"].as_f64().expect("instructions");
+        assert!(n > 0.0, "{l}");
+        sum += n;
+    }
+    let whole = compute["instructions_per_inference_mean"].as_f64().unwrap();
+    assert!((sum - whole).abs() < 1e-6 * whole, "{sum} vs {whole}");
+    // The convolutions do nearly all the work.
+    let conv1 = layers[1]["instructions_mean"].as_f64().unwrap();
+    assert!(conv1 > 0.3 * whole, "{report}");
 }
 
 #[test]

@@ -208,6 +208,9 @@ struct Firmware {
     elf: PathBuf,
     sizes: elf::Sizes,
     mark: Option<u64>,
+    /// Marks per inference besides the two around it: one per layer but the logits with
+    /// `--whole-map`, else none.
+    layer_marks: usize,
 }
 
 /// Builds the firmware, runs it on the images in `run_dir`, runs the host core on the same
@@ -299,7 +302,17 @@ fn build_firmware(task: &Task<'_>, run_dir: &Path) -> Result<Firmware> {
     let elf = run_dir.join("firmware.elf");
     std::fs::copy(&built, &elf).with_context(|| format!("cannot copy {}", built.display()))?;
     let (sizes, mark) = elf::inspect(&elf, MARK_SYMBOL, cli.board.spec().ram_origin)?;
-    Ok(Firmware { elf, sizes, mark })
+    let layer_marks = match (cli.whole_map, task.host_model) {
+        (true, Some(m)) => m.layers().count() - 1,
+        (true, None) => bail!("--whole-map needs a model the host can load"),
+        (false, _) => 0,
+    };
+    Ok(Firmware {
+        elf,
+        sizes,
+        mark,
+        layer_marks,
+    })
 }
 
 /// The instruction-counting plugin and the marker address it hooks; `None` with
@@ -357,13 +370,23 @@ fn run_firmware(
         shard_dirs.len()
     );
     let plugin_arg = plugin.as_ref().map(|(p, m)| (p.as_path(), *m));
-    let elf = firmware.elf.as_path();
+    let (elf, layer_marks) = (firmware.elf.as_path(), firmware.layer_marks);
     let shards: Vec<Result<qemu::Outcome>> = std::thread::scope(|scope| {
         let handles: Vec<_> = shard_dirs
             .iter()
             .map(|dir| {
                 let qemu_exe = &qemu_exe;
-                scope.spawn(move || qemu::run(qemu_exe, elf, cli.board, dir, plugin_arg, timeout))
+                scope.spawn(move || {
+                    qemu::run(
+                        qemu_exe,
+                        elf,
+                        cli.board,
+                        dir,
+                        plugin_arg,
+                        layer_marks,
+                        timeout,
+                    )
+                })
             })
             .collect();
         handles

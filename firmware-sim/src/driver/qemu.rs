@@ -87,6 +87,9 @@ pub struct Outcome {
     pub stats: HashMap<String, u64>,
     /// Exact instructions of each inference (empty without the plugin).
     pub per_inference: Vec<u64>,
+    /// Whole-map runs: the exact instructions of each layer of each inference (empty
+    /// otherwise).
+    pub per_layer: Vec<Vec<u64>>,
     /// Instructions of the whole run (None without the plugin).
     pub total_instructions: Option<u64>,
     /// Wall time of the emulation.
@@ -94,13 +97,16 @@ pub struct Outcome {
 }
 
 /// Runs `elf` on `board` in `run_dir` (which must already hold the images file) and returns
-/// the parsed outputs. `plugin` is `(library, mark address)`.
+/// the parsed outputs. `plugin` is `(library, mark address)`; the firmware marks
+/// `layer_marks` more times during each inference (whole maps: after every layer but the
+/// logits).
 pub fn run(
     qemu: &Path,
     elf: &Path,
     board: Board,
     run_dir: &Path,
     plugin: Option<(&Path, u64)>,
+    layer_marks: usize,
     timeout: Duration,
 ) -> Result<Outcome> {
     let mut cmd = Command::new(qemu);
@@ -194,7 +200,7 @@ pub fn run(
         .filter_map(|l| l.split_once('='))
         .filter_map(|(k, v)| Some((k.to_string(), v.trim().parse().ok()?)))
         .collect();
-    let (per_inference, total_instructions) = if plugin.is_some() {
+    let (segments, total_instructions) = if plugin.is_some() {
         let text =
             std::fs::read_to_string(&icount_file).context("the icount plugin wrote no counts")?;
         let mut marks = Vec::new();
@@ -209,14 +215,19 @@ pub fn run(
                 );
             }
         }
-        (per_inference(&marks, records.len())?, total)
+        (segments(&marks, records.len(), layer_marks)?, total)
     } else {
         (Vec::new(), None)
     };
     Ok(Outcome {
         records,
         stats,
-        per_inference,
+        per_inference: segments.iter().map(|s| s.iter().sum()).collect(),
+        per_layer: if layer_marks > 0 {
+            segments
+        } else {
+            Vec::new()
+        },
         total_instructions,
         wall,
     })
@@ -243,20 +254,23 @@ fn parse_records(mut bytes: &[u8]) -> Result<Vec<Record>> {
     Ok(records)
 }
 
-/// Per-inference counts from the mark hits `[cal0, cal1, (before, after) per image]`: each
-/// inference's count minus the marker overhead `cal1 - cal0` (two back-to-back marks).
-pub fn per_inference(marks: &[u64], images: usize) -> Result<Vec<u64>> {
-    if marks.len() != 2 + 2 * images {
+/// The counts of each inference's segments from the mark hits `[cal0, cal1, (before, `
+/// `layer_marks` marks, after) per image]`: the instructions between consecutive marks, each
+/// minus the marker overhead `cal1 - cal0` (two back-to-back marks). One segment per inference
+/// when `layer_marks` is 0, else one per layer.
+pub fn segments(marks: &[u64], images: usize, layer_marks: usize) -> Result<Vec<Vec<u64>>> {
+    let per_image = 2 + layer_marks;
+    if marks.len() != 2 + per_image * images {
         bail!(
-            "the icount plugin saw {} marks, expected {} (2 + 2 per image)",
+            "the icount plugin saw {} marks, expected {} (2 + {per_image} per image)",
             marks.len(),
-            2 + 2 * images
+            2 + per_image * images
         );
     }
     let overhead = marks[1] - marks[0];
     Ok(marks[2..]
-        .chunks_exact(2)
-        .map(|p| p[1] - p[0] - overhead)
+        .chunks_exact(per_image)
+        .map(|m| m.windows(2).map(|p| p[1] - p[0] - overhead).collect())
         .collect())
 }
 
@@ -268,12 +282,14 @@ impl Outcome {
             records: Vec::new(),
             stats: HashMap::new(),
             per_inference: Vec::new(),
+            per_layer: Vec::new(),
             total_instructions: Some(0),
             wall: Duration::ZERO,
         };
         for shard in shards {
             merged.records.extend(shard.records);
             merged.per_inference.extend(shard.per_inference);
+            merged.per_layer.extend(shard.per_layer);
             merged.total_instructions = match (merged.total_instructions, shard.total_instructions)
             {
                 (Some(a), Some(b)) => Some(a + b),
@@ -298,12 +314,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn per_inference_subtracts_the_marker_overhead() {
+    fn segments_subtract_the_marker_overhead() {
         // Calibration pair costs 5; two inferences of 105-5 = 100 and 205-5 = 200.
         let marks = [10, 15, 100, 205, 300, 505];
-        assert_eq!(per_inference(&marks, 2).unwrap(), vec![100, 200]);
-        assert!(per_inference(&marks, 3).is_err());
-        assert!(per_inference(&marks[..5], 2).is_err());
+        assert_eq!(segments(&marks, 2, 0).unwrap(), vec![vec![100], vec![200]]);
+        assert!(segments(&marks, 3, 0).is_err());
+        assert!(segments(&marks[..5], 2, 0).is_err());
+        // One layer mark per image: layers of 30-5 and 75-5, then 45-5 and 155-5.
+        let marks = [10, 15, 100, 130, 205, 300, 345, 500];
+        let want = vec![vec![25, 70], vec![40, 150]];
+        assert_eq!(segments(&marks, 2, 1).unwrap(), want);
+        assert!(segments(&marks, 2, 0).is_err());
     }
 
     #[test]
@@ -342,6 +363,7 @@ mod tests {
                 (protocol::STAT_STACK_PEAK.to_string(), stack),
             ]),
             per_inference: vec![count],
+            per_layer: vec![vec![count - 1, 1]],
             total_instructions: Some(count + 10),
             wall: Duration::from_secs(u64::from(digit)),
         };
@@ -351,6 +373,7 @@ mod tests {
             vec![1, 2]
         );
         assert_eq!(m.per_inference, vec![50, 60]);
+        assert_eq!(m.per_layer, vec![vec![49, 1], vec![59, 1]]);
         assert_eq!(m.stats[protocol::STAT_IMAGES], 2);
         assert_eq!(m.stats[protocol::STAT_STACK_PEAK], 300);
         assert_eq!(m.total_instructions, Some(130));

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use anyhow::{Result, bail};
 use serde_json::{Value, json};
-use sumi_core::Model;
+use sumi_core::{LayerInfo, Model};
 
 use super::build::Budget;
 use super::elf::Sizes;
@@ -27,13 +27,15 @@ pub struct Inputs<'a> {
 }
 
 /// Exact instruction counts per inference.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Instructions {
     pub min: u64,
     pub max: u64,
     pub mean: f64,
     /// Instructions of the whole firmware run.
     pub total: Option<u64>,
+    /// Whole-map runs: each layer's mean instructions per inference (empty otherwise).
+    pub per_layer: Vec<f64>,
 }
 
 /// The computed figures.
@@ -59,6 +61,7 @@ pub struct Report {
     macs: u64,
     params: u32,
     instructions: Option<Instructions>,
+    layers: Vec<LayerInfo>,
     whole_map: bool,
     wall_s: f64,
     jobs: usize,
@@ -86,6 +89,7 @@ impl Report {
                 max: *counts.iter().max().expect("n > 0"),
                 mean: counts.iter().sum::<u64>() as f64 / n as f64,
                 total: i.outcome.total_instructions,
+                per_layer: layer_means(&i.outcome.per_layer),
             })
         };
         let meta = i.model.metadata();
@@ -111,6 +115,7 @@ impl Report {
             macs: i.model.macs(),
             params: i.model.params(),
             instructions,
+            layers: i.model.layers().collect(),
             whole_map: i.whole_map,
             wall_s: i.outcome.wall.as_secs_f64(),
             jobs: i.jobs,
@@ -174,12 +179,19 @@ impl Report {
             "compute": {
                 "macs_per_inference": self.macs,
                 "params": self.params,
-                "instructions_method": self.instructions.map(|_| "QEMU TCG plugin (exact guest instruction count between markers around Model::predict, marker overhead subtracted)"),
-                "instructions_per_inference_min": self.instructions.map(|c| c.min),
-                "instructions_per_inference_max": self.instructions.map(|c| c.max),
-                "instructions_per_inference_mean": self.instructions.map(|c| c.mean),
-                "instructions_per_mac": self.instructions.map(|c| c.mean / self.macs as f64),
-                "instructions_total_run": self.instructions.and_then(|c| c.total),
+                "instructions_method": self.instructions.as_ref().map(|_| "QEMU TCG plugin (exact guest instruction count between markers around Model::predict, marker overhead subtracted)"),
+                "instructions_per_inference_min": self.instructions.as_ref().map(|c| c.min),
+                "instructions_per_inference_max": self.instructions.as_ref().map(|c| c.max),
+                "instructions_per_inference_mean": self.instructions.as_ref().map(|c| c.mean),
+                "instructions_per_mac": self.instructions.as_ref().map(|c| c.mean / self.macs as f64),
+                "instructions_total_run": self.instructions.as_ref().and_then(|c| c.total),
+                "per_layer": self.per_layer().map(|(i, l, instr)| json!({
+                    "layer": i,
+                    "kind": describe(&l),
+                    "macs": l.macs,
+                    "instructions_mean": instr,
+                    "instructions_per_mac": (l.macs > 0).then(|| instr / l.macs as f64),
+                })).collect::<Vec<_>>(),
             },
             "emulation_wall_s": self.wall_s,
             "qemu_processes": self.jobs,
@@ -325,7 +337,7 @@ impl Report {
     /// MACs, instructions per inference and per MAC, emulation wall time.
     fn compute_rows(&self, t: &mut Table) {
         t.row("MACs per inference", self.macs.to_string());
-        match self.instructions {
+        match &self.instructions {
             Some(c) => {
                 let exact = if c.min == c.max {
                     "exact, identical for every image".to_string()
@@ -346,6 +358,21 @@ impl Report {
                 "not measured (--no-icount)".to_string(),
             ),
         }
+        let total = self.instructions.as_ref().map_or(0.0, |c| c.mean);
+        for (i, l, instr) in self.per_layer() {
+            let per_mac = if l.macs > 0 {
+                format!(", {:.2} / MAC", instr / l.macs as f64)
+            } else {
+                String::new()
+            };
+            t.row(
+                &format!("  layer {i}: {}", describe(&l)),
+                format!(
+                    "{instr:.0} ({:.1} %{per_mac})",
+                    100.0 * instr / total.max(1.0)
+                ),
+            );
+        }
         t.row(
             "emulation wall time",
             format!(
@@ -353,6 +380,55 @@ impl Report {
                 self.wall_s, self.jobs
             ),
         );
+    }
+}
+
+impl Report {
+    /// Whole-map runs: (index, layer, mean instructions) of every layer.
+    fn per_layer(&self) -> impl Iterator<Item = (usize, LayerInfo, f64)> + '_ {
+        let counts = self.instructions.as_ref().map_or(&[][..], |c| &c.per_layer);
+        self.layers
+            .iter()
+            .zip(counts)
+            .enumerate()
+            .map(|(i, (l, &c))| (i, *l, c))
+    }
+}
+
+/// Each layer's mean count over the inferences `per_layer` (one vector of layer counts each).
+fn layer_means(per_layer: &[Vec<u64>]) -> Vec<f64> {
+    let Some(first) = per_layer.first() else {
+        return Vec::new();
+    };
+    (0..first.len())
+        .map(|k| per_layer.iter().map(|c| c[k]).sum::<u64>() as f64 / per_layer.len() as f64)
+        .collect()
+}
+
+/// A layer in a few words: `conv 3x3 16->32 +pool`.
+fn describe(l: &LayerInfo) -> String {
+    use sumi_core::LayerKind;
+    let (i, o) = (l.input, l.output);
+    let pool = if l.pool == sumi_core::blob::Pool::None {
+        ""
+    } else {
+        " +pool"
+    };
+    match l.kind {
+        LayerKind::Conv2d | LayerKind::DepthwiseConv2d => {
+            let dw = if l.kind == LayerKind::Conv2d {
+                ""
+            } else {
+                "dw "
+            };
+            format!(
+                "{dw}conv {}x{} {}->{}{pool}",
+                l.kernel.0, l.kernel.1, i.c, o.c
+            )
+        }
+        LayerKind::Pool => "pool 2x2".to_owned(),
+        LayerKind::Flatten => "flatten".to_owned(),
+        LayerKind::Dense | LayerKind::Logits => format!("dense {}->{}", i.len(), o.len()),
     }
 }
 

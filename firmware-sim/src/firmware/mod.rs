@@ -183,7 +183,7 @@ fn classify_all(
             arena_peak = measure_arena_peak(model, &input, arena)?;
         }
         sys::sumi_icount_mark();
-        let prediction = input.infer(model, arena);
+        let prediction = input.infer(model, arena, true);
         sys::sumi_icount_mark();
         let prediction = prediction.map_err(|e| {
             fail(
@@ -232,11 +232,24 @@ impl Input {
 
     /// One inference. Streamed (the default): `Model::predict_rows` reads the image one row at
     /// a time from the host file, as it would from a sensor, so no image buffer is held (the
-    /// row reads count as part of the inference). Whole maps: `Model::predict_with`.
+    /// row reads count as part of the inference). Whole maps: `Model::predict_with`, with an
+    /// instruction-count mark as each layer but the logits completes when `marked` (the
+    /// per-layer figures; the driver expects those marks only between an inference's two).
     #[inline(always)]
-    fn infer(&self, model: &Model<'_>, arena: &mut [u8]) -> Result<Prediction, PredictError> {
+    fn infer(
+        &self,
+        model: &Model<'_>,
+        arena: &mut [u8],
+        marked: bool,
+    ) -> Result<Prediction, PredictError> {
         #[cfg(sumi_whole_map)]
-        return model.predict_with(&self.image, arena, |_, _, _| {});
+        return model.predict_with(&self.image, arena, |_, _, _| {
+            if marked {
+                sys::sumi_icount_mark();
+            }
+        });
+        #[cfg(not(sumi_whole_map))]
+        let _ = marked;
         #[cfg(not(sumi_whole_map))]
         model.predict_rows(
             |y, row| {
@@ -253,7 +266,7 @@ fn measure_arena_peak(model: &Model<'_>, input: &Input, arena: &mut [u8]) -> Res
     let mut peak = 0;
     for paint in [0xA5u8, 0x5A] {
         arena.fill(paint);
-        if let Err(e) = input.infer(model, arena) {
+        if let Err(e) = input.infer(model, arena, false) {
             return Err(fail(
                 EXIT_PREDICT,
                 format_args!("sumi firmware: predict failed on image 0: {e}"),
