@@ -5,8 +5,8 @@
 //! Audit notes: the asm reads and writes registers only (`pure, nomem`).
 #![allow(unsafe_code)]
 
-use super::Tile;
 use super::portable::dot_portable;
+use super::{Row4, Tile};
 use core::arch::asm;
 
 /// Four int8 lanes as one little-endian word (one unaligned `LDR`: the length is known).
@@ -150,5 +150,20 @@ impl Tile for Dsp {
         }
         let out = [a[0], a[1], b[0], b[1], a[2], a[3], b[2], b[3]];
         core::array::from_fn(|j| out[j] + tail[j])
+    }
+}
+
+/// The DSP [`Row4`]: the weights unpacked once (`SXTB16`), then per row one `SXTB16` pair and
+/// two `SMLAD`s.
+impl Row4 for Dsp {
+    type W = (u32, u32);
+    #[inline(always)]
+    fn prepare(self, w: [i8; 4]) -> (u32, u32) {
+        unpack(word(&w))
+    }
+    /// The four bytes are one (unaligned) `LDR`.
+    #[inline(always)]
+    fn mac_row4(self, acc: i32, x: [i8; 4], w: (u32, u32)) -> i32 {
+        mac4(acc, unpack(word(&x)), w)
     }
 }

@@ -89,7 +89,8 @@ pub trait Tile: Copy {
 }
 
 /// The portable micro-kernel: plain Rust, for cores without a fast path (Cortex-M0/M0+,
-/// RISC-V, wasm) and the reference the others are tested against.
+/// RISC-V, wasm) and the reference the others are tested against. Also the portable
+/// [`Row4`].
 // Dispatched on cores without a fast path; where one exists only the tests run it.
 #[cfg_attr(
     all(
@@ -141,6 +142,31 @@ impl Tile for Portable {
             }
         }
         acc
+    }
+}
+
+/// One kernel row of a one-channel layer (up to 4 taps, zero-padded to 4) against 4 input
+/// bytes: the unit of the first-layer kernel (`layers::conv2d_first`) on the cores without
+/// wide vectors. A row's weights are prepared once per output channel; `mac_row4` is exact, so
+/// every implementation equals [`Portable`]'s (a 4th input byte meets the zero weight).
+pub trait Row4: Copy {
+    /// A row of four weights, prepared for [`Row4::mac_row4`].
+    type W: Copy;
+    /// Prepares four weights.
+    fn prepare(self, w: [i8; 4]) -> Self::W;
+    /// `acc + Σ x_i · w_i`.
+    fn mac_row4(self, acc: i32, x: [i8; 4], w: Self::W) -> i32;
+}
+
+impl Row4 for Portable {
+    type W = [i32; 4];
+    #[inline(always)]
+    fn prepare(self, w: [i8; 4]) -> [i32; 4] {
+        w.map(i32::from)
+    }
+    #[inline(always)]
+    fn mac_row4(self, acc: i32, x: [i8; 4], w: [i32; 4]) -> i32 {
+        acc + x[0] as i32 * w[0] + x[1] as i32 * w[1] + x[2] as i32 * w[2] + x[3] as i32 * w[3]
     }
 }
 
