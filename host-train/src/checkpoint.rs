@@ -69,6 +69,10 @@ pub struct RunConfig {
     pub limit_train: Option<usize>,
     /// Steps per epoch cap (for quick tests); `None` = full epochs.
     pub max_steps_per_epoch: Option<usize>,
+    /// The run whose weights this one started from (`--init-from`), instead of seeded random
+    /// ones.
+    #[serde(default)]
+    pub init_from: Option<PathBuf>,
 }
 
 /// Partial epoch progress (only when the run was interrupted mid-epoch).

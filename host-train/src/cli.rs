@@ -94,6 +94,11 @@ pub struct TrainArgs {
     /// Continue the run in this directory (its recipe is used; training flags are ignored).
     #[arg(long, conflicts_with = "out")]
     pub resume: Option<PathBuf>,
+    /// Start from the weights of the run in this directory (its last checkpoint) instead of
+    /// random ones: fine-tune a float run quantization-aware, e.g. `--arch 16p:4,24p:2/10:2
+    /// --init-from runs/float --lr 1e-3`. The layer widths must be the same; the bits may differ.
+    #[arg(long, value_name = "DIR", conflicts_with = "resume")]
+    pub init_from: Option<PathBuf>,
     /// Worker threads for the backend (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,

@@ -29,7 +29,7 @@ pub fn arch_flags(cfg: &RunConfig) -> String {
 
 pub fn recipe_string(cfg: &RunConfig) -> String {
     format!(
-        "sumi-train train --preset {}{} --epochs {} --batch-size {} --seed {} --lr {} --backend {}{}{}{} | {} | AdamW wd {} warm-up {} steps then cosine to {}x | augment shift ±{}px rot ±{}° scale ±{}% | val {} of 60k train",
+        "sumi-train train --preset {}{} --epochs {} --batch-size {} --seed {} --lr {} --backend {}{}{}{}{} | {} | AdamW wd {} warm-up {} steps then cosine to {}x | augment shift ±{}px rot ±{}° scale ±{}% | val {} of 60k train",
         cfg.preset.name(),
         arch_flags(cfg),
         cfg.epochs,
@@ -47,6 +47,10 @@ pub fn recipe_string(cfg: &RunConfig) -> String {
             .unwrap_or_default(),
         cfg.max_steps_per_epoch
             .map(|n| format!(" --max-steps-per-epoch {n}"))
+            .unwrap_or_default(),
+        cfg.init_from
+            .as_ref()
+            .map(|d| format!(" --init-from {}", d.display()))
             .unwrap_or_default(),
         cfg.arch.describe(),
         cfg.weight_decay,
@@ -97,6 +101,7 @@ pub fn run_config(a: &TrainArgs) -> Result<RunConfig> {
     cfg.val_size = a.val_size;
     cfg.limit_train = a.limit_train;
     cfg.max_steps_per_epoch = a.max_steps_per_epoch;
+    cfg.init_from = a.init_from.clone();
     if a.no_augment {
         cfg.augment = data::Augment::NONE;
     }

@@ -339,5 +339,6 @@ pub fn default_config(preset: crate::model::Preset) -> RunConfig {
         val_size: data::DEFAULT_VAL_SIZE,
         limit_train: None,
         max_steps_per_epoch: None,
+        init_from: None,
     }
 }

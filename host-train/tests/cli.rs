@@ -228,6 +228,61 @@ fn resume_after_interrupt_gives_identical_weights() {
     }
 }
 
+/// `--init-from`: a quantization-aware run starts from the weights another (float) run ended
+/// with, its own bits applied; different layer widths are refused with a clear error.
+#[test]
+fn init_from_starts_from_the_weights_of_another_run() {
+    let Some(mnist) = mnist_dir("init_from_starts_from_the_weights_of_another_run") else {
+        return;
+    };
+    let (float, qat, wrong) = (tmpdir("float"), tmpdir("qat"), tmpdir("wrong"));
+    let args = ["--epochs", "1", "--limit-train", "1024", "--no-export"];
+    let o = run(quick(&mnist, &float, 6)
+        .args(args)
+        .args(["--arch", "8p,12p/10"]));
+    assert!(o.status.success());
+    // Stopped before its first step: its checkpoint holds the weights it started from.
+    let o = run(quick(&mnist, &qat, 6)
+        .args(args)
+        .args([
+            "--arch",
+            "8p:4,12p:2/10:2",
+            "--stop-after-steps",
+            "0",
+            "--init-from",
+        ])
+        .arg(&float));
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("starting from the weights of"),
+        "{}",
+        stderr(&o)
+    );
+    let weights = |d: &Path| digest(d).split(' ').next().unwrap().to_owned();
+    assert_eq!(weights(&qat), weights(&float));
+    let config = std::fs::read_to_string(qat.join("config.json")).unwrap();
+    assert!(config.contains("init_from"), "{config}");
+    // It trains on from there, quantization-aware.
+    let o = run(bin()
+        .args(["train", "--quiet", "--data-dir"])
+        .arg(&mnist)
+        .arg("--resume")
+        .arg(&qat));
+    assert!(o.status.success());
+    assert_ne!(weights(&qat), weights(&float));
+    // Other widths: refused, naming the option and the architecture.
+    let o = run(quick(&mnist, &wrong, 6)
+        .args(args)
+        .args(["--arch", "8p,16p/10", "--init-from"])
+        .arg(&float));
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(e.contains("--init-from") && e.contains("8p,16p/10"), "{e}");
+    for d in [float, qat, wrong] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
 #[test]
 fn bad_inputs_give_clear_errors() {
     let dir = tmpdir("bad");

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use burn::module::Module as _;
 use burn::optim::ModuleOptimizer;
 
@@ -105,8 +105,12 @@ fn start(a: &TrainArgs) -> Result<Run> {
             dir.display()
         );
     }
+    let device = cfg.backend.device().autodiff();
+    let net = match &cfg.init_from {
+        Some(from) => init_from(from, &cfg, &device)?,
+        None => train::init_model(&cfg, &device),
+    };
     checkpoint::save_config(&dir, &cfg)?;
-    let net = train::init_model(&cfg, &cfg.backend.device().autodiff());
     let optim = train::optimizer(&cfg);
     Ok(Run {
         cfg,
@@ -115,6 +119,29 @@ fn start(a: &TrainArgs) -> Result<Run> {
         optim,
         state: State::default(),
     })
+}
+
+/// The weights of the last checkpoint of the run in `from` (`--init-from`), in a model of this
+/// run's architecture: the same layer widths, this run's weight bits (fake-quantized from the
+/// first step on).
+fn init_from(from: &Path, cfg: &RunConfig, device: &burn::tensor::Device) -> Result<Net> {
+    let from = checkpoint::run_dir(from)?;
+    let state = checkpoint::load_state(&from)?;
+    let net = checkpoint::load_model(&from, cfg, &state, device).with_context(|| {
+        format!(
+            "--init-from {}: its layers must have the widths of this run's architecture ({}; \
+             the weight bits may differ)",
+            from.display(),
+            cfg.arch.spec()
+        )
+    })?;
+    eprintln!(
+        "starting from the weights of {} (epoch {} step {})",
+        from.display(),
+        state.epoch,
+        state.step
+    );
+    Ok(net)
 }
 
 /// Prints the leak audit of the run's splits, with a warning if it is not clean.
