@@ -230,6 +230,7 @@ fn word_tail(row: &[i8], x: usize) -> [i8; 4] {
 /// word each (the 4th tap weighs zero) — instead of the tiles' gathered 9-byte patches, scalar
 /// tails and per-tile weight rows, which cost 11–16 instructions per MAC on the Cortex-M4.
 /// Returns `false` (computing nothing) for other layers.
+///
 /// Out of line: its frame is not added to the tiled kernels' (the peak of the stack).
 #[cfg_attr(any(target_arch = "x86_64", target_arch = "aarch64"), allow(dead_code))]
 #[inline(never)]
