@@ -406,8 +406,8 @@ impl Controller {
     // ---- model ---------------------------------------------------------------------------
 
     /// Switches to the `i`-th bundled model (`sumi_core::models::BUNDLED`), as the model panel's
-    /// choice does. Choosing the model in use, or an index that is not a bundled model (the
-    /// entry of a `--model` file), changes nothing.
+    /// chips do. Choosing the model in use, or an index that is not a bundled model, changes
+    /// nothing.
     pub fn select_model(&self, i: i32) {
         self.active();
         let chosen = usize::try_from(i)

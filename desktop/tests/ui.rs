@@ -322,20 +322,18 @@ fn a_bad_data_dir_is_reported_in_the_window() {
 fn the_model_panel_switches_between_the_bundled_models() {
     let app = app();
     let ui = ui(&app);
-    let names = |ui: &Ui| slint::Model::iter(&ui.get_model_choices()).collect::<Vec<_>>();
-    assert_eq!(names(&ui), ["default", "tiny", "micro"]);
+    let names = slint::Model::iter(&ui.get_model_choices()).collect::<Vec<_>>();
+    assert_eq!(names, ["default", "tiny", "micro"]);
     assert_eq!(ui.get_model_choice(), 0);
-    let combo = ElementHandle::find_by_accessible_label(app.window(), "model choice")
-        .next()
-        .expect("the model choice is in the model panel");
-    assert_eq!(combo.accessible_value().as_deref(), Some("default"));
     draw(&app, ONE);
     assert_eq!(predicted(&app).as_deref(), Some("1"));
     let default_size = ui.get_model_size();
     for (i, name) in [(2, "micro"), (1, "tiny"), (0, "default")] {
-        // What choosing an entry of the combo box does.
-        ui.set_model_choice(i);
-        ui.invoke_select_model(i);
+        // Click the model's chip (its accessible default action is its click).
+        let chip = ElementHandle::find_by_accessible_label(app.window(), name)
+            .next()
+            .unwrap_or_else(|| panic!("a chip for {name} in the model panel"));
+        chip.invoke_accessible_default_action();
         let bundled = sumi_core::models::bundled(name).unwrap();
         let model = sumi_core::Model::from_bytes(bundled.blob).unwrap();
         let grouped = |n: u64| sumi_desktop::i18n::group_digits(n);
@@ -348,7 +346,6 @@ fn the_model_panel_switches_between_the_bundled_models() {
             grouped(u64::from(model.params())).as_str()
         );
         assert_eq!(ui.get_model_choice(), i);
-        assert_eq!(combo.accessible_value().as_deref(), Some(name));
         // The drawing was classified again by the new model.
         assert_eq!(predicted(&app).as_deref(), Some("1"), "{name}");
         let st = app.controller().state();
@@ -368,9 +365,10 @@ fn the_model_panel_switches_between_the_bundled_models() {
     assert!(!ui.get_error_visible());
 }
 
-/// A model given with `--model` is listed after the bundled ones while it is in use.
+/// While a model given with `--model` is in use no bundled model is selected; choosing one
+/// switches to it.
 #[test]
-fn a_model_file_is_listed_after_the_bundled_models() {
+fn a_model_file_selects_no_bundled_model() {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sumi-desktop-ui");
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("my-micro.sumi");
@@ -380,15 +378,9 @@ fn a_model_file_is_listed_after_the_bundled_models() {
         ..test_options()
     });
     let ui = ui(&app);
-    let names = slint::Model::iter(&ui.get_model_choices()).collect::<Vec<_>>();
-    assert_eq!(names, ["default", "tiny", "micro", "my-micro.sumi"]);
-    assert_eq!(ui.get_model_choice(), 3);
+    assert_eq!(ui.get_model_choice(), -1);
     ui.invoke_select_model(1);
     assert_eq!(ui.get_model_choice(), 1);
-    let names = slint::Model::iter(&ui.get_model_choices()).collect::<Vec<_>>();
-    assert_eq!(
-        names,
-        ["default", "tiny", "micro"],
-        "the file is no longer in use"
-    );
+    let tiny = sumi_core::Model::from_bytes(sumi_core::models::TINY).unwrap();
+    assert_eq!(ui.get_model_name(), tiny.metadata().name);
 }

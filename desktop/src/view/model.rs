@@ -8,21 +8,15 @@ use crate::model::ModelSource;
 use crate::state::State;
 use crate::{AppWindow, Ui};
 
-/// The choice of model (the bundled ones, plus the file given with `--model` when that is in
-/// use), the model's facts and the time of the last inference.
+/// The choice of model (the bundled ones; none selected while a `--model` file is in use), the
+/// model's facts and the time of the last inference.
 pub(crate) fn render(w: &AppWindow, st: &State) {
     let ui = w.global::<Ui>();
     let bundled = sumi_core::models::BUNDLED;
-    let mut choices: Vec<SharedString> = bundled.iter().map(|b| b.name.into()).collect();
-    let source = st.model_info.as_ref().map(|i| &i.source);
-    let choice = match source {
+    let choices: Vec<SharedString> = bundled.iter().map(|b| b.name.into()).collect();
+    let choice = match st.model_info.as_ref().map(|i| &i.source) {
         Some(ModelSource::Bundled(name)) => bundled.iter().position(|b| b.name == *name),
-        Some(ModelSource::File(path)) => {
-            let name = path.file_name().unwrap_or(path.as_os_str());
-            choices.push(name.to_string_lossy().as_ref().into());
-            Some(bundled.len())
-        }
-        None => None,
+        _ => None,
     };
     // Rendered after every prediction: the list is only replaced when it changes.
     let shown = ui.get_model_choices();
