@@ -4,7 +4,8 @@
 //! zero), requantizes it with [`crate::quant::requantize`], adds the output zero point and
 //! clamps to int8 — at the zero point instead of −128 when ReLU is fused. A fused 2×2 max-pool
 //! takes the maximum of four requantized values (requantization is monotonic, so this equals
-//! pooling the float activations); average pooling is `(a + b + c + d + 2) >> 2`.
+//! pooling the float activations, and the scalar paths take the maximum of the accumulators
+//! and requantize once, which is the same); average pooling is `(a + b + c + d + 2) >> 2`.
 //!
 //! The kernels trust their descriptors: [`crate::Model::from_bytes`] has already checked every
 //! length and shape, so slicing here cannot fail.
@@ -198,14 +199,26 @@ struct FirstChannel<T: Row4> {
 }
 
 impl<T: Row4> FirstChannel<T> {
-    /// The output whose kernel rows meet the input bytes `x`, requantized.
+    /// The accumulator of the output whose kernel rows meet the input bytes `x`.
     #[inline(always)]
-    fn out(&self, x: [[i8; 4]; FIRST_KH]) -> i8 {
+    fn acc(&self, x: [[i8; 4]; FIRST_KH]) -> i32 {
         let mut acc = 0;
         for (&x, &w) in x.iter().zip(&self.rows) {
             acc = self.t.mac_row4(acc, x, w);
         }
+        acc
+    }
+
+    /// An accumulator requantized.
+    #[inline(always)]
+    fn requant(&self, acc: i32) -> i8 {
         to_int8(self.bias + acc, self.rq, self.zp, self.relu)
+    }
+
+    /// The output whose kernel rows meet the input bytes `x`, requantized.
+    #[inline(always)]
+    fn out(&self, x: [[i8; 4]; FIRST_KH]) -> i8 {
+        self.requant(self.acc(x))
     }
 }
 
@@ -302,13 +315,18 @@ fn conv2d_first<T: Row4>(
                         } else {
                             (rr.map(|r| word_tail(r, x)), rr.map(|r| word_tail(r, x + 1)))
                         };
-                        let v = [
-                            f.out([a[0], a[1], a[2]]),
-                            f.out([b[0], b[1], b[2]]),
-                            f.out([a[1], a[2], a[3]]),
-                            f.out([b[1], b[2], b[3]]),
+                        let acc = [
+                            f.acc([a[0], a[1], a[2]]),
+                            f.acc([b[0], b[1], b[2]]),
+                            f.acc([a[1], a[2], a[3]]),
+                            f.acc([b[1], b[2], b[3]]),
                         ];
-                        o_row[px * oc_n + o] = combine(pool, v);
+                        // A max pool of the accumulators: requantization is monotonic (see
+                        // `TileCtx::finish_max_pooled`), so one requantization instead of four.
+                        o_row[px * oc_n + o] = match pool {
+                            Pool::Max2 => f.requant(acc[0].max(acc[1]).max(acc[2]).max(acc[3])),
+                            _ => combine(pool, acc.map(|a| f.requant(a))),
+                        };
                     }
                 }
             }
@@ -597,13 +615,13 @@ impl<T: Tile> TileCtx<'_, '_, T> {
         [0; 4]
     }
 
-    /// The requantized 4×2 tile of channels (o, o + 1) of int8 weights: receptive fields read
-    /// in place from `data` at `at` ([`Self::acc_direct`]) or gathered in `buf`
+    /// The accumulators of the 4×2 tile of channels (o, o + 1) of int8 weights: receptive
+    /// fields read in place from `data` at `at` ([`Self::acc_direct`]) or gathered in `buf`
     /// ([`Self::acc_gathered`]).
     #[inline(always)]
-    fn tile(&self, buf: &[i8], data: &[i8], at: [usize; 4], o: usize) -> [i32; 8] {
+    fn acc(&self, buf: &[i8], data: &[i8], at: [usize; 4], o: usize) -> [i32; 8] {
         let weights = self.weights;
-        let acc = if self.direct {
+        if self.direct {
             let (o1, k) = ((o + 1).min(self.oc_n - 1), self.k);
             self.acc_direct(
                 data,
@@ -613,8 +631,7 @@ impl<T: Tile> TileCtx<'_, '_, T> {
             )
         } else {
             self.acc_gathered(buf, weights, o)
-        };
-        self.finish(acc, o)
+        }
     }
 
     /// The accumulators of the 4×2 tile of channels (o, o + 1) over the four gathered patches
@@ -696,21 +713,44 @@ impl<T: Tile> TileCtx<'_, '_, T> {
         };
         t.requant_4x2(acc, &q)
     }
+
+    /// The 2×2 max pools of the tile's two channels, pooled before requantizing: requantization
+    /// is monotonic (the multiplier is non-negative, the clamp too, and `|bias| < 2^30` keeps
+    /// `acc + bias` from overflowing), so the requantized maximum is the maximum of the
+    /// requantized values, for two requantizations instead of eight.
+    #[inline(always)]
+    fn finish_max_pooled(&self, acc: [i32; 8], o: usize) -> [i8; 2] {
+        let o1 = (o + 1).min(self.oc_n - 1);
+        let max = |a: &[i32]| a[0].max(a[1]).max(a[2]).max(a[3]);
+        [
+            self.requant_one(max(&acc[..4]), o),
+            self.requant_one(max(&acc[4..]), o1),
+        ]
+    }
+
+    /// One accumulator of channel `o` requantized to int8 (bias, multiplier, shift, zero point,
+    /// clamp), as [`to_int8`] does.
+    #[inline(always)]
+    fn requant_one(&self, acc: i32, o: usize) -> i8 {
+        let ch = self.d.channels();
+        let zp = self.d.output_zero_point as i32;
+        (requantize(ch.bias(o) + acc, ch.requant(o)).clamp(self.lo, self.hi) + zp) as i8
+    }
 }
 
-/// One way of computing the requantized 4×2 tile of channels (o, o + 1) whose receptive fields
-/// [`TileCtx::fields`] located (in place, or gathered in `buf`). A trait with always-inlined
-/// methods rather than a closure: the tile loops must compile to the same code as if the
-/// kernel were written in them.
+/// One way of computing the accumulators of the 4×2 tile of channels (o, o + 1) whose
+/// receptive fields [`TileCtx::fields`] located (in place, or gathered in `buf`); the tile
+/// loops requantize them. A trait with always-inlined methods rather than a closure: the tile
+/// loops must compile to the same code as if the kernel were written in them.
 trait TileKernel {
-    fn tile(&self, buf: &[i8], at: [usize; 4], o: usize) -> [i32; 8];
+    fn acc(&self, buf: &[i8], at: [usize; 4], o: usize) -> [i32; 8];
 }
 
 /// int8 weights, read where they are in the blob.
 impl<T: Tile> TileKernel for TileCtx<'_, '_, T> {
     #[inline(always)]
-    fn tile(&self, buf: &[i8], at: [usize; 4], o: usize) -> [i32; 8] {
-        TileCtx::tile(self, buf, self.src.data, at, o)
+    fn acc(&self, buf: &[i8], at: [usize; 4], o: usize) -> [i32; 8] {
+        TileCtx::acc(self, buf, self.src.data, at, o)
     }
 }
 
@@ -722,9 +762,9 @@ struct InPlace<'c, 'a, 'd, T> {
 
 impl<T: Tile> TileKernel for InPlace<'_, '_, '_, T> {
     #[inline(always)]
-    fn tile(&self, _: &[i8], at: [usize; 4], o: usize) -> [i32; 8] {
+    fn acc(&self, _: &[i8], at: [usize; 4], _: usize) -> [i32; 8] {
         let ctx = self.ctx;
-        ctx.finish(ctx.acc_direct(ctx.src.data, at, self.w[0], self.w[1]), o)
+        ctx.acc_direct(ctx.src.data, at, self.w[0], self.w[1])
     }
 }
 
@@ -733,13 +773,11 @@ struct Gathered<'c, 'a, 'd, T, const N: usize>(&'c TileCtx<'a, 'd, T>);
 
 impl<T: Tile, const N: usize> TileKernel for Gathered<'_, '_, '_, T, N> {
     #[inline(always)]
-    fn tile(&self, buf: &[i8], _: [usize; 4], o: usize) -> [i32; 8] {
+    fn acc(&self, buf: &[i8], _: [usize; 4], o: usize) -> [i32; 8] {
         let (ctx, kp) = (self.0, self.0.kp);
         let w = unpack_pair::<N, T>(ctx, o);
-        let acc = ctx
-            .t
-            .dot_4x2(ctx.patches(buf), &w[0][..kp], &w[1][..kp], kp);
-        ctx.finish(acc, o)
+        ctx.t
+            .dot_4x2(ctx.patches(buf), &w[0][..kp], &w[1][..kp], kp)
     }
 }
 
@@ -911,7 +949,7 @@ fn tiles_along_rows<T: Tile>(
         );
         let o_px = &mut out[(first - p0) * oc_n..(first - p0 + group) * oc_n];
         for o in channels.clone().step_by(2) {
-            let r = kernel.tile(buf, at, o);
+            let r = ctx.finish(kernel.acc(buf, at, o), o);
             for (j, px) in o_px.chunks_exact_mut(oc_n).enumerate() {
                 px[o] = r[j] as i8;
                 if let Some(v) = px.get_mut(o + 1) {
@@ -941,7 +979,16 @@ fn tiles_pooled<T: Tile>(
             let at_out = ((py - rows.0) * pw + px) * oc_n;
             let o_px = &mut out[at_out..at_out + oc_n];
             for o in channels.clone().step_by(2) {
-                let r = kernel.tile(buf, at, o);
+                let acc = kernel.acc(buf, at, o);
+                if T::MAX_POOL_FIRST && pool == Pool::Max2 {
+                    let [a, b] = ctx.finish_max_pooled(acc, o);
+                    o_px[o] = a;
+                    if let Some(slot) = o_px.get_mut(o + 1) {
+                        *slot = b;
+                    }
+                    continue;
+                }
+                let r = ctx.finish(acc, o);
                 let v = |h: usize| core::array::from_fn(|j| r[h + j] as i8);
                 o_px[o] = combine(pool, v(0));
                 if let Some(slot) = o_px.get_mut(o + 1) {

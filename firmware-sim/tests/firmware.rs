@@ -441,3 +441,116 @@ fn an_unknown_board_lists_the_boards() {
         assert!(t.contains(board.name), "{} not listed: {t}", board.name);
     }
 }
+
+/// A synthetic model whose layers take every convolution path the committed models do not:
+/// "same" padding and kernel rows that are not whole words (gathered patches with scalar
+/// tails), a word count per row that is odd, an odd number of output channels, 4- and 2-bit
+/// weights, max and average pools; seeded random weights.
+fn odd_shapes_model() -> Vec<u8> {
+    use sumi_core::blob::{DenseOutput, Padding, Pool};
+    use sumi_core::builder::{Conv, Dense, ModelBuilder, Params};
+    let mut seed = 0x2545_f491u32;
+    let mut next = move |range: i32| {
+        seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        (seed >> 8) as i32 % (2 * range + 1) - range
+    };
+    let mut params = |n: usize, outs: usize, bits: u8, k: usize| {
+        let weights: Vec<i8> = (0..n)
+            .map(|_| match bits {
+                8 => next(127) as i8,
+                4 => next(7).max(-8) as i8,
+                _ => [-3, -1, 1, 3][next(1000).rem_euclid(4) as usize],
+            })
+            .collect();
+        let w_std = match bits {
+            8 => 73.0,
+            4 => 4.0,
+            _ => 2.2,
+        };
+        // About 40 output steps per standard deviation of the accumulator.
+        let real = 40.0 / ((k as f64).sqrt() * w_std * 60.0);
+        Params {
+            weights,
+            bias: (0..outs).map(|_| next(2000)).collect(),
+            requant: (0..outs)
+                .map(|_| sumi_core::quantize_multiplier(real * (1.0 + next(50) as f64 / 100.0)))
+                .collect(),
+        }
+    };
+    let conv = |cin: u16, cout: u16, padding, pool, bits: u8, p: Params| Conv {
+        kernel: (3, 3),
+        in_channels: cin,
+        out_channels: cout,
+        padding,
+        relu: true,
+        pool,
+        output_zero_point: -128,
+        weight_bits: bits,
+        params: p,
+    };
+    let layers = [
+        (1, 6, Padding::Same, Pool::None, 8),
+        (6, 12, Padding::Valid, Pool::Max2, 8),
+        (12, 7, Padding::Valid, Pool::None, 4),
+        (7, 8, Padding::Valid, Pool::Avg2, 2),
+        (8, 10, Padding::Valid, Pool::Max2, 8),
+    ];
+    let mut b = ModelBuilder::new(28, 28, 1)
+        .name("odd-shapes")
+        .logit_scale(0.05);
+    for (cin, cout, padding, pool, bits) in layers {
+        let k = 9 * cin as usize;
+        let p = params(k * cout as usize, cout as usize, bits, k);
+        b = b.conv2d(conv(cin, cout, padding, pool, bits, p));
+    }
+    let dense = Dense {
+        in_features: 10,
+        out_features: 10,
+        relu: false,
+        output: DenseOutput::Logits,
+        weight_bits: 8,
+        params: params(100, 10, 8, 10),
+    };
+    b.flatten()
+        .dense(dense)
+        .build()
+        .expect("the synthetic model builds")
+}
+
+#[test]
+fn odd_shapes_are_bit_identical_on_every_kernel_path() {
+    if !qemu_or_skip("odd_shapes_are_bit_identical_on_every_kernel_path") {
+        return;
+    }
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let blob = odd_shapes_model();
+    // Not a degenerate model: different inputs give different logits.
+    let model = sumi_core::Model::from_bytes(&blob).expect("model loads");
+    let mut arena = vec![0u8; model.arena_bytes()];
+    let ramp: Vec<u8> = (0..784).map(|i| (i * 7 % 256) as u8).collect();
+    let a = model.predict(&ramp, &mut arena).unwrap().logits().to_vec();
+    let b = model
+        .predict(&[0u8; 784], &mut arena)
+        .unwrap()
+        .logits()
+        .to_vec();
+    assert_ne!(a, b, "the synthetic model ignores its input");
+    let path = write_temp("odd-shapes.sumi", &blob);
+    let path = path.to_str().unwrap();
+    // Cortex-M4 (DSP kernels, asm) and Cortex-M0 (portable kernels).
+    for board in ["mps2-an386", "microbit"] {
+        let out = driver(&[
+            "--board", board, "--model", path, "--limit", "200", "--json",
+        ]);
+        assert!(
+            out.status.success(),
+            "{board}: driver failed:\n{}",
+            text(&out)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+        assert_eq!(
+            report["identical_logits"], 200,
+            "{board}: logits differ: {report}"
+        );
+    }
+}

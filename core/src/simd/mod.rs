@@ -19,7 +19,8 @@
 //! `dot` (one int8 dot product, for fully connected layers) has one implementation per ISA too.
 //!
 //! Audit notes: every x86/NEON load is bounded by an assertion on the slice lengths next to it;
-//! the Cortex-M asm reads and writes registers only (`pure, nomem`).
+//! the Cortex-M asm reads registers, its own stack frame and bytes whose bounds the Rust around
+//! it asserted (`dsp.rs`).
 
 // The portable module holds every target's fallbacks; each target uses some of them (and the
 // tests all of them), so the rest is dead code there.
@@ -59,6 +60,10 @@ use crate::quant::Requant4x2;
 pub trait Tile: Copy {
     /// Gathered patches are zero-padded to a multiple of this many bytes.
     const PAD: usize;
+    /// Whether a fused 2×2 max pool takes the maximum of the accumulators and requantizes
+    /// two values (exact: requantization is monotonic), rather than requantizing all eight
+    /// (what a vector requantization does in one go).
+    const MAX_POOL_FIRST: bool = false;
     /// `[Σ p_j·w0 for j in 0..4, Σ p_j·w1 for j in 0..4]` over receptive fields of `rows`
     /// segments of `seg` bytes (`seg` a multiple of [`SEG_ALIGN`]; vector paths load 16 bytes
     /// at a time and the last 4, 8 or 12 exactly): segment `r` of patch `j` is
@@ -108,6 +113,7 @@ pub struct Portable;
 
 impl Tile for Portable {
     const PAD: usize = 1;
+    const MAX_POOL_FIRST: bool = true;
     #[inline(always)]
     fn dot_4x2_rows(
         self,
