@@ -12,7 +12,7 @@
 
 use crate::blob::{ConvDesc, DenseDesc, Padding, Pool};
 use crate::model::Shape;
-use crate::quant::{Requant, Requant4x2, requantize};
+use crate::quant::{Requant, Requant4x2, requantize_valid};
 use crate::simd::{Row4, Tile, dot};
 
 /// Largest `kernel_h · kernel_w · in_channels` a convolution may have (the receptive field is
@@ -41,7 +41,7 @@ impl<'a> Rows<'a> {
 #[inline(always)]
 fn to_int8(acc: i32, rq: Requant, zero_point: i8, relu: bool) -> i8 {
     let lo = if relu { zero_point as i32 } else { -128 };
-    (requantize(acc, rq).saturating_add(zero_point as i32)).clamp(lo, 127) as i8
+    (requantize_valid(acc, rq).saturating_add(zero_point as i32)).clamp(lo, 127) as i8
 }
 
 #[inline(always)]
@@ -209,6 +209,17 @@ impl<T: Row4> FirstChannel<T> {
         acc
     }
 
+    /// The accumulators of two adjacent outputs, `x` holding the words at the first one (rows
+    /// of at most 3 taps: the word's 4th byte is the second output's last tap).
+    #[inline(always)]
+    fn acc_pair(&self, x: [[i8; 4]; FIRST_KH]) -> [i32; 2] {
+        let mut acc = [0; 2];
+        for (&x, &w) in x.iter().zip(&self.rows) {
+            acc = self.t.mac_row3_pair(acc, x, w);
+        }
+        acc
+    }
+
     /// An accumulator requantized.
     #[inline(always)]
     fn requant(&self, acc: i32) -> i8 {
@@ -290,7 +301,15 @@ fn conv2d_first<T: Row4>(
                 for y in rows.0..rows.1 {
                     let rr: [&[i8]; FIRST_KH] = core::array::from_fn(|r| input_row(y, r));
                     let o_row = &mut out[(y - rows.0) * cw * oc_n..][..cw * oc_n];
-                    for x in 0..cw {
+                    // Two outputs per word where the rows are at most 3 taps wide.
+                    let mut x = 0;
+                    while kw <= 3 && x + 1 < cw && x + 4 <= w {
+                        let [a, b] = f.acc_pair(rr.map(|r| word4(&r[x..x + 4])));
+                        o_row[x * oc_n + o] = f.requant(a);
+                        o_row[(x + 1) * oc_n + o] = f.requant(b);
+                        x += 2;
+                    }
+                    for x in x..cw {
                         let words = if x + 4 <= w {
                             rr.map(|r| word4(&r[x..x + 4]))
                         } else {
@@ -308,19 +327,27 @@ fn conv2d_first<T: Row4>(
                     let o_row = &mut out[(py - rows.0) * pw * oc_n..][..pw * oc_n];
                     for px in 0..pw {
                         let x = 2 * px;
-                        // The words at `x` and `x + 1` of every row.
-                        let (a, b) = if x + 5 <= w {
-                            let s = rr.map(|r| &r[x..x + 5]);
-                            (s.map(|s| word4(&s[..4])), s.map(|s| word4(&s[1..])))
+                        let acc = if kw <= 3 && x + 4 <= w {
+                            // One word per row gives both columns of the window.
+                            let a = rr.map(|r| word4(&r[x..x + 4]));
+                            let top = f.acc_pair([a[0], a[1], a[2]]);
+                            let bottom = f.acc_pair([a[1], a[2], a[3]]);
+                            [top[0], top[1], bottom[0], bottom[1]]
                         } else {
-                            (rr.map(|r| word_tail(r, x)), rr.map(|r| word_tail(r, x + 1)))
+                            // The words at `x` and `x + 1` of every row.
+                            let (a, b) = if x + 5 <= w {
+                                let s = rr.map(|r| &r[x..x + 5]);
+                                (s.map(|s| word4(&s[..4])), s.map(|s| word4(&s[1..])))
+                            } else {
+                                (rr.map(|r| word_tail(r, x)), rr.map(|r| word_tail(r, x + 1)))
+                            };
+                            [
+                                f.acc([a[0], a[1], a[2]]),
+                                f.acc([b[0], b[1], b[2]]),
+                                f.acc([a[1], a[2], a[3]]),
+                                f.acc([b[1], b[2], b[3]]),
+                            ]
                         };
-                        let acc = [
-                            f.acc([a[0], a[1], a[2]]),
-                            f.acc([b[0], b[1], b[2]]),
-                            f.acc([a[1], a[2], a[3]]),
-                            f.acc([b[1], b[2], b[3]]),
-                        ];
                         // A max pool of the accumulators: requantization is monotonic (see
                         // `TileCtx::finish_max_pooled`), so one requantization instead of four.
                         o_row[px * oc_n + o] = match pool {
@@ -734,7 +761,7 @@ impl<T: Tile> TileCtx<'_, '_, T> {
     fn requant_one(&self, acc: i32, o: usize) -> i8 {
         let ch = self.d.channels();
         let zp = self.d.output_zero_point as i32;
-        (requantize(ch.bias(o) + acc, ch.requant(o)).clamp(self.lo, self.hi) + zp) as i8
+        (requantize_valid(ch.bias(o) + acc, ch.requant(o)).clamp(self.lo, self.hi) + zp) as i8
     }
 }
 
@@ -1161,7 +1188,7 @@ pub(crate) fn dense_logits_add(band: &[i8], k0: usize, d: &DenseDesc<'_>, acc: &
 /// The end of a logits layer: bias and requantization of the accumulators, in place.
 pub(crate) fn dense_logits_finish(d: &DenseDesc<'_>, acc: &mut [i32]) {
     for (o, slot) in acc.iter_mut().enumerate() {
-        *slot = requantize(d.channels().bias(o) + *slot, d.channels().requant(o));
+        *slot = requantize_valid(d.channels().bias(o) + *slot, d.channels().requant(o));
     }
 }
 

@@ -77,19 +77,39 @@ pub fn rounding_divide_by_pot(x: i32, exponent: u32) -> i32 {
 /// ```
 #[inline(always)]
 pub fn requantize(acc: i32, rq: Requant) -> i32 {
-    let shifted = if rq.shift > 0 {
+    if rq.multiplier < 0 {
+        // Only reachable with an invalid (negative) multiplier: keep gemmlowp's exact form.
+        let high = saturating_rounding_doubling_high_mul(shift_left(acc, rq), rq.multiplier);
+        return rounding_divide_by_pot(high, right_shift(rq));
+    }
+    requantize_valid(acc, rq)
+}
+
+/// [`requantize`] of a non-negative multiplier, which every valid pair has
+/// ([`Requant::is_valid`], checked by the planner for every channel of a model): what the
+/// kernels call, without the branch for the invalid case.
+#[inline(always)]
+pub(crate) fn requantize_valid(acc: i32, rq: Requant) -> i32 {
+    debug_assert!(rq.multiplier >= 0);
+    let high = ((shift_left(acc, rq) as i64 * rq.multiplier as i64 + (1 << 30)) >> 31) as i32;
+    rounding_divide_by_pot(high, right_shift(rq))
+}
+
+/// The accumulator shifted left by a positive `shift`, saturating.
+#[inline(always)]
+fn shift_left(acc: i32, rq: Requant) -> i32 {
+    if rq.shift > 0 {
         let wide = (acc as i64) << (rq.shift as u32).min(31);
         wide.clamp(i32::MIN as i64, i32::MAX as i64) as i32
     } else {
         acc
-    };
-    let high = if rq.multiplier >= 0 {
-        ((shifted as i64 * rq.multiplier as i64 + (1 << 30)) >> 31) as i32
-    } else {
-        // Only reachable with an invalid (negative) multiplier: keep gemmlowp's exact form.
-        saturating_rounding_doubling_high_mul(shifted, rq.multiplier)
-    };
-    rounding_divide_by_pot(high, (-(rq.shift as i32)).clamp(0, 31) as u32)
+    }
+}
+
+/// The right shift of a negative `shift`, at most 31.
+#[inline(always)]
+fn right_shift(rq: Requant) -> u32 {
+    (-(rq.shift as i32)).clamp(0, 31) as u32
 }
 
 /// Requantization parameters of two output channels for a tile of 4 output pixels × 2 channels
@@ -123,7 +143,8 @@ impl Requant4x2 {
                 shift: -(self.right_shift[c].clamp(0, 31) as i8),
             };
             for (o, &a) in lanes.iter_mut().zip(acc) {
-                *o = requantize(a + self.bias[c], rq).clamp(self.lo, self.hi) + self.zero_point;
+                *o = requantize_valid(a + self.bias[c], rq).clamp(self.lo, self.hi)
+                    + self.zero_point;
             }
         }
         out

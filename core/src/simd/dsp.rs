@@ -18,35 +18,56 @@ fn word(c: &[i8]) -> u32 {
     u32::from_le_bytes(b.map(|v| v as u8))
 }
 
-/// `Σ a[i]·b[i]` over the common length of `a` and `b`.
+/// One word of [`dot`]: `acc += x·y` for the words at `pa`, `pb`, both pointers advanced.
+macro_rules! dot_word {
+    () => {
+        concat!(
+            "ldr {x}, [{pa}], #4\n",
+            "ldr {y}, [{pb}], #4\n",
+            "sxtb16 {xe}, {x}\n",
+            "sxtb16 {ye}, {y}\n",
+            "smlad {acc}, {xe}, {ye}, {acc}\n",
+            "sxtb16 {x}, {x}, ror #8\n",
+            "sxtb16 {y}, {y}, ror #8\n",
+            "smlad {acc}, {x}, {y}, {acc}\n",
+        )
+    };
+}
+
+/// `Σ a[i]·b[i]` over the common length of `a` and `b`: an asm loop over 8-byte steps (two
+/// words of each: 4 `LDR`, 8 `SXTB16`, 4 `SMLAD`), then a word and the last bytes.
 #[inline(always)]
 pub fn dot(a: &[i8], b: &[i8]) -> i32 {
     let n = a.len().min(b.len());
+    let steps = n / 8;
     let mut acc = 0i32;
-    let i = n & !3;
-    for (ca, cb) in a[..i].chunks_exact(4).zip(b[..i].chunks_exact(4)) {
-        let (x, y) = (word(ca), word(cb));
-        // SAFETY: register-only DSP instructions (SXTB16, SMLAD), no memory access, no flags.
+    if steps > 0 {
+        // SAFETY: reads `8·steps <= n` bytes from each slice; registers otherwise.
         unsafe {
             asm!(
-                "sxtb16 {x02}, {x}",
-                "sxtb16 {x13}, {x}, ror #8",
-                "sxtb16 {y02}, {y}",
-                "sxtb16 {y13}, {y}, ror #8",
-                "smlad {acc}, {x02}, {y02}, {acc}",
-                "smlad {acc}, {x13}, {y13}, {acc}",
-                x = in(reg) x,
-                y = in(reg) y,
-                x02 = out(reg) _,
-                x13 = out(reg) _,
-                y02 = out(reg) _,
-                y13 = out(reg) _,
+                "2:",
+                dot_word!(),
+                dot_word!(),
+                "subs {k}, {k}, #1",
+                "bne 2b",
+                pa = inout(reg) a.as_ptr() => _,
+                pb = inout(reg) b.as_ptr() => _,
+                k = inout(reg) steps => _,
                 acc = inout(reg) acc,
-                options(pure, nomem, nostack),
+                x = out(reg) _,
+                y = out(reg) _,
+                xe = out(reg) _,
+                ye = out(reg) _,
+                options(readonly, nostack),
             );
         }
     }
-    acc + dot_portable(&a[i..n], &b[i..n])
+    let i = steps * 8;
+    let j = i + (n - i) / 4 * 4;
+    for (ca, cb) in a[i..j].chunks_exact(4).zip(b[i..j].chunks_exact(4)) {
+        acc = mac4(acc, unpack(word(ca)), unpack(word(cb)));
+    }
+    acc + dot_portable(&a[j..n], &b[j..n])
 }
 
 /// `SXTB16` twice: the int8 lanes 0, 2 and 1, 3 of `x` as pairs of int16.
@@ -122,17 +143,19 @@ macro_rules! block_word {
     };
 }
 
-/// CMSIS-NN-style 2×2 block over `rows` segments of `n` bytes (`n` a positive multiple of 4):
-/// two patches (`x0`, `x1`; segment `r` at `r·stride`) × two weight rows (`w0`, `w1`; segment
-/// `r` at `r·n`, contiguous), added to `acc = [x0·w0, x1·w0, x0·w1, x1·w1]`. One asm loop, two
-/// words per iteration, a last odd word, then the next row: its counters live in a 16-byte
-/// frame of its own on the stack (words: `n`, `stride − n`, rows left, end of the row's
-/// weights), as all twelve allocatable registers hold pointers, accumulators and temporaries.
+/// CMSIS-NN-style 2×2 block over `rows` segments of `n` bytes (`n` a multiple of 4, at least
+/// 8; `ODD`: `n / 4` is odd): two patches (`x0`, `x1`; segment `r` at `r·stride`) × two weight
+/// rows (`w0`, `w1`; segment `r` at `r·n`, contiguous), added to `acc = [x0·w0, x1·w0, x0·w1,
+/// x1·w1]`. One asm loop, two words per iteration, the odd word after it, then the next row:
+/// the counters live in a 16-byte frame of its own on the stack (words: `n` rounded down to 8,
+/// `stride − n`, rows left, end of the row's weights), as all twelve allocatable registers hold
+/// pointers, accumulators and temporaries.
 ///
 /// # Safety
-/// `x0`, `x1` readable for `(rows − 1)·stride + n` bytes, `w0`, `w1` for `rows·n`; `rows ≥ 1`.
+/// `x0`, `x1` readable for `(rows − 1)·stride + n` bytes, `w0`, `w1` for `rows·n`; `rows ≥ 1`,
+/// `n ≥ 8`.
 #[inline(always)]
-unsafe fn block_2x2_rows(
+unsafe fn block_2x2_rows<const ODD: bool>(
     acc: [i32; 4],
     x: [*const i8; 2],
     w: [*const i8; 2],
@@ -141,56 +164,59 @@ unsafe fn block_2x2_rows(
     stride: usize,
 ) -> [i32; 4] {
     let [mut a0, mut a1, mut a2, mut a3] = acc;
+    // The loop, with or without the odd word after the pairs (`$odd`).
+    macro_rules! rows_asm {
+        ($($odd:expr)?) => {
+            asm!(
+                "sub {t2}, {t2}, {t0}",
+                "bic {t0}, {t0}, #7",
+                "sub sp, sp, #16",
+                "str {t0}, [sp]",
+                "str {t2}, [sp, #4]",
+                "str {t1}, [sp, #8]",
+                // Next row: the end of its pairs of weight words.
+                "2:",
+                "ldr {t0}, [sp]",
+                "add {t0}, {t0}, {w0}",
+                "str {t0}, [sp, #12]",
+                "3:",
+                block_word!(),
+                block_word!(),
+                "ldr {t0}, [sp, #12]",
+                "cmp {w0}, {t0}",
+                "bne 3b",
+                $($odd,)?
+                "ldr {t0}, [sp, #4]",
+                "add {x0}, {x0}, {t0}",
+                "add {x1}, {x1}, {t0}",
+                "ldr {t0}, [sp, #8]",
+                "subs {t0}, {t0}, #1",
+                "str {t0}, [sp, #8]",
+                "bne 2b",
+                "add sp, sp, #16",
+                a0 = inout(reg) a0,
+                a1 = inout(reg) a1,
+                a2 = inout(reg) a2,
+                a3 = inout(reg) a3,
+                x0 = inout(reg) x[0] => _,
+                x1 = inout(reg) x[1] => _,
+                w0 = inout(reg) w[0] => _,
+                w1 = inout(reg) w[1] => _,
+                t0 = inout(reg) n => _,
+                t1 = inout(reg) rows => _,
+                t2 = inout(reg) stride => _,
+                t3 = out(reg) _,
+            )
+        };
+    }
     // SAFETY: the caller guarantees the reads; the asm reads only those bytes and its own
     // stack frame, which it pops before the end.
     unsafe {
-        asm!(
-            "sub {t2}, {t2}, {t0}",
-            "sub sp, sp, #16",
-            "str {t0}, [sp]",
-            "str {t2}, [sp, #4]",
-            "str {t1}, [sp, #8]",
-            // Next row: the end of its weights.
-            "2:",
-            "ldr {t0}, [sp]",
-            "bic {t0}, {t0}, #7",
-            "add {t0}, {t0}, {w0}",
-            "str {t0}, [sp, #12]",
-            "cmp {t0}, {w0}",
-            "beq 4f",
-            "3:",
-            block_word!(),
-            block_word!(),
-            "ldr {t0}, [sp, #12]",
-            "cmp {w0}, {t0}",
-            "bne 3b",
-            "4:",
-            "ldr {t0}, [sp]",
-            "tst {t0}, #4",
-            "beq 5f",
-            block_word!(),
-            "5:",
-            "ldr {t0}, [sp, #4]",
-            "add {x0}, {x0}, {t0}",
-            "add {x1}, {x1}, {t0}",
-            "ldr {t0}, [sp, #8]",
-            "subs {t0}, {t0}, #1",
-            "str {t0}, [sp, #8]",
-            "bne 2b",
-            "add sp, sp, #16",
-            a0 = inout(reg) a0,
-            a1 = inout(reg) a1,
-            a2 = inout(reg) a2,
-            a3 = inout(reg) a3,
-            x0 = inout(reg) x[0] => _,
-            x1 = inout(reg) x[1] => _,
-            w0 = inout(reg) w[0] => _,
-            w1 = inout(reg) w[1] => _,
-            t0 = inout(reg) n => _,
-            t1 = inout(reg) rows => _,
-            t2 = inout(reg) stride => _,
-            t3 = out(reg) _,
-        );
+        if ODD {
+            rows_asm!(block_word!());
+        } else {
+            rows_asm!();
+        }
     }
     [a0, a1, a2, a3]
 }
@@ -217,37 +243,31 @@ impl Tile for Dsp {
         rows: usize,
         stride: usize,
     ) -> [i32; 8] {
-        let n = seg & !3;
+        // Segments of 4 bytes run as tails.
+        let n = if seg >= 8 { seg & !3 } else { 0 };
         let (mut a, mut b) = ([0i32; 4], [0i32; 4]);
         let mut tail = [0i32; 8];
         if n > 0 && rows > 0 {
             // Bounds of the asm's reads: patches `(rows − 1)·stride + n`, weights `rows·n`
             // (contiguous when `n == seg`; otherwise one call per row).
-            let span = (rows.max(1) - 1) * stride + n;
+            let span = (rows - 1) * stride + n;
             assert!(p.iter().all(|x| x.len() >= span) && w0.len() >= rows * seg);
             assert!(w1.len() >= rows * seg);
             let (calls, per_call) = if n == seg { (1, rows) } else { (rows, 1) };
             for r in 0..calls {
                 let (at, wt) = (r * stride, r * seg);
                 let w = [w0[wt..].as_ptr(), w1[wt..].as_ptr()];
-                // SAFETY: the assertions above bound every read of both blocks.
+                let xa = [p[0][at..].as_ptr(), p[1][at..].as_ptr()];
+                let xb = [p[2][at..].as_ptr(), p[3][at..].as_ptr()];
+                // SAFETY: the assertions above bound every read of both blocks; n ≥ 8.
                 unsafe {
-                    a = block_2x2_rows(
-                        a,
-                        [p[0][at..].as_ptr(), p[1][at..].as_ptr()],
-                        w,
-                        n,
-                        per_call,
-                        stride,
-                    );
-                    b = block_2x2_rows(
-                        b,
-                        [p[2][at..].as_ptr(), p[3][at..].as_ptr()],
-                        w,
-                        n,
-                        per_call,
-                        stride,
-                    );
+                    if n % 8 == 4 {
+                        a = block_2x2_rows::<true>(a, xa, w, n, per_call, stride);
+                        b = block_2x2_rows::<true>(b, xb, w, n, per_call, stride);
+                    } else {
+                        a = block_2x2_rows::<false>(a, xa, w, n, per_call, stride);
+                        b = block_2x2_rows::<false>(b, xb, w, n, per_call, stride);
+                    }
                 }
             }
         }
@@ -279,5 +299,33 @@ impl Row4 for Dsp {
     #[inline(always)]
     fn mac_row4(self, acc: i32, x: [i8; 4], w: (u32, u32)) -> i32 {
         mac4(acc, unpack(word(&x)), w)
+    }
+    /// With `w = ((w0, w2), (w1, 0))` and `x` unpacked to `e = (x0, x2)`, `o = (x1, x3)`: the
+    /// first output is `e·(w0, w2) + o·(w1, 0)`, the second `o·(w0, w2) + x2·w1` (`SMLATB`, the
+    /// top half of `e` times the bottom of the odd weights): one `SXTB16` pair, four MACs.
+    #[inline(always)]
+    fn mac_row3_pair(self, acc: [i32; 2], x: [i8; 4], w: (u32, u32)) -> [i32; 2] {
+        let [mut a, mut b] = acc;
+        let x = word(&x);
+        // SAFETY: register-only DSP instructions (SXTB16, SMLAD, SMLATB), no memory access.
+        unsafe {
+            asm!(
+                "sxtb16 {e}, {x}",
+                "sxtb16 {o}, {x}, ror #8",
+                "smlad {a}, {e}, {we}, {a}",
+                "smlad {a}, {o}, {wo}, {a}",
+                "smlad {b}, {o}, {we}, {b}",
+                "smlatb {b}, {e}, {wo}, {b}",
+                x = in(reg) x,
+                e = out(reg) _,
+                o = out(reg) _,
+                a = inout(reg) a,
+                b = inout(reg) b,
+                we = in(reg) w.0,
+                wo = in(reg) w.1,
+                options(pure, nomem, nostack),
+            );
+        }
+        [a, b]
     }
 }

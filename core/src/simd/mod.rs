@@ -162,6 +162,9 @@ pub trait Row4: Copy {
     fn prepare(self, w: [i8; 4]) -> Self::W;
     /// `acc + Σ x_i · w_i`.
     fn mac_row4(self, acc: i32, x: [i8; 4], w: Self::W) -> i32;
+    /// Two adjacent outputs of a row of at most 3 taps (the 4th weight zero) from one word:
+    /// `[acc[0] + Σ_{i<3} x_i · w_i, acc[1] + Σ_{i<3} x_{i+1} · w_i]`.
+    fn mac_row3_pair(self, acc: [i32; 2], x: [i8; 4], w: Self::W) -> [i32; 2];
 }
 
 impl Row4 for Portable {
@@ -173,6 +176,14 @@ impl Row4 for Portable {
     #[inline(always)]
     fn mac_row4(self, acc: i32, x: [i8; 4], w: [i32; 4]) -> i32 {
         acc + x[0] as i32 * w[0] + x[1] as i32 * w[1] + x[2] as i32 * w[2] + x[3] as i32 * w[3]
+    }
+    #[inline(always)]
+    fn mac_row3_pair(self, acc: [i32; 2], x: [i8; 4], w: [i32; 4]) -> [i32; 2] {
+        let x = x.map(i32::from);
+        [
+            acc[0] + x[0] * w[0] + x[1] * w[1] + x[2] * w[2],
+            acc[1] + x[1] * w[0] + x[2] * w[1] + x[3] * w[2],
+        ]
     }
 }
 
