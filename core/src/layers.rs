@@ -713,6 +713,26 @@ impl<T: Tile> TileCtx<'_, '_, T> {
         )
     }
 
+    /// The requantization of channels (o, o + 1) for the vector paths, or `None` when one of
+    /// them shifts left (a real multiplier above 1, rare: the scalar path handles it).
+    #[inline(always)]
+    fn requant4x2(&self, o: usize) -> Option<Requant4x2> {
+        let ch = self.d.channels();
+        let o1 = (o + 1).min(self.oc_n - 1);
+        let (r0, r1) = (ch.requant(o), ch.requant(o1));
+        if r0.shift > 0 || r1.shift > 0 {
+            return None;
+        }
+        Some(Requant4x2 {
+            bias: [ch.bias(o), ch.bias(o1)],
+            multiplier: [r0.multiplier, r1.multiplier],
+            right_shift: [-(r0.shift as i32), -(r1.shift as i32)],
+            lo: self.lo,
+            hi: self.hi,
+            zero_point: self.d.output_zero_point as i32,
+        })
+    }
+
     /// Requantize the accumulators of the tile of channels (o, o + 1).
     #[inline(always)]
     fn finish(&self, acc: [i32; 8], o: usize) -> [i32; 8] {
@@ -741,12 +761,15 @@ impl<T: Tile> TileCtx<'_, '_, T> {
         t.requant_4x2(acc, &q)
     }
 
-    /// The 2×2 max pools of the tile's two channels, pooled before requantizing: requantization
-    /// is monotonic (the multiplier is non-negative, the clamp too, and `|bias| < 2^30` keeps
-    /// `acc + bias` from overflowing), so the requantized maximum is the maximum of the
-    /// requantized values, for two requantizations instead of eight.
+    /// The 2×2 max pools of the tile's two channels ([`Tile::requant_max_4x2`]: pooled before
+    /// requantizing, which is exact).
     #[inline(always)]
     fn finish_max_pooled(&self, acc: [i32; 8], o: usize) -> [i8; 2] {
+        if !T::SCALAR
+            && let Some(q) = self.requant4x2(o)
+        {
+            return self.t.requant_max_4x2(acc, &q).map(|v| v as i8);
+        }
         let o1 = (o + 1).min(self.oc_n - 1);
         let max = |a: &[i32]| a[0].max(a[1]).max(a[2]).max(a[3]);
         [
@@ -755,8 +778,8 @@ impl<T: Tile> TileCtx<'_, '_, T> {
         ]
     }
 
-    /// One accumulator of channel `o` requantized to int8 (bias, multiplier, shift, zero point,
-    /// clamp), as [`to_int8`] does.
+    /// One accumulator of channel `o` requantized to int8 (bias, multiplier, any shift, zero
+    /// point, clamp), as [`to_int8`] does.
     #[inline(always)]
     fn requant_one(&self, acc: i32, o: usize) -> i8 {
         let ch = self.d.channels();
@@ -1007,7 +1030,7 @@ fn tiles_pooled<T: Tile>(
             let o_px = &mut out[at_out..at_out + oc_n];
             for o in channels.clone().step_by(2) {
                 let acc = kernel.acc(buf, at, o);
-                if T::MAX_POOL_FIRST && pool == Pool::Max2 {
+                if pool == Pool::Max2 {
                     let [a, b] = ctx.finish_max_pooled(acc, o);
                     o_px[o] = a;
                     if let Some(slot) = o_px.get_mut(o + 1) {

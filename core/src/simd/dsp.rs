@@ -225,13 +225,13 @@ unsafe fn block_2x2_rows<const ODD: bool>(
 /// 2–3 × both channels) of `SXTB16` + `SMLAD`, each one asm loop over all kernel rows
 /// (23 instructions per 16 multiply-accumulates, against 28–30 for the same loop compiled
 /// from Rust, which spilled), and a scalar tail for `k % 4` bytes. A fused max pool is taken
-/// on the accumulators ([`Tile::MAX_POOL_FIRST`]).
+/// on the accumulators ([`Tile::SCALAR`]).
 #[derive(Clone, Copy, Debug)]
 pub struct Dsp;
 
 impl Tile for Dsp {
     const PAD: usize = 1;
-    const MAX_POOL_FIRST: bool = true;
+    const SCALAR: bool = true;
     /// Both blocks keep their accumulators across the `rows` segments.
     #[inline(always)]
     fn dot_4x2_rows(

@@ -60,10 +60,6 @@ use crate::quant::Requant4x2;
 pub trait Tile: Copy {
     /// Gathered patches are zero-padded to a multiple of this many bytes.
     const PAD: usize;
-    /// Whether a fused 2×2 max pool takes the maximum of the accumulators and requantizes
-    /// two values (exact: requantization is monotonic), rather than requantizing all eight
-    /// (what a vector requantization does in one go).
-    const MAX_POOL_FIRST: bool = false;
     /// `[Σ p_j·w0 for j in 0..4, Σ p_j·w1 for j in 0..4]` over receptive fields of `rows`
     /// segments of `seg` bytes (`seg` a multiple of [`SEG_ALIGN`]; vector paths load 16 bytes
     /// at a time and the last 4, 8 or 12 exactly): segment `r` of patch `j` is
@@ -91,6 +87,20 @@ pub trait Tile: Copy {
     fn requant_4x2(self, acc: [i32; 8], q: &Requant4x2) -> [i32; 8] {
         q.apply(acc)
     }
+    /// A fused 2×2 max pool of the tile: each channel's maximum over its four pixels,
+    /// requantized (the default: [`Tile::requant_4x2`], then the maxima). Requantization is
+    /// monotonic (non-negative multipliers, and `|bias| < 2^30` keeps `acc + bias` from
+    /// overflowing), so an implementation may take the maxima of the accumulators first.
+    #[inline(always)]
+    fn requant_max_4x2(self, acc: [i32; 8], q: &Requant4x2) -> [i32; 2] {
+        let r = self.requant_4x2(acc, q);
+        let max = |a: &[i32]| a[0].max(a[1]).max(a[2]).max(a[3]);
+        [max(&r[..4]), max(&r[4..])]
+    }
+    /// Scalar requantization (no vectors): the tile loops requantize output by output, a
+    /// max pool's maximum of the accumulators only, instead of calling
+    /// [`Tile::requant_4x2`] and [`Tile::requant_max_4x2`].
+    const SCALAR: bool = false;
 }
 
 /// The portable micro-kernel: plain Rust, for cores without a fast path (Cortex-M0/M0+,
@@ -113,7 +123,7 @@ pub struct Portable;
 
 impl Tile for Portable {
     const PAD: usize = 1;
-    const MAX_POOL_FIRST: bool = true;
+    const SCALAR: bool = true;
     #[inline(always)]
     fn dot_4x2_rows(
         self,

@@ -283,6 +283,15 @@ impl Tile for Avx2 {
         // the two local arrays.
         unsafe { requant_4x2_avx2(acc, q) }
     }
+
+    /// The pool's maxima in vector lanes (two shuffles and two `vpmaxsd`), then the same
+    /// eight-lane requantization; lanes 0 and 4 hold the two channels.
+    #[inline]
+    fn requant_max_4x2(self, acc: [i32; 8], q: &Requant4x2) -> [i32; 2] {
+        debug_assert!(q.right_shift.iter().all(|s| (0..=31).contains(s)));
+        // SAFETY: as `requant_4x2`.
+        unsafe { requant_max_4x2_avx2(acc, q) }
+    }
 }
 
 /// The AVX2 tile; `TAIL`: segments end with 4, 8 or 12 bytes past their whole 16-byte steps.
@@ -351,22 +360,39 @@ unsafe fn dot_4x2_avx2<const TAIL: bool>(
 }
 
 #[target_feature(enable = "avx2")]
+unsafe fn requant_max_4x2_avx2(acc: [i32; 8], q: &Requant4x2) -> [i32; 2] {
+    // SAFETY: unaligned 32-byte load from a local `[i32; 8]` array.
+    let x = unsafe { _mm256_loadu_si256(acc.as_ptr() as *const __m256i) };
+    // Every lane of each 128-bit half becomes the half's maximum.
+    let m = _mm256_max_epi32(x, _mm256_shuffle_epi32(x, 0b10_11_00_01));
+    let m = _mm256_max_epi32(m, _mm256_shuffle_epi32(m, 0b01_00_11_10));
+    let r = requant_pairs(m, q);
+    [_mm256_extract_epi32(r, 0), _mm256_extract_epi32(r, 4)]
+}
+
+#[target_feature(enable = "avx2")]
 unsafe fn requant_4x2_avx2(acc: [i32; 8], q: &Requant4x2) -> [i32; 8] {
-    let pair = |v: [i32; 2]| _mm256_setr_epi32(v[0], v[0], v[0], v[0], v[1], v[1], v[1], v[1]);
     // SAFETY: unaligned 32-byte load from / store to local `[i32; 8]` arrays.
     let x = unsafe { _mm256_loadu_si256(acc.as_ptr() as *const __m256i) };
-    let r = requant8(
+    let r = requant_pairs(x, q);
+    let mut out = [0i32; 8];
+    // SAFETY: see above.
+    unsafe { _mm256_storeu_si256(out.as_mut_ptr() as *mut __m256i, r) };
+    out
+}
+
+/// [`requant8`] of a tile's lanes: channel 0 in lanes 0–3, channel 1 in lanes 4–7.
+#[target_feature(enable = "avx2")]
+fn requant_pairs(x: __m256i, q: &Requant4x2) -> __m256i {
+    let pair = |v: [i32; 2]| _mm256_setr_epi32(v[0], v[0], v[0], v[0], v[1], v[1], v[1], v[1]);
+    requant8(
         _mm256_add_epi32(x, pair(q.bias)),
         pair(q.multiplier),
         pair(q.right_shift),
         q.lo,
         q.hi,
         q.zero_point,
-    );
-    let mut out = [0i32; 8];
-    // SAFETY: see above.
-    unsafe { _mm256_storeu_si256(out.as_mut_ptr() as *mut __m256i, r) };
-    out
+    )
 }
 
 /// gemmlowp requantization of eight lanes with per-lane multiplier `m` (never negative) and
@@ -476,17 +502,21 @@ unsafe fn first_layer_out_avx2(
     // `[i32; 8]` arrays inside `weights` and `groups`; stores 16 bytes at `8 · g <= 48` inside
     // `bytes`.
     unsafe {
-        let group = |g: usize| {
-            if g < groups_n {
-                first_layer_group(pixels, pairs, weights, &groups[g], g, (lo, hi, zp), avg)
-            } else {
-                _mm256_setzero_si256()
-            }
-        };
+        // A macro, not a closure (which would be compiled out of line, without AVX2 inlining).
+        macro_rules! group {
+            ($g:expr) => {{
+                let g = $g;
+                if g < groups_n {
+                    first_layer_group(pixels, pairs, weights, &groups[g], g, (lo, hi, zp), avg)
+                } else {
+                    _mm256_setzero_si256()
+                }
+            }};
+        }
         for g in (0..groups_n).step_by(2) {
             // [a0..3 b0..3 | a4..7 b4..7] as int16, reordered to a0..7 b0..7, then bytes (every
             // value is already in -128..=127: the packs do not saturate).
-            let w = _mm256_packs_epi32(group(g), group(g + 1));
+            let w = _mm256_packs_epi32(group!(g), group!(g + 1));
             let w = _mm256_permute4x64_epi64(w, 0b11_01_10_00);
             let b = _mm_packs_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
             _mm_storeu_si128(bytes.as_mut_ptr().add(8 * g) as *mut __m128i, b);
@@ -507,28 +537,33 @@ fn first_layer_group(
     (lo, hi, zp): (i32, i32, i32),
     avg: bool,
 ) -> __m256i {
-    let acc = |px: &[i32; 16]| {
-        // SAFETY: whole `[i32; 8]` arrays (32 bytes) are read through references to them.
-        let mut acc = unsafe { _mm256_loadu_si256(group.bias.as_ptr() as *const __m256i) };
-        for (q, &x) in px[..pairs].iter().enumerate() {
-            let w = unsafe { _mm256_loadu_si256(weights[q][g].as_ptr() as *const __m256i) };
-            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_set1_epi32(x), w));
-        }
-        acc
-    };
+    // A macro, not a closure: a closure is compiled out of line here (without AVX2 inlining),
+    // one call per pixel and group.
+    macro_rules! acc {
+        ($px:expr) => {{
+            let px: &[i32; 16] = $px;
+            // SAFETY: whole `[i32; 8]` arrays (32 bytes) are read through references to them.
+            let mut acc = unsafe { _mm256_loadu_si256(group.bias.as_ptr() as *const __m256i) };
+            for (q, &x) in px[..pairs].iter().enumerate() {
+                let w = unsafe { _mm256_loadu_si256(weights[q][g].as_ptr() as *const __m256i) };
+                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_set1_epi32(x), w));
+            }
+            acc
+        }};
+    }
     // SAFETY: as above.
     let m = unsafe { _mm256_loadu_si256(group.multiplier.as_ptr() as *const __m256i) };
     let e = unsafe { _mm256_loadu_si256(group.right_shift.as_ptr() as *const __m256i) };
     if avg {
         let mut sum = _mm256_set1_epi32(2);
         for px in pixels {
-            sum = _mm256_add_epi32(sum, requant8(acc(px), m, e, lo, hi, zp));
+            sum = _mm256_add_epi32(sum, requant8(acc!(px), m, e, lo, hi, zp));
         }
         return _mm256_srai_epi32(sum, 2);
     }
     let mut best = _mm256_set1_epi32(i32::MIN);
     for px in pixels {
-        best = _mm256_max_epi32(best, acc(px));
+        best = _mm256_max_epi32(best, acc!(px));
     }
     requant8(best, m, e, lo, hi, zp)
 }
