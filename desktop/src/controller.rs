@@ -34,6 +34,7 @@ impl App {
     /// Builds the window and shows the initial state (first random sample, empty canvas).
     pub fn new(options: Options) -> Result<App, slint::PlatformError> {
         let window = AppWindow::new()?;
+        view::model::init(&window);
         if options.kiosk {
             window.global::<Ui>().set_kiosk(true);
             window.window().set_fullscreen(true);

@@ -8,21 +8,26 @@ use crate::model::ModelSource;
 use crate::state::State;
 use crate::{AppWindow, Ui};
 
-/// The choice of model (the bundled ones; none selected while a `--model` file is in use), the
-/// model's facts and the time of the last inference.
+/// The model choices: the bundled models, fixed at build time, so set once with the window.
+pub(crate) fn init(w: &AppWindow) {
+    let choices: Vec<SharedString> = sumi_core::models::BUNDLED
+        .iter()
+        .map(|b| b.name.into())
+        .collect();
+    w.global::<Ui>()
+        .set_model_choices(ModelRc::new(VecModel::from(choices)));
+}
+
+/// The chosen model (none while a `--model` file is in use), the model's facts and the time of
+/// the last inference.
 pub(crate) fn render(w: &AppWindow, st: &State) {
     let ui = w.global::<Ui>();
-    let bundled = sumi_core::models::BUNDLED;
-    let choices: Vec<SharedString> = bundled.iter().map(|b| b.name.into()).collect();
     let choice = match st.model_info.as_ref().map(|i| &i.source) {
-        Some(ModelSource::Bundled(name)) => bundled.iter().position(|b| b.name == *name),
+        Some(ModelSource::Bundled(name)) => sumi_core::models::BUNDLED
+            .iter()
+            .position(|b| b.name == *name),
         _ => None,
     };
-    // Rendered after every prediction: the list is only replaced when it changes.
-    let shown = ui.get_model_choices();
-    if !slint::Model::iter(&shown).eq(choices.iter().cloned()) {
-        ui.set_model_choices(ModelRc::new(VecModel::from(choices)));
-    }
     ui.set_model_choice(choice.map_or(-1, |c| c as i32));
     // "" is shown as "n/a" (translated in the .slint file).
     let acc = |a: Option<f32>| a.map_or(String::new(), |a| format!("{:.2}%", a * 100.0));
