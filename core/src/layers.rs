@@ -4,8 +4,8 @@
 //! zero), requantizes it with [`crate::quant::requantize`], adds the output zero point and
 //! clamps to int8 — at the zero point instead of −128 when ReLU is fused. A fused 2×2 max-pool
 //! takes the maximum of four requantized values (requantization is monotonic, so this equals
-//! pooling the float activations, and the scalar paths take the maximum of the accumulators
-//! and requantize once, which is the same); average pooling is `(a + b + c + d + 2) >> 2`.
+//! pooling the float activations, and equals requantizing the maximum of the four
+//! accumulators, which is what the kernels do); average pooling is `(a + b + c + d + 2) >> 2`.
 //!
 //! The kernels trust their descriptors: [`crate::Model::from_bytes`] has already checked every
 //! length and shape, so slicing here cannot fail.
@@ -13,7 +13,7 @@
 use crate::blob::{ConvDesc, DenseDesc, Padding, Pool};
 use crate::model::Shape;
 use crate::quant::{Requant, Requant4x2, requantize_valid};
-use crate::simd::{Row4, Tile, dot};
+use crate::simd::{Row4, Tile, dot, max4};
 
 /// Largest `kernel_h · kernel_w · in_channels` a convolution may have (the receptive field is
 /// gathered into a stack buffer of four windows for fused pooling).
@@ -351,7 +351,7 @@ fn conv2d_first<T: Row4>(
                         // A max pool of the accumulators: requantization is monotonic (see
                         // `TileCtx::finish_max_pooled`), so one requantization instead of four.
                         o_row[px * oc_n + o] = match pool {
-                            Pool::Max2 => f.requant(acc[0].max(acc[1]).max(acc[2]).max(acc[3])),
+                            Pool::Max2 => f.requant(max4(&acc)),
                             _ => combine(pool, acc.map(|a| f.requant(a))),
                         };
                     }
@@ -713,78 +713,71 @@ impl<T: Tile> TileCtx<'_, '_, T> {
         )
     }
 
-    /// The requantization of channels (o, o + 1) for the vector paths, or `None` when one of
-    /// them shifts left (a real multiplier above 1, rare: the scalar path handles it).
+    /// The requantization of channels (o, o + 1).
     #[inline(always)]
-    fn requant4x2(&self, o: usize) -> Option<Requant4x2> {
+    fn requants(&self, o: usize) -> (Requant, Requant) {
         let ch = self.d.channels();
-        let o1 = (o + 1).min(self.oc_n - 1);
-        let (r0, r1) = (ch.requant(o), ch.requant(o1));
-        if r0.shift > 0 || r1.shift > 0 {
-            return None;
-        }
-        Some(Requant4x2 {
-            bias: [ch.bias(o), ch.bias(o1)],
+        (ch.requant(o), ch.requant((o + 1).min(self.oc_n - 1)))
+    }
+
+    /// [`Self::requants`] `r0`, `r1` of channels (o, o + 1) with the biases and clamp, for
+    /// [`Tile::requant_4x2`] and [`Tile::requant_max_4x2`] (valid when both shift right).
+    #[inline(always)]
+    fn requant4x2(&self, o: usize, r0: Requant, r1: Requant) -> Requant4x2 {
+        let ch = self.d.channels();
+        Requant4x2 {
+            bias: [ch.bias(o), ch.bias((o + 1).min(self.oc_n - 1))],
             multiplier: [r0.multiplier, r1.multiplier],
             right_shift: [-(r0.shift as i32), -(r1.shift as i32)],
             lo: self.lo,
             hi: self.hi,
             zero_point: self.d.output_zero_point as i32,
-        })
+        }
     }
 
     /// Requantize the accumulators of the tile of channels (o, o + 1).
     #[inline(always)]
     fn finish(&self, acc: [i32; 8], o: usize) -> [i32; 8] {
-        let TileCtx {
-            t, d, oc_n, lo, hi, ..
-        } = *self;
-        let zp = d.output_zero_point;
-        let o1 = (o + 1).min(oc_n - 1);
-        let (r0, r1) = (d.channels().requant(o), d.channels().requant(o1));
-        let bias = [d.channels().bias(o), d.channels().bias(o1)];
+        let (r0, r1) = self.requants(o);
+        let q = self.requant4x2(o, r0, r1);
         if r0.shift > 0 || r1.shift > 0 {
             // A left shift (a real multiplier above 1) is rare: the scalar path handles it.
+            let (zp, relu) = (self.d.output_zero_point, self.d.relu);
             return core::array::from_fn(|j| {
-                let (b, rq) = if j < 4 { (bias[0], r0) } else { (bias[1], r1) };
-                to_int8(b + acc[j], rq, zp, d.relu) as i32
+                let (b, rq) = if j < 4 {
+                    (q.bias[0], r0)
+                } else {
+                    (q.bias[1], r1)
+                };
+                to_int8(b + acc[j], rq, zp, relu) as i32
             });
         }
-        let q = Requant4x2 {
-            bias,
-            multiplier: [r0.multiplier, r1.multiplier],
-            right_shift: [-(r0.shift as i32), -(r1.shift as i32)],
-            lo,
-            hi,
-            zero_point: zp as i32,
-        };
-        t.requant_4x2(acc, &q)
+        self.t.requant_4x2(acc, &q)
     }
 
     /// The 2×2 max pools of the tile's two channels ([`Tile::requant_max_4x2`]: pooled before
     /// requantizing, which is exact).
     #[inline(always)]
     fn finish_max_pooled(&self, acc: [i32; 8], o: usize) -> [i8; 2] {
-        if !T::SCALAR
-            && let Some(q) = self.requant4x2(o)
-        {
-            return self.t.requant_max_4x2(acc, &q).map(|v| v as i8);
+        if !T::SCALAR {
+            let (r0, r1) = self.requants(o);
+            if r0.shift <= 0 && r1.shift <= 0 {
+                let q = self.requant4x2(o, r0, r1);
+                return self.t.requant_max_4x2(acc, &q).map(|v| v as i8);
+            }
         }
         let o1 = (o + 1).min(self.oc_n - 1);
-        let max = |a: &[i32]| a[0].max(a[1]).max(a[2]).max(a[3]);
         [
-            self.requant_one(max(&acc[..4]), o),
-            self.requant_one(max(&acc[4..]), o1),
+            self.requant_one(max4(&acc[..4]), o),
+            self.requant_one(max4(&acc[4..]), o1),
         ]
     }
 
-    /// One accumulator of channel `o` requantized to int8 (bias, multiplier, any shift, zero
-    /// point, clamp), as [`to_int8`] does.
+    /// One accumulator of channel `o` requantized to int8 (any shift: [`to_int8`]).
     #[inline(always)]
     fn requant_one(&self, acc: i32, o: usize) -> i8 {
-        let ch = self.d.channels();
-        let zp = self.d.output_zero_point as i32;
-        (requantize_valid(ch.bias(o) + acc, ch.requant(o)).clamp(self.lo, self.hi) + zp) as i8
+        let (ch, d) = (self.d.channels(), self.d);
+        to_int8(ch.bias(o) + acc, ch.requant(o), d.output_zero_point, d.relu)
     }
 }
 

@@ -94,12 +94,11 @@ pub trait Tile: Copy {
     #[inline(always)]
     fn requant_max_4x2(self, acc: [i32; 8], q: &Requant4x2) -> [i32; 2] {
         let r = self.requant_4x2(acc, q);
-        let max = |a: &[i32]| a[0].max(a[1]).max(a[2]).max(a[3]);
-        [max(&r[..4]), max(&r[4..])]
+        [max4(&r[..4]), max4(&r[4..])]
     }
-    /// Scalar requantization (no vectors): the tile loops requantize output by output, a
-    /// max pool's maximum of the accumulators only, instead of calling
-    /// [`Tile::requant_4x2`] and [`Tile::requant_max_4x2`].
+    /// Scalar requantization (no vectors): a fused max pool takes the maxima of the
+    /// accumulators and requantizes those two values one by one, instead of calling
+    /// [`Tile::requant_max_4x2`] (which suits eight-lane vector requantization).
     const SCALAR: bool = false;
 }
 
@@ -195,6 +194,12 @@ impl Row4 for Portable {
             acc[1] + x[1] * w[0] + x[2] * w[1] + x[3] * w[2],
         ]
     }
+}
+
+/// The largest of the first four values: a 2×2 max pool.
+#[inline(always)]
+pub(crate) fn max4(a: &[i32]) -> i32 {
+    a[0].max(a[1]).max(a[2]).max(a[3])
 }
 
 /// Receptive-field segments (kernel rows read in place) are a multiple of this many bytes on
