@@ -73,6 +73,9 @@ pub struct RunConfig {
     /// ones.
     #[serde(default)]
     pub init_from: Option<PathBuf>,
+    /// Activation quantization-aware training (`--act-quant`, [`Net::act_ranges`]).
+    #[serde(default)]
+    pub act_quant: bool,
 }
 
 /// Partial epoch progress (only when the run was interrupted mid-epoch).
@@ -100,6 +103,10 @@ pub struct State {
     pub optim_file: String,
     /// Seconds spent training so far (summed over sessions).
     pub train_seconds: f64,
+    /// `--act-quant` runs: the model's activation ranges ([`Net::act_ranges`]), which are not
+    /// part of burn's module record. Empty otherwise.
+    #[serde(default)]
+    pub act_ranges: Vec<f64>,
 }
 
 pub const CONFIG_FILE: &str = "config.json";
@@ -278,6 +285,7 @@ impl State {
 
 /// Save model + optimizer + state as one checkpoint and delete the previous records.
 pub fn save(dir: &Path, model: &Net, optim: &ModuleOptimizer, state: &mut State) -> Result<()> {
+    state.act_ranges.clone_from(&model.act_ranges);
     let tag = format!("e{}s{}", state.epoch, state.step);
     let model_file = format!("model-{tag}.bpk");
     let optim_file = format!("optim-{tag}.bpk");
@@ -333,14 +341,24 @@ pub fn load_model(dir: &Path, cfg: &RunConfig, state: &State, device: &Device) -
     let bytes = read_record(&path)?;
     let record = burn::store::ModuleRecord::from_bytes(bytes)
         .map_err(|e| anyhow::anyhow!("checkpoint {} is corrupt: {e:?}", path.display()))?;
-    Net::new(&cfg.arch, device)
+    let mut net = Net::new(&cfg.arch, device)
         .try_load_record(record)
         .map_err(|e| {
             anyhow::anyhow!(
                 "checkpoint {} does not match the model: {e:?}",
                 path.display()
             )
-        })
+        })?;
+    let hidden = cfg.arch.convs.len() + cfg.arch.dense.len() - 1;
+    if !state.act_ranges.is_empty() && state.act_ranges.len() != hidden {
+        bail!(
+            "{} is corrupt: it holds {} activation ranges for a model with {hidden} hidden layers; delete the run directory and train again",
+            dir.join(STATE_FILE).display(),
+            state.act_ranges.len()
+        );
+    }
+    net.act_ranges.clone_from(&state.act_ranges);
+    Ok(net)
 }
 
 /// Load the optimizer state of the checkpoint in `dir`.
@@ -386,15 +404,20 @@ pub fn flat_params(net: &Net) -> Vec<f32> {
     v
 }
 
-/// FNV-1a over the exact bits of every parameter: equal digests = bit-identical weights.
+/// FNV-1a over the exact bits of every parameter (and of `--act-quant` activation ranges):
+/// equal digests = bit-identical weights.
 pub fn weights_digest(net: &Net) -> (u64, usize) {
     let p = flat_params(net);
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for x in &p {
-        for b in x.to_bits().to_le_bytes() {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x100_0000_01b3);
-        }
+    let bytes = p.iter().flat_map(|x| x.to_bits().to_le_bytes());
+    // `--act-quant` runs: their activation ranges are part of what training produced.
+    let ranges = net
+        .act_ranges
+        .iter()
+        .flat_map(|x| x.to_bits().to_le_bytes());
+    for b in bytes.chain(ranges) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x100_0000_01b3);
     }
     (h, p.len())
 }

@@ -99,6 +99,11 @@ pub struct TrainArgs {
     /// --init-from runs/float --lr 1e-3`. The layer widths must be the same; the bits may differ.
     #[arg(long, value_name = "DIR", conflicts_with = "resume")]
     pub init_from: Option<PathBuf>,
+    /// Activation quantization-aware training: round every hidden activation onto the 256
+    /// int8 levels the core gives it, over a range learnt during training (a moving average of
+    /// batch maxima), which the exporter then uses instead of calibrating.
+    #[arg(long)]
+    pub act_quant: bool,
     /// Worker threads for the backend (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,

@@ -29,7 +29,7 @@ pub fn arch_flags(cfg: &RunConfig) -> String {
 
 pub fn recipe_string(cfg: &RunConfig) -> String {
     format!(
-        "sumi-train train --preset {}{} --epochs {} --batch-size {} --seed {} --lr {} --backend {}{}{}{}{} | {} | AdamW wd {} warm-up {} steps then cosine to {}x | augment shift ±{}px rot ±{}° scale ±{}% | val {} of 60k train",
+        "sumi-train train --preset {}{} --epochs {} --batch-size {} --seed {} --lr {} --backend {}{}{}{}{}{} | {} | AdamW wd {} warm-up {} steps then cosine to {}x | augment shift ±{}px rot ±{}° scale ±{}% | val {} of 60k train",
         cfg.preset.name(),
         arch_flags(cfg),
         cfg.epochs,
@@ -52,6 +52,7 @@ pub fn recipe_string(cfg: &RunConfig) -> String {
             .as_ref()
             .map(|d| format!(" --init-from {}", d.display()))
             .unwrap_or_default(),
+        if cfg.act_quant { " --act-quant" } else { "" },
         cfg.arch.describe(),
         cfg.weight_decay,
         cfg.warmup_steps,
@@ -102,6 +103,7 @@ pub fn run_config(a: &TrainArgs) -> Result<RunConfig> {
     cfg.limit_train = a.limit_train;
     cfg.max_steps_per_epoch = a.max_steps_per_epoch;
     cfg.init_from = a.init_from.clone();
+    cfg.act_quant = a.act_quant;
     if a.no_augment {
         cfg.augment = data::Augment::NONE;
     }

@@ -363,6 +363,13 @@ pub struct Net {
     /// The same for each convolution.
     #[module(skip)]
     pub conv_bits: Vec<u8>,
+    /// Activation quantization-aware training (`--act-quant`): the upper end of each hidden
+    /// layer's output range (a moving average of batch maxima kept by the trainer, saved in
+    /// the checkpoint's `state.json`), onto which the forward pass rounds every hidden
+    /// activation as the core's requantization does ([`fake_quantize_activation`]); the
+    /// exporter uses these ranges instead of calibrating. Empty: float activations.
+    #[module(skip)]
+    pub act_ranges: Vec<f64>,
 }
 
 impl Net {
@@ -406,6 +413,7 @@ impl Net {
             conv_bits: (0..arch.convs.len())
                 .map(|i| arch.conv_weight_bits(i))
                 .collect(),
+            act_ranges: Vec::new(),
         }
     }
 
@@ -451,6 +459,9 @@ impl Net {
                 x = self.pool.forward(x);
             }
             observe(layer, Observed::Map(&x));
+            if let Some(&max) = self.act_ranges.get(layer) {
+                x = fake_quantize_activation(x, max);
+            }
             layer += 1;
         }
         let [b, c, h, w] = x.dims();
@@ -477,6 +488,11 @@ impl Net {
                 y = relu(y);
             }
             observe(layer, Observed::Vec(&y));
+            if i + 1 < n
+                && let Some(&max) = self.act_ranges.get(layer)
+            {
+                y = fake_quantize_activation(y, max);
+            }
             layer += 1;
         }
         y
@@ -530,10 +546,33 @@ pub fn fake_quantize(w: Tensor<2>, bits: u8) -> Tensor<2> {
     w.clone() + (q - w).detach()
 }
 
-/// An activation seen by [`Net::forward_observed`].
+/// Activation quantization-aware training: a ReLU output rounded onto the 256 levels the core
+/// gives it, `k · max / 255` for k = 0 … 255 (zero point −128 over [0, `max`], as
+/// [`crate::quantize`] exports it), values above `max` clamped; the straight-through estimator
+/// passes the gradient unchanged (`x + (q(x) − x).detach()`). Ties round to even (burn's
+/// `round`) where the core's rounding doubling multiply rounds them up: at most one level apart,
+/// and only on exact ties.
+pub fn fake_quantize_activation<const D: usize>(x: Tensor<D>, max: f64) -> Tensor<D> {
+    let s = max.max(1e-6) / 255.0;
+    let q = (x.clone() / s).round().clamp(0.0, 255.0) * s;
+    x.clone() + (q - x).detach()
+}
+
+/// An activation seen by [`Net::forward_observed`] (before [`fake_quantize_activation`]).
 pub enum Observed<'a> {
     Map(&'a Tensor<4>),
     Vec(&'a Tensor<2>),
+}
+
+impl Observed<'_> {
+    /// The largest value of the activation.
+    pub fn max(&self) -> f64 {
+        let m = match self {
+            Observed::Map(t) => (*t).clone().detach().max().into_scalar::<f32>(),
+            Observed::Vec(t) => (*t).clone().detach().max().into_scalar::<f32>(),
+        };
+        f64::from(m)
+    }
 }
 
 #[cfg(test)]
@@ -548,6 +587,37 @@ mod tests {
         let t = Preset::Tiny.arch();
         assert_eq!(t.flat_len(), 500);
         assert!(t.params() <= 8 * 1024, "{}", t.params());
+    }
+
+    /// Activation fake quantization puts every value on one of the core's 256 levels over
+    /// [0, max] (nearest level, above `max` clamped) and passes gradients straight through.
+    #[test]
+    fn fake_quantized_activations_are_the_core_levels() {
+        use burn::tensor::TensorData;
+        let device = Device::flex().autodiff();
+        let max = 3.0f64;
+        let s = max / 255.0;
+        let v: Vec<f32> = (0..600).map(|i| i as f32 * 0.0061 - 0.2).collect();
+        let x = Tensor::<2>::from_data(TensorData::new(v.clone(), [1, v.len()]), &device)
+            .require_grad();
+        let y = fake_quantize_activation(x.clone(), max);
+        let q = crate::train::logits_vec(y.clone().inner());
+        let mut distinct = std::collections::BTreeSet::new();
+        for (&a, &b) in v.iter().zip(&q) {
+            let k = f64::from(b) / s;
+            assert!((k - k.round()).abs() < 1e-3, "{b} is not on a level");
+            let want = (f64::from(a) / s).round().clamp(0.0, 255.0);
+            assert!((k - want).abs() < 1e-3, "{a} -> {b}, want level {want}");
+            distinct.insert(k.round() as i64);
+        }
+        assert!(
+            distinct.contains(&0) && distinct.contains(&255),
+            "clamped at both ends"
+        );
+        assert!(distinct.len() > 200, "{} levels", distinct.len());
+        let g = y.sum().backward();
+        let grad = crate::train::logits_vec(x.grad(&g).unwrap().unsqueeze::<2>());
+        assert!(grad.iter().all(|&d| d == 1.0), "straight-through gradient");
     }
 
     /// Quantization-aware training sees exactly the weights the exporter writes: each column

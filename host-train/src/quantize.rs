@@ -38,7 +38,9 @@ pub struct Calibration {
 }
 
 /// Calibrate activation ranges on `indices` of `split` (plain training images, no
-/// augmentation). `percentile` < 100 clips rare outliers (per layer, over all values).
+/// augmentation). `percentile` < 100 clips rare outliers (per layer, over all values). A model
+/// trained with `--act-quant` keeps the hidden layers' ranges it was trained with
+/// ([`Net::act_ranges`]); only its logit range is measured.
 pub fn calibrate(
     model: &Net,
     split: &Split,
@@ -74,6 +76,9 @@ pub fn calibrate(
         .into_iter()
         .enumerate()
         .map(|(i, mut v)| {
+            if let Some(&m) = model.act_ranges.get(i) {
+                return m;
+            }
             if v.is_empty() {
                 return 1.0;
             }
@@ -393,6 +398,8 @@ pub struct ExportReport {
     pub macs: u64,
     pub calibration_images: usize,
     pub calibration_percentile: f64,
+    /// The hidden layers' activation ranges came from `--act-quant` training, not calibration.
+    pub trained_activation_ranges: bool,
     pub val_float_accuracy: f64,
     pub val_int8_accuracy: f64,
     pub test_float_accuracy: f64,
@@ -432,7 +439,13 @@ pub fn export(
     let val_float = crate::train::predict_float(model, train, val_idx, device);
     let val_float_acc = accuracy(&val_float, train, val_idx);
     let mut best: Option<(f64, f64, QModel)> = None;
-    for pct in [100.0, 99.99] {
+    // Trained activation ranges leave no choice to make.
+    let percentiles: &[f64] = if model.act_ranges.is_empty() {
+        &[100.0, 99.99]
+    } else {
+        &[100.0]
+    };
+    for &pct in percentiles {
         let cal = calibrate(model, train, calib_idx, pct, device);
         let q = quantize(model, arch, &cal)?;
         let blob = q.to_blob(&meta)?;
@@ -476,6 +489,7 @@ pub fn export(
         macs: m.macs(),
         calibration_images: calib_idx.len(),
         calibration_percentile: pct,
+        trained_activation_ranges: !model.act_ranges.is_empty(),
         val_float_accuracy: val_float_acc,
         val_int8_accuracy: val_int8_acc,
         test_float_accuracy: test_float_acc,
@@ -523,6 +537,32 @@ mod tests {
     fn t1(v: Vec<f32>, device: &Device) -> Tensor<1> {
         let n = v.len();
         Tensor::from_data(TensorData::new(v, [n]), device)
+    }
+
+    /// An `--act-quant` model is exported with the activation ranges it was trained with, not
+    /// calibrated ones; its logit range is still measured, on its quantized activations.
+    #[test]
+    fn trained_activation_ranges_replace_calibration() {
+        let device = Device::flex();
+        let arch = Arch::parse("4,6p/10", 0, false).unwrap();
+        let mut net = Net::new(&arch, &device);
+        let n = 16;
+        let split = Split {
+            images: (0..n * 784).map(|i| ((i * 53) % 256) as u8).collect(),
+            labels: (0..n).map(|i| (i % 10) as u8).collect(),
+            n,
+        };
+        let idx: Vec<usize> = (0..n).collect();
+        let measured = calibrate(&net, &split, &idx, 100.0, &device);
+        net.act_ranges = vec![0.5 * measured.max[0], 0.25 * measured.max[1]];
+        let cal = calibrate(&net, &split, &idx, 100.0, &device);
+        assert_eq!(cal.max[..2], net.act_ranges[..]);
+        assert!(cal.max[2] > 0.0 && cal.max[2] != measured.max[2], "{cal:?}");
+        // The percentile choice does not apply to trained ranges.
+        assert_eq!(
+            calibrate(&net, &split, &idx, 99.0, &device).max[..2],
+            cal.max[..2]
+        );
     }
 
     /// A model with batch normalisation (non-trivial γ, β and running statistics) and the

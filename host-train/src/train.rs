@@ -22,7 +22,7 @@ use sumi_data::Split;
 use crate::checkpoint::{self, Backend, RunConfig, State};
 use crate::data::{self, Rng, purpose};
 use crate::metrics::{self, EpochMetrics};
-use crate::model::Net;
+use crate::model::{Net, Observed};
 use crate::plot;
 
 /// The learning rate at optimizer step `step` of `total`: linear warm-up from lr/20 to `lr`
@@ -62,6 +62,10 @@ impl<'a> Sets<'a> {
 
 /// Images in the MNIST training file (split into training and validation by `val_size`).
 pub const MNIST_TRAIN_IMAGES: usize = 60_000;
+
+/// Weight of each batch's maximum in the moving average of an `--act-quant` run's activation
+/// ranges ([`Net::act_ranges`]; PyTorch's observer uses the same 0.01).
+pub const ACT_RANGE_MOMENTUM: f64 = 0.01;
 
 pub fn steps_per_epoch(cfg: &RunConfig, n_train: usize) -> usize {
     let full = (n_train / cfg.batch_size).max(1);
@@ -158,6 +162,7 @@ pub fn train(
     let session_start = Instant::now();
     let train_seconds_at_start = state.train_seconds;
     let n_masks = cfg.arch.dense.len().min(1);
+    let hidden = cfg.arch.convs.len() + cfg.arch.dense.len() - 1;
 
     while state.epoch < cfg.epochs {
         let epoch = state.epoch;
@@ -196,11 +201,25 @@ pub fn train(
                 })
                 .collect();
             lr = learning_rate(cfg, state.global_step, total);
-            let logits = model.forward(b.images, Some(&masks));
+            // `--act-quant`: each hidden layer's batch maximum.
+            let mut maxima = vec![0f64; if cfg.act_quant { hidden } else { 0 }];
+            if cfg.act_quant && model.act_ranges.is_empty() {
+                // The first step of an `--act-quant` run: ranges from its own batch.
+                model.forward_observed(b.images.clone(), Some(&masks), record_max(&mut maxima));
+                model.act_ranges.clone_from(&maxima);
+            }
+            let logits = model.forward_observed(b.images, Some(&masks), record_max(&mut maxima));
             let loss = loss_fn.forward(logits.clone(), b.targets);
             let loss_v: f32 = loss.clone().into_scalar::<f32>();
             let grads = GradientsParams::from_grads(loss.backward(), &model);
+            let mut ranges = std::mem::take(&mut model.act_ranges);
             model = optim.step(lr, model, grads);
+            // Moving average of the batch maxima (before rounding), as PyTorch's
+            // MovingAverageMinMaxObserver keeps them.
+            for (r, m) in ranges.iter_mut().zip(&maxima) {
+                *r += ACT_RANGE_MOMENTUM * (m - *r);
+            }
+            model.act_ranges = ranges;
             let correct = count_correct(&logits_vec(logits.inner()), &b.labels);
 
             state.partial.loss_sum += f64::from(loss_v) * idx.len() as f64;
@@ -221,7 +240,8 @@ pub fn train(
         }
         pb.finish_and_clear();
         let secs = seconds_before + epoch_start.elapsed().as_secs_f64();
-        let valid = model.valid();
+        let mut valid = model.valid();
+        valid.act_ranges.clone_from(&model.act_ranges);
         let (val_acc, val_loss) = evaluate(&valid, sets.train_split, &sets.val, &plain);
         let p = &state.partial;
         let m = EpochMetrics {
@@ -249,6 +269,16 @@ pub fn train(
         }
     }
     Ok((model, state, Outcome::Finished))
+}
+
+/// An observer for [`Net::forward_observed`] that writes the maximum of layer `i` to
+/// `maxima[i]` (layers past its end are not measured).
+fn record_max(maxima: &mut [f64]) -> impl FnMut(usize, Observed<'_>) + '_ {
+    |i, o| {
+        if let Some(m) = maxima.get_mut(i) {
+            *m = o.max();
+        }
+    }
 }
 
 fn progress_bar(len: u64, epoch: usize, epochs: usize, quiet: bool) -> ProgressBar {
@@ -340,5 +370,6 @@ pub fn default_config(preset: crate::model::Preset) -> RunConfig {
         limit_train: None,
         max_steps_per_epoch: None,
         init_from: None,
+        act_quant: false,
     }
 }

@@ -57,6 +57,15 @@ fn digest(dir: &Path) -> String {
     String::from_utf8(o.stdout).unwrap()
 }
 
+/// `train --resume DIR`: continue the run in `dir`.
+fn resume(mnist: &Path, dir: &Path) -> Output {
+    run(bin()
+        .args(["train", "--quiet", "--data-dir"])
+        .arg(mnist)
+        .arg("--resume")
+        .arg(dir))
+}
+
 /// Quick training args shared by the tests: tiny model, few steps.
 fn quick(mnist: &Path, out: &Path, steps: usize) -> Command {
     let mut c = bin();
@@ -209,11 +218,7 @@ fn resume_after_interrupt_gives_identical_weights() {
     assert!(stderr(&o).contains("--resume"));
     let mid = digest(&b);
     assert!(mid.contains("epoch 1 step 5"), "{mid}");
-    let o = run(bin()
-        .args(["train", "--quiet", "--data-dir"])
-        .arg(&mnist)
-        .arg("--resume")
-        .arg(&b));
+    let o = resume(&mnist, &b);
     assert!(o.status.success());
     let (da, db) = (digest(&a), digest(&b));
     assert_eq!(da, db, "resumed run must end with the same weights");
@@ -224,6 +229,60 @@ fn resume_after_interrupt_gives_identical_weights() {
     assert!(o.status.success());
     assert_ne!(digest(&c).split(' ').next(), da.split(' ').next());
     for d in [a, b, c] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
+/// `--act-quant`: activation ranges are learnt, saved with each checkpoint (a resumed run ends
+/// bit-identical, ranges included), change what is trained, and are what the exporter uses.
+#[test]
+fn act_quant_resumes_bit_identically_and_exports_its_ranges() {
+    let Some(mnist) = mnist_dir("act_quant_resumes_bit_identically_and_exports_its_ranges") else {
+        return;
+    };
+    let (a, b, f) = (
+        tmpdir("aq-straight"),
+        tmpdir("aq-resumed"),
+        tmpdir("aq-float"),
+    );
+    let args = ["--epochs", "2", "--limit-train", "4096", "--no-export"];
+    let o = run(quick(&mnist, &a, 12).args(args).arg("--act-quant"));
+    assert!(o.status.success());
+    let o = run(quick(&mnist, &b, 12)
+        .args(args)
+        .args(["--act-quant", "--stop-after-steps", "17"]));
+    assert_eq!(o.status.code(), Some(130));
+    let o = resume(&mnist, &b);
+    assert!(o.status.success());
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.join("state.json")).unwrap()).unwrap();
+    let ranges = state["act_ranges"].as_array().expect("act_ranges saved");
+    assert_eq!(ranges.len(), 2, "one range per hidden layer: {state}");
+    assert!(ranges.iter().all(|r| r.as_f64().unwrap() > 0.0), "{state}");
+    let da = digest(&a);
+    assert_eq!(da, digest(&b), "resumed --act-quant run must end identical");
+    // The same recipe without --act-quant trains other weights.
+    let o = run(quick(&mnist, &f, 12).args(args));
+    assert!(o.status.success());
+    assert_ne!(digest(&f).split(' ').next(), da.split(' ').next());
+    // Export: the trained ranges, not a calibration; the blob agrees with the model it came from.
+    let o = run(bin()
+        .args(["export", "--checkpoint"])
+        .arg(&b)
+        .arg("--data-dir")
+        .arg(&mnist));
+    assert!(o.status.success());
+    assert!(
+        stderr(&o).contains("activation ranges from --act-quant training"),
+        "{}",
+        stderr(&o)
+    );
+    let rep: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.join("export.json")).unwrap()).unwrap();
+    assert_eq!(rep["trained_activation_ranges"], true, "{rep}");
+    let agree = rep["test_agreement"].as_f64().unwrap();
+    assert!(agree >= 0.99, "int8 vs --act-quant float agreement {agree}");
+    for d in [a, b, f] {
         let _ = std::fs::remove_dir_all(d);
     }
 }
@@ -263,11 +322,7 @@ fn init_from_starts_from_the_weights_of_another_run() {
     let config = std::fs::read_to_string(qat.join("config.json")).unwrap();
     assert!(config.contains("init_from"), "{config}");
     // It trains on from there, quantization-aware.
-    let o = run(bin()
-        .args(["train", "--quiet", "--data-dir"])
-        .arg(&mnist)
-        .arg("--resume")
-        .arg(&qat));
+    let o = resume(&mnist, &qat);
     assert!(o.status.success());
     assert_ne!(weights(&qat), weights(&float));
     // Other widths: refused, naming the option and the architecture.

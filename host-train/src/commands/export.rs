@@ -72,15 +72,24 @@ pub fn export_run(
         &rep.calibration_test_after,
     );
     eprintln!(
-        "exported {} ({} bytes, arena {} bytes, {} params, {} weight bytes) in {:.0}s\n  calibration: {} images, percentile {}\n  validation: float {:.2}%  int8 {:.2}%\n  test:       float {:.2}%  int8 {:.2}%  (int8-float {:+.2} pp, agreement {:.2}%)\n  {fit}; on test (reported only): NLL {:.4} -> {:.4}, ECE {:.4} -> {:.4}",
+        "exported {} ({} bytes, arena {} bytes, {} params, {} weight bytes) in {:.0}s\n  calibration: {}\n  validation: float {:.2}%  int8 {:.2}%\n  test:       float {:.2}%  int8 {:.2}%  (int8-float {:+.2} pp, agreement {:.2}%)\n  {fit}; on test (reported only): NLL {:.4} -> {:.4}, ECE {:.4} -> {:.4}",
         out.display(),
         rep.blob_bytes,
         rep.arena_bytes,
         rep.params,
         rep.weight_bytes,
         t.elapsed().as_secs_f64(),
-        rep.calibration_images,
-        rep.calibration_percentile,
+        if rep.trained_activation_ranges {
+            format!(
+                "activation ranges from --act-quant training, logit range on {} images",
+                rep.calibration_images
+            )
+        } else {
+            format!(
+                "{} images, percentile {}",
+                rep.calibration_images, rep.calibration_percentile
+            )
+        },
         100.0 * rep.val_float_accuracy,
         100.0 * rep.val_int8_accuracy,
         100.0 * rep.test_float_accuracy,

@@ -127,7 +127,7 @@ fn start(a: &TrainArgs) -> Result<Run> {
 fn init_from(from: &Path, cfg: &RunConfig, device: &burn::tensor::Device) -> Result<Net> {
     let from = checkpoint::run_dir(from)?;
     let state = checkpoint::load_state(&from)?;
-    let net = checkpoint::load_model(&from, cfg, &state, device).with_context(|| {
+    let mut net = checkpoint::load_model(&from, cfg, &state, device).with_context(|| {
         format!(
             "--init-from {}: its layers must have the widths of this run's architecture ({}; \
              the weight bits may differ)",
@@ -141,6 +141,11 @@ fn init_from(from: &Path, cfg: &RunConfig, device: &burn::tensor::Device) -> Res
         state.epoch,
         state.step
     );
+    // An `--act-quant` run keeps the activation ranges of an `--act-quant` run it starts from;
+    // otherwise they are learnt from its first batch on.
+    if !cfg.act_quant {
+        net.act_ranges.clear();
+    }
     Ok(net)
 }
 
