@@ -1169,12 +1169,18 @@ fn dense_dot(band: &[i8], k0: usize, d: &DenseDesc<'_>, o: usize) -> i32 {
     }
 }
 
-/// [`dense_dot`] for 4- and 2-bit rows: 32 weights at a time unpacked to int8, then the ISA's
-/// `dot` (exact integer sums, so the result is the same on every path). Out of line, so its
-/// buffer is on the stack only while a packed layer runs.
+/// [`dense_dot`] for 4- and 2-bit rows: `CHUNK` weights at a time unpacked to int8, then the
+/// ISA's `dot` (exact integer sums, so the result is the same on every path and chunk size). Out
+/// of line, so its buffer is on the stack only while a packed layer runs.
 #[inline(never)]
 fn dense_dot_packed(band: &[i8], k0: usize, bits: u8, row: &[u8]) -> i32 {
-    const CHUNK: usize = 32;
+    // 32 on the microcontrollers (stack); 256 where memory is plentiful, so that the vector
+    // `dot`'s horizontal sum is paid once per 256 weights instead of per 32.
+    const CHUNK: usize = if cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) {
+        256
+    } else {
+        32
+    };
     let mut w = [0i8; CHUNK];
     let mut acc = 0;
     for (c, x) in band.chunks(CHUNK).enumerate() {

@@ -166,20 +166,17 @@ fn version_1_blobs_load_with_temperature_1_and_version_2_applies_its_temperature
 /// Each version declared the arena of its own plan. Version 3's gathered every kernel row that
 /// is not a multiple of 16 bytes; version 4 reads rows of a multiple of 4 bytes in place but held
 /// the last spatial layer's whole map for the logits; version 5 streams it into the logits. The
-/// tiny model differs at both steps (its second convolution has 3 × 12 = 36-byte rows; its
-/// logits read a 5×5×20 map): every header loads, each only with its own rule's value, and runs
-/// in the current plan's arena with the same logits.
+/// int8 tiny model (`host-train/models/tiny-int8.sumi`, the tiny model until 2026-11-30) differs at
+/// both steps (its second convolution has 3 × 12 = 36-byte rows; its logits read a 5×5×20 map):
+/// every header loads, each only with its own rule's value, and runs in the current plan's arena
+/// with the same logits.
 #[test]
 fn older_blobs_load_with_their_own_arena_rule() {
-    let tiny = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../host-train/models/tiny.sumi"
-    ))
-    .unwrap();
+    let tiny = &include_bytes!("../../host-train/models/tiny-int8.sumi")[..];
     assert_eq!(u16::from_le_bytes([tiny[4], tiny[5]]), blob::VERSION);
-    let (_, desc) = blob::decode(&tiny).unwrap();
+    let (_, desc) = blob::decode(tiny).unwrap();
     let payload = &with_calibration(&desc);
-    let current = Model::from_bytes(&tiny).unwrap();
+    let current = Model::from_bytes(tiny).unwrap();
     // Version 4: the last stage's whole 5·5·20-byte map instead of one 5·20-byte row.
     let v4_arena = current.arena_bytes() as u32 + 500 - 100;
     // Version 3: four patches of the 3·3·12 = 108-byte field, padded to 112, gathered on top.

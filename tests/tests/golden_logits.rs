@@ -10,13 +10,17 @@ use sumi_core::Model;
 mod support;
 use support::test_set;
 
-/// Digests of the original engine (`sumi-core` at db2207e) on the committed blobs.
+/// Digests of the original engine (`sumi-core` at db2207e) on the committed int8 blobs.
 const DEFAULT_DIGEST: u64 = 0x429e_c23a_6351_a144;
-const TINY_DIGEST: u64 = 0xd408_fcef_83c6_2728;
-const TINY: &[u8] = include_bytes!("../../host-train/models/tiny.sumi");
+const TINY_INT8_DIGEST: u64 = 0xd408_fcef_83c6_2728;
+/// The tiny model until 2026-11-30, int8 (3 KiB of RAM on the Cortex-M4).
+const TINY_INT8: &[u8] = include_bytes!("../../host-train/models/tiny-int8.sumi");
 /// The sub-byte models (format 6) postdate the original engine: their digests were computed
 /// when they were committed (portable, SSE2 and AVX2 kernels agreed, and the firmware parity
 /// runs on the Cortex-M0, Cortex-M4 and RV32 boards agreed with the host on all 10,000 images).
+/// The tiny model is the 4-bit one of 2026-11-30.
+const TINY_DIGEST: u64 = 0x64a8_4158_5e75_0297;
+const TINY: &[u8] = include_bytes!("../../host-train/models/tiny.sumi");
 const MICRO_DIGEST: u64 = 0xe6bb_fc40_6639_f1a7;
 const MICRO: &[u8] = include_bytes!("../../host-train/models/micro.sumi");
 
@@ -40,6 +44,7 @@ fn committed_models_give_the_original_engines_logits_on_every_kernel_path() {
     let models = [
         ("default", sumi_core::models::DEFAULT, DEFAULT_DIGEST),
         ("tiny", TINY, TINY_DIGEST),
+        ("tiny-int8", TINY_INT8, TINY_INT8_DIGEST),
         ("micro", MICRO, MICRO_DIGEST),
     ];
     // The paths this machine runs: the dispatched one (AVX2 where the CPU has it), and on
