@@ -349,7 +349,7 @@ pub fn load_model(dir: &Path, cfg: &RunConfig, state: &State, device: &Device) -
                 path.display()
             )
         })?;
-    let hidden = cfg.arch.convs.len() + cfg.arch.dense.len() - 1;
+    let hidden = cfg.arch.hidden_layers();
     if !state.act_ranges.is_empty() && state.act_ranges.len() != hidden {
         bail!(
             "{} is corrupt: it holds {} activation ranges for a model with {hidden} hidden layers; delete the run directory and train again",

@@ -261,6 +261,12 @@ impl Arch {
         h * w * c
     }
 
+    /// Layers with an int8 activation output (all but the logits): one range each in an
+    /// `--act-quant` run ([`Net::act_ranges`]).
+    pub fn hidden_layers(&self) -> usize {
+        self.convs.len() + self.dense.len() - 1
+    }
+
     /// Number of trainable parameters.
     pub fn params(&self) -> usize {
         let conv: usize = self

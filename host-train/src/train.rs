@@ -162,7 +162,7 @@ pub fn train(
     let session_start = Instant::now();
     let train_seconds_at_start = state.train_seconds;
     let n_masks = cfg.arch.dense.len().min(1);
-    let hidden = cfg.arch.convs.len() + cfg.arch.dense.len() - 1;
+    let hidden = cfg.arch.hidden_layers();
 
     while state.epoch < cfg.epochs {
         let epoch = state.epoch;
@@ -212,14 +212,13 @@ pub fn train(
             let loss = loss_fn.forward(logits.clone(), b.targets);
             let loss_v: f32 = loss.clone().into_scalar::<f32>();
             let grads = GradientsParams::from_grads(loss.backward(), &model);
-            let mut ranges = std::mem::take(&mut model.act_ranges);
+            // The optimizer's `map` moves skipped fields (the ranges) into the new model.
             model = optim.step(lr, model, grads);
             // Moving average of the batch maxima (before rounding), as PyTorch's
             // MovingAverageMinMaxObserver keeps them.
-            for (r, m) in ranges.iter_mut().zip(&maxima) {
+            for (r, m) in model.act_ranges.iter_mut().zip(&maxima) {
                 *r += ACT_RANGE_MOMENTUM * (m - *r);
             }
-            model.act_ranges = ranges;
             let correct = count_correct(&logits_vec(logits.inner()), &b.labels);
 
             state.partial.loss_sum += f64::from(loss_v) * idx.len() as f64;
@@ -240,8 +239,7 @@ pub fn train(
         }
         pb.finish_and_clear();
         let secs = seconds_before + epoch_start.elapsed().as_secs_f64();
-        let mut valid = model.valid();
-        valid.act_ranges.clone_from(&model.act_ranges);
+        let valid = model.valid(); // clones the activation ranges (a skipped field)
         let (val_acc, val_loss) = evaluate(&valid, sets.train_split, &sets.val, &plain);
         let p = &state.partial;
         let m = EpochMetrics {
