@@ -130,7 +130,9 @@ pub(crate) fn conv2d(
             return avx2.vectorize(
                 #[inline(always)]
                 || {
-                    if !conv2d_first_avx2(avx2, src, zp_in, d, rows, out) {
+                    if !conv2d_first_3x3_avx2(avx2, src, d, rows, out)
+                        && !conv2d_first_avx2(avx2, src, zp_in, d, rows, out)
+                    {
                         conv2d_tiled(avx2, src, zp_in, d, rows, out, scratch)
                     }
                 },
@@ -563,6 +565,71 @@ fn conv2d_first_avx2(
                 ctx.out(&pixels, pool, px);
             }
         }
+    }
+    true
+}
+
+/// The first layer of the sub-byte models on AVX2 (one input channel, 3×3, no padding, 2×2
+/// max pool, weights of at most 4 bits, up to 32 channels): `vpmaddubsw` over output channels
+/// in lanes, a whole pooled row per call ([`crate::simd::Avx2::first_layer_3x3_max_pooled_row`]).
+/// Returns `false` (computing nothing) for other layers.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn conv2d_first_3x3_avx2(
+    avx2: crate::simd::Avx2,
+    src: Rows<'_>,
+    d: &ConvDesc<'_>,
+    rows: (usize, usize),
+    out: &mut [i8],
+) -> bool {
+    let oc = d.out_channels as usize;
+    if src.s.c != 1
+        || (d.kernel_h, d.kernel_w) != (3, 3)
+        || d.padding != Padding::Valid
+        || d.pool != Pool::Max2
+        || d.weight_bits > 4
+        || oc > 32
+        || d.shifts.iter().any(|&sh| sh as i8 > 0)
+    {
+        return false;
+    }
+    let mut layer = crate::simd::FirstLayer3x3 {
+        taps: [[[[0; 32]; 3]; 2]; 4],
+        groups: [crate::simd::FirstLayerGroup {
+            bias: [0; 8],
+            multiplier: [0; 8],
+            right_shift: [0; 8],
+        }; 4],
+        channels: oc,
+        lo: 0,
+        hi: 0,
+        zp: 0,
+    };
+    let mut w = [0i8; 9];
+    for o in 0..oc {
+        crate::packing::unpack(d.weight_bits, d.row(o), 0, &mut w);
+        let (g, l) = (o / 8, o % 8);
+        for r in 0..3 {
+            let row = &w[3 * r..3 * r + 3];
+            layer.taps[g][0][r][4 * l..4 * l + 3].copy_from_slice(row);
+            layer.taps[g][1][r][4 * l + 1..4 * l + 4].copy_from_slice(row);
+        }
+        let rq = d.channels().requant(o);
+        let sum: i32 = w.iter().map(|&x| i32::from(x)).sum();
+        layer.groups[g].bias[l] = d.channels().bias(o) - 128 * sum;
+        layer.groups[g].multiplier[l] = rq.multiplier;
+        layer.groups[g].right_shift[l] = -(rq.shift as i32);
+    }
+    let zp = d.output_zero_point as i32;
+    let lo = if d.relu { zp } else { -128 };
+    (layer.lo, layer.hi, layer.zp) = (lo - zp, 127 - zp, zp);
+    let wd = src.s.w as usize;
+    let row_out = (wd - 2) / 2 * oc;
+    for py in rows.0..rows.1 {
+        let at = (2 * py - src.y0) * wd;
+        let input: [&[i8]; 4] = core::array::from_fn(|r| &src.data[at + r * wd..][..wd]);
+        let o = &mut out[(py - rows.0) * row_out..][..row_out];
+        avx2.first_layer_3x3_max_pooled_row(input, &layer, o);
     }
     true
 }
@@ -1313,7 +1380,7 @@ mod tests {
         let mut rng = Lcg(42);
         let mut checked_first_rows = 0;
         #[cfg(target_arch = "x86_64")]
-        let (mut checked_avx2, mut checked_first) = (0, 0);
+        let (mut checked_avx2, mut checked_first, mut checked_3x3) = (0, 0, 0);
         #[cfg(target_arch = "aarch64")]
         let mut checked_sdot = 0;
         for case in 0..400 {
@@ -1340,6 +1407,14 @@ mod tests {
                 kw
             };
             let pool = [Pool::None, Pool::Max2, Pool::Avg2][rng.below(3) as usize];
+            // Two in twenty cases the sub-byte models' first layer (3×3, max-pooled; 4- and
+            // 2-bit weights by `case % 4` below).
+            let sub_byte_first = first_case && matches!(case % 20, 9 | 14);
+            let (kw, pool) = if sub_byte_first {
+                (3, Pool::Max2)
+            } else {
+                (kw, pool)
+            };
             let h = kh + rng.below(7) as usize + 1;
             let w = kw + rng.below(7) as usize + 1;
             let s = Shape {
@@ -1478,6 +1553,16 @@ mod tests {
                         check("AVX2 first-layer", &got);
                         checked_first += 1;
                     }
+                    let mut first = true;
+                    banded(&mut got, &mut |r, rows, o, _| {
+                        first &= avx2.vectorize(|| conv2d_first_3x3_avx2(avx2, r, &d, rows, o))
+                    });
+                    if first {
+                        check("AVX2 sub-byte 3x3 first-layer", &got);
+                        checked_3x3 += 1;
+                    }
+                    // The forced cases, at least (a left shift sends one elsewhere).
+                    assert!(!sub_byte_first || first || d.shifts.iter().any(|&s| s as i8 > 0));
                 }
             }
             #[cfg(target_arch = "aarch64")]
@@ -1506,8 +1591,13 @@ mod tests {
         #[cfg(target_arch = "x86_64")]
         std::println!(
             "AVX2 kernel checked on {checked_avx2} of 400 random layers, the AVX2 first-layer \
-             kernel on the {checked_first} with one input channel and no left shift"
+             kernel on the {checked_first} with one input channel and no left shift, the \
+             sub-byte 3x3 one on {checked_3x3}"
         );
+        #[cfg(target_arch = "x86_64")]
+        if crate::simd::Avx2::detect().is_some() {
+            assert!(checked_3x3 >= 30, "{checked_3x3}");
+        }
         #[cfg(target_arch = "aarch64")]
         std::println!("NEON SDOT kernel checked on {checked_sdot} of 400 random layers");
     }

@@ -567,3 +567,139 @@ fn first_layer_group(
     }
     requant8(best, m, e, lo, hi, zp)
 }
+
+/// A one-input-channel 3×3 layer with sub-byte weights (every weight in `-8..=8`) and a fused
+/// 2×2 max pool, prepared for [`Avx2::first_layer_3x3_max_pooled_row`]: up to 32 output
+/// channels, eight per group.
+#[derive(Clone, Copy, Debug)]
+pub struct FirstLayer3x3 {
+    /// `taps[g][s][r]`: kernel row `r` of channels `8g..8g + 8`, four bytes per channel (one
+    /// int32 lane), shifted by `s` columns: `s = 0`: `w0 w1 w2 0`; `s = 1`: `0 w0 w1 w2`.
+    /// Unused channels are zero.
+    pub taps: [[[[i8; 32]; 3]; 2]; 4],
+    /// Per group: bias minus `128 · Σ w` (the kernel reads each input byte as `x + 128`),
+    /// multiplier, right shift.
+    pub groups: [FirstLayerGroup; 4],
+    /// Output channels, `1..=32`.
+    pub channels: usize,
+    /// Clamp bounds and zero point, as [`Avx2::first_layer_out`]'s.
+    pub lo: i32,
+    /// See [`FirstLayer3x3::lo`].
+    pub hi: i32,
+    /// See [`FirstLayer3x3::lo`].
+    pub zp: i32,
+}
+
+impl Avx2 {
+    /// One output row of [`FirstLayer3x3`]'s layer: `rows` are the four input rows its 2×2
+    /// windows read, `out` receives `out.len() / channels` pooled outputs. Per output, each
+    /// input row's four bytes at `2·px` are broadcast into every int32 lane and read as
+    /// unsigned (`x ^ 0x80 = x + 128`), so one `vpmaddubsw` multiplies a kernel row of eight
+    /// channels at once (exact: `|w| ≤ 8` keeps every pair, and the three rows' sum, far inside
+    /// int16), `vpmaddwd` by ones finishes the int32 sums, the pool's maximum is taken on the
+    /// accumulators (requantization is monotonic) and the folded bias removes the `128 · Σ w`.
+    #[inline(always)]
+    pub fn first_layer_3x3_max_pooled_row(
+        self,
+        rows: [&[i8]; 4],
+        layer: &FirstLayer3x3,
+        out: &mut [i8],
+    ) {
+        let oc = layer.channels;
+        assert!((1..=32).contains(&oc) && out.len().is_multiple_of(oc));
+        let pw = out.len() / oc;
+        // Output `px` reads bytes `2·px .. 2·px + 4` of every row.
+        assert!(rows.iter().all(|r| r.len() >= 2 * pw + 2));
+        // SAFETY: the token proves AVX2 is available; the assertions bound every load and store
+        // (see the function).
+        unsafe { first_layer_3x3_row_avx2(rows, layer, pw, out) }
+    }
+}
+
+#[target_feature(enable = "avx2")]
+unsafe fn first_layer_3x3_row_avx2(
+    rows: [&[i8]; 4],
+    layer: &FirstLayer3x3,
+    pw: usize,
+    out: &mut [i8],
+) {
+    let oc = layer.channels;
+    let groups_n = oc.div_ceil(8);
+    let flip = _mm256_set1_epi8(-128);
+    let ones = _mm256_set1_epi16(1);
+    let mut bytes = [0i8; 32];
+    // SAFETY (whole body): the caller asserted `rows[r].len() >= 2·pw + 2`, so the 4-byte read
+    // at `2·px` (`px < pw`) is inside every row; `taps` and `groups` are read through
+    // references to whole arrays; stores write `bytes` (32 bytes) or, for a multiple of 16
+    // channels, 16 bytes at `px·oc + 16·h` with `16·h + 16 <= oc`, inside `out` (`pw·oc` long).
+    unsafe {
+        macro_rules! tap {
+            ($g:expr, $s:expr, $r:expr) => {
+                _mm256_loadu_si256(layer.taps[$g][$s][$r].as_ptr() as *const __m256i)
+            };
+        }
+        macro_rules! load {
+            ($v:expr) => {
+                _mm256_loadu_si256($v.as_ptr() as *const __m256i)
+            };
+        }
+        for px in 0..pw {
+            // A macro, not a closure (closures are compiled without AVX2 and out of line).
+            macro_rules! row {
+                ($r:expr) => {
+                    _mm256_xor_si256(
+                        _mm256_set1_epi32(core::ptr::read_unaligned(
+                            rows[$r].as_ptr().add(2 * px) as *const i32
+                        )),
+                        flip,
+                    )
+                };
+            }
+            let u = [row!(0), row!(1), row!(2), row!(3)];
+            // The pixel at column shift `s` and row shift `y` of the window, for group `g`.
+            macro_rules! pixel {
+                ($g:expr, $s:expr, $y:expr) => {{
+                    let (g, s, y) = ($g, $s, $y);
+                    let a = _mm256_add_epi16(
+                        _mm256_maddubs_epi16(u[y], tap!(g, s, 0)),
+                        _mm256_maddubs_epi16(u[y + 1], tap!(g, s, 1)),
+                    );
+                    let a = _mm256_add_epi16(a, _mm256_maddubs_epi16(u[y + 2], tap!(g, s, 2)));
+                    _mm256_madd_epi16(a, ones)
+                }};
+            }
+            let mut res = [_mm256_setzero_si256(); 4];
+            for (g, r) in res.iter_mut().enumerate().take(groups_n) {
+                let m = _mm256_max_epi32(
+                    _mm256_max_epi32(pixel!(g, 0, 0), pixel!(g, 1, 0)),
+                    _mm256_max_epi32(pixel!(g, 0, 1), pixel!(g, 1, 1)),
+                );
+                let q = &layer.groups[g];
+                *r = requant8(
+                    _mm256_add_epi32(m, load!(q.bias)),
+                    load!(q.multiplier),
+                    load!(q.right_shift),
+                    layer.lo,
+                    layer.hi,
+                    layer.zp,
+                );
+            }
+            let at = px * oc;
+            for h in 0..groups_n.div_ceil(2) {
+                // [a0..3 b0..3 | a4..7 b4..7] as int16, reordered to a0..7 b0..7, then bytes
+                // (every value is already in -128..=127: the packs do not saturate).
+                let w = _mm256_packs_epi32(res[2 * h], res[2 * h + 1]);
+                let w = _mm256_permute4x64_epi64(w, 0b11_01_10_00);
+                let b = _mm_packs_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
+                if oc.is_multiple_of(16) {
+                    _mm_storeu_si128(out.as_mut_ptr().add(at + 16 * h) as *mut __m128i, b);
+                } else {
+                    _mm_storeu_si128(bytes.as_mut_ptr().add(16 * h) as *mut __m128i, b);
+                }
+            }
+            if !oc.is_multiple_of(16) {
+                out[at..at + oc].copy_from_slice(&bytes[..oc]);
+            }
+        }
+    }
+}
