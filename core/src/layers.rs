@@ -132,6 +132,7 @@ pub(crate) fn conv2d(
                 || {
                     if !conv2d_first_3x3_avx2(avx2, src, d, rows, out)
                         && !conv2d_first_avx2(avx2, src, zp_in, d, rows, out)
+                        && !conv2d_lanes_avx2(avx2, src, d, rows, out)
                     {
                         conv2d_tiled(avx2, src, zp_in, d, rows, out, scratch)
                     }
@@ -630,6 +631,85 @@ fn conv2d_first_3x3_avx2(
         let input: [&[i8]; 4] = core::array::from_fn(|r| &src.data[at + r * wd..][..wd]);
         let o = &mut out[(py - rows.0) * row_out..][..row_out];
         avx2.first_layer_3x3_max_pooled_row(input, &layer, o);
+    }
+    true
+}
+
+/// Sub-byte convolutions read in place with a fused 2×2 max pool on AVX2 (the second layer of
+/// the sub-byte models), output channels in vector lanes
+/// ([`crate::simd::Avx2::conv_lanes_max_pooled`]): each call lays the weights out as the
+/// kernel reads them (four weights of eight channels per vector), then one kernel call per
+/// pooled output computes all its channels, with one vector requantization per eight channels
+/// instead of one per tile. Up to 32 channels; returns `false` (computing nothing) for other
+/// layers.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn conv2d_lanes_avx2(
+    avx2: crate::simd::Avx2,
+    src: Rows<'_>,
+    d: &ConvDesc<'_>,
+    rows: (usize, usize),
+    out: &mut [i8],
+) -> bool {
+    const MAX_QUADS: usize = MAX_WINDOW / 4;
+    let (c, w) = (src.s.c as usize, src.s.w as usize);
+    let (kh, kw, oc) = (
+        d.kernel_h as usize,
+        d.kernel_w as usize,
+        d.out_channels as usize,
+    );
+    if d.weight_bits > 4
+        || d.pool != Pool::Max2
+        || oc > 32
+        || !reads_in_place(d, c, crate::simd::SEG_ALIGN)
+        || d.shifts.iter().any(|&sh| sh as i8 > 0)
+    {
+        return false;
+    }
+    let (k, seg, row) = (kh * kw * c, kw * c, w * c);
+    let (nq, groups_n) = (k / 4, oc.div_ceil(8));
+    let mut weights = [[0i8; 32]; MAX_QUADS * 4];
+    let mut groups = [crate::simd::FirstLayerGroup {
+        bias: [0; 8],
+        multiplier: [0; 8],
+        right_shift: [0; 8],
+    }; 4];
+    let mut row_w = [0i8; MAX_WINDOW];
+    for o in 0..oc {
+        let row_w = &mut row_w[..k];
+        crate::packing::unpack(d.weight_bits, d.row(o), 0, row_w);
+        let (g, l) = (o / 8, o % 8);
+        for (q, quad) in row_w.chunks_exact(4).enumerate() {
+            weights[q * groups_n + g][4 * l..4 * l + 4].copy_from_slice(quad);
+        }
+        let rq = d.channels().requant(o);
+        let sum: i32 = row_w.iter().map(|&x| i32::from(x)).sum();
+        groups[g].bias[l] = d.channels().bias(o) - 128 * sum;
+        groups[g].multiplier[l] = rq.multiplier;
+        groups[g].right_shift[l] = -(rq.shift as i32);
+    }
+    let mut offsets = [0u32; MAX_QUADS];
+    let qs = seg / 4;
+    for (q, off) in offsets[..nq].iter_mut().enumerate() {
+        *off = ((q / qs) * row + 4 * (q % qs)) as u32;
+    }
+    let zp = d.output_zero_point as i32;
+    let lo = if d.relu { zp } else { -128 };
+    let layer = crate::simd::LanesLayer::new(
+        &weights[..nq * groups_n],
+        &offsets[..nq],
+        &groups[..groups_n],
+        oc,
+        (lo - zp, 127 - zp, zp),
+    );
+    let pw = conv_out(d.padding, w, kw) / 2;
+    for py in rows.0..rows.1 {
+        for px in 0..pw {
+            let (y, x) = (2 * py - src.y0, 2 * px);
+            let at = [(y, x), (y, x + 1), (y + 1, x), (y + 1, x + 1)].map(|(y, x)| y * row + x * c);
+            let o = ((py - rows.0) * pw + px) * oc;
+            avx2.conv_lanes_max_pooled(src.data, at, &layer, &mut out[o..o + oc]);
+        }
     }
     true
 }
@@ -1380,7 +1460,8 @@ mod tests {
         let mut rng = Lcg(42);
         let mut checked_first_rows = 0;
         #[cfg(target_arch = "x86_64")]
-        let (mut checked_avx2, mut checked_first, mut checked_3x3) = (0, 0, 0);
+        let (mut checked_avx2, mut checked_first, mut checked_3x3, mut checked_lanes) =
+            (0, 0, 0, 0);
         #[cfg(target_arch = "aarch64")]
         let mut checked_sdot = 0;
         for case in 0..400 {
@@ -1410,8 +1491,15 @@ mod tests {
             // Two in twenty cases the sub-byte models' first layer (3×3, max-pooled; 4- and
             // 2-bit weights by `case % 4` below).
             let sub_byte_first = first_case && matches!(case % 20, 9 | 14);
-            let (kw, pool) = if sub_byte_first {
-                (3, Pool::Max2)
+            // And two in twenty a sub-byte layer read in place with a max pool (4- and 2-bit).
+            let lanes_case = matches!(case % 20, 1 | 2);
+            let (c, padding) = if lanes_case {
+                ([4, 8, 12, 16][rng.below(4) as usize], Padding::Valid)
+            } else {
+                (c, padding)
+            };
+            let (kw, pool) = if sub_byte_first || lanes_case {
+                (if sub_byte_first { 3 } else { kw }, Pool::Max2)
             } else {
                 (kw, pool)
             };
@@ -1562,7 +1650,17 @@ mod tests {
                         checked_3x3 += 1;
                     }
                     // The forced cases, at least (a left shift sends one elsewhere).
-                    assert!(!sub_byte_first || first || d.shifts.iter().any(|&s| s as i8 > 0));
+                    let left = d.shifts.iter().any(|&s| s as i8 > 0);
+                    assert!(!sub_byte_first || first || left);
+                    let mut lanes = true;
+                    banded(&mut got, &mut |r, rows, o, _| {
+                        lanes &= avx2.vectorize(|| conv2d_lanes_avx2(avx2, r, &d, rows, o))
+                    });
+                    if lanes {
+                        check("AVX2 sub-byte lanes", &got);
+                        checked_lanes += 1;
+                    }
+                    assert!(!lanes_case || lanes || left);
                 }
             }
             #[cfg(target_arch = "aarch64")]
@@ -1592,11 +1690,12 @@ mod tests {
         std::println!(
             "AVX2 kernel checked on {checked_avx2} of 400 random layers, the AVX2 first-layer \
              kernel on the {checked_first} with one input channel and no left shift, the \
-             sub-byte 3x3 one on {checked_3x3}"
+             sub-byte 3x3 one on {checked_3x3}, the sub-byte lanes kernel on {checked_lanes}"
         );
         #[cfg(target_arch = "x86_64")]
         if crate::simd::Avx2::detect().is_some() {
             assert!(checked_3x3 >= 30, "{checked_3x3}");
+            assert!(checked_lanes >= 30, "{checked_lanes}");
         }
         #[cfg(target_arch = "aarch64")]
         std::println!("NEON SDOT kernel checked on {checked_sdot} of 400 random layers");

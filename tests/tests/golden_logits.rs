@@ -1,6 +1,6 @@
 //! The committed models' integer logits on all 10,000 MNIST test images are exactly those of the
 //! original engine (format v1, commit db2207e, one SSE2 dot-product path), on every kernel path
-//! this machine runs. The digests are FNV-1a 64 over every logit (i32, little-endian) in test-set
+//! this machine runs, both streamed (the smallest arena) and on whole maps (a larger arena). The digests are FNV-1a 64 over every logit (i32, little-endian) in test-set
 //! order; they were computed with the original engine and must never change unless a model is
 //! retrained. Run on aarch64 under qemu-aarch64 (`core/aarch64-parity.sh`), this also proves the
 //! NEON path; the firmware parity run proves the Cortex-M paths.
@@ -24,8 +24,11 @@ const TINY: &[u8] = include_bytes!("../../host-train/models/tiny.sumi");
 const MICRO_DIGEST: u64 = 0xe6bb_fc40_6639_f1a7;
 const MICRO: &[u8] = include_bytes!("../../host-train/models/micro.sumi");
 
-fn digest(model: &Model<'_>, test: &sumi_data::Split) -> u64 {
-    let mut arena = vec![0u8; model.arena_bytes()];
+/// The digest of every test image's logits through `Model::predict` with an arena of `arena`
+/// bytes: [`Model::arena_bytes`] streams the layers band by band,
+/// [`Model::observed_arena_bytes`] runs them on whole maps.
+fn digest(model: &Model<'_>, test: &sumi_data::Split, arena: usize) -> u64 {
+    let mut arena = vec![0u8; arena];
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for (img, _) in test.iter() {
         let p = model.predict(img, &mut arena).expect("predict");
@@ -59,12 +62,21 @@ fn committed_models_give_the_original_engines_logits_on_every_kernel_path() {
         sumi_core::set_avx2_allowed(*path != "sse2");
         for (name, blob, want) in models {
             let model = Model::from_bytes(blob).expect("committed model loads");
-            let got = digest(&model, &test);
-            assert_eq!(
-                got, want,
-                "{name} model, {path} kernels: logits differ from the original engine's"
-            );
-            eprintln!("{name} model, {path} kernels: 10,000 logit vectors identical ({got:#018x})");
+            let arenas = [
+                ("streamed", model.arena_bytes()),
+                ("whole maps", model.observed_arena_bytes()),
+            ];
+            for (exec, arena) in arenas {
+                let got = digest(&model, &test, arena);
+                assert_eq!(
+                    got, want,
+                    "{name} model, {path} kernels, {exec}: logits differ from the original engine's"
+                );
+                eprintln!(
+                    "{name} model, {path} kernels, {exec}: 10,000 logit vectors identical \
+                     ({got:#018x})"
+                );
+            }
         }
     }
     #[cfg(target_arch = "x86_64")]

@@ -7,8 +7,11 @@ images); then, in this one process, one thread, batch 1, in interleaved rounds (
 order rotates every round), every engine classifies the same images and each call is timed:
 
   sumi       sumi-core through a ctypes call into a cdylib calling Model::predict (AVX2 when the
-             CPU has it, chosen at run time)
-  sumi-sse2  the same with AVX2 forbidden (sumi_core::simd::set_avx2_allowed(false))
+             CPU has it, chosen at run time) with a host's arena (Model::observed_arena_bytes:
+             the layers run one after the other on whole maps)
+  sumi-streamed  the same with the smallest arena (Model::arena_bytes: the layers stream band
+             by band, as on a microcontroller)
+  sumi-sse2  sumi with AVX2 forbidden (sumi_core::simd::set_avx2_allowed(false))
   ort-int8   onnxruntime, the int8 QDQ model
   ort-fp32   onnxruntime, the float model
   tract-fp32 tract (Python bindings of the Rust engine), the float model, input fixed to batch 1
@@ -76,6 +79,8 @@ class Sumi:
             ctypes.c_size_t,
             ctypes.c_void_p,
         ]
+        L.sumi_set_streamed.restype = ctypes.c_int32
+        L.sumi_set_streamed.argtypes = [ctypes.c_void_p, ctypes.c_int32]
         L.sumi_set_avx2_allowed.restype = ctypes.c_int32
         L.sumi_set_avx2_allowed.argtypes = [ctypes.c_int32]
         blob = open(blob_path, "rb").read()
@@ -95,6 +100,10 @@ class Sumi:
         if n != len(images):
             raise RuntimeError(f"sumi_predict_batch failed ({n})")
         return out
+
+    def streamed(self, on):
+        if self.lib.sumi_set_streamed(self.h, 1 if on else 0) != 0:
+            raise RuntimeError("sumi_set_streamed failed")
 
     def avx2(self, allowed):
         return self.lib.sumi_set_avx2_allowed(1 if allowed else 0)
@@ -218,6 +227,13 @@ def main():
                 out.append(time.perf_counter_ns() - t)
             return out
 
+        def run_streamed():
+            sumi.streamed(True)
+            try:
+                return run_sumi()
+            finally:
+                sumi.streamed(False)
+
         def run_sse2():
             sumi.avx2(False)
             try:
@@ -246,6 +262,7 @@ def main():
 
         engines = [
             ("sumi", run_sumi),
+            ("sumi-streamed", run_streamed),
             ("sumi-sse2", run_sse2),
             ("ort-int8", run_ort(s_int8)),
             ("ort-fp32", run_ort(s_fp32)),
@@ -314,10 +331,10 @@ def main():
     for name, samples, bsamples in table:
         ref = results[f"{name}.ort-int8.median_us"]
         print(f"\n{name} model")
-        print(f"  {'engine':<12} {'min us':>9} {'median us':>10} {'vs ort-int8':>12}")
+        print(f"  {'engine':<14} {'min us':>9} {'median us':>10} {'vs ort-int8':>12}")
         for e in samples:
             mn, md = results[f"{name}.{e}.min_us"], results[f"{name}.{e}.median_us"]
-            print(f"  {e:<12} {mn:>9.1f} {md:>10.1f} {md / ref:>11.2f}x")
+            print(f"  {e:<14} {mn:>9.1f} {md:>10.1f} {md / ref:>11.2f}x")
         bref = results[f"{name}.ort-int8.batch64.median_us"]
         print(f"  batch 64:   {'min us':>9} {'median us':>10} {'vs ort-int8':>12} {'images/s':>10}")
         for e in bsamples:

@@ -630,8 +630,7 @@ unsafe fn first_layer_3x3_row_avx2(
     let mut bytes = [0i8; 32];
     // SAFETY (whole body): the caller asserted `rows[r].len() >= 2·pw + 2`, so the 4-byte read
     // at `2·px` (`px < pw`) is inside every row; `taps` and `groups` are read through
-    // references to whole arrays; stores write `bytes` (32 bytes) or, for a multiple of 16
-    // channels, 16 bytes at `px·oc + 16·h` with `16·h + 16 <= oc`, inside `out` (`pw·oc` long).
+    // references to whole arrays.
     unsafe {
         macro_rules! tap {
             ($g:expr, $s:expr, $r:expr) => {
@@ -684,22 +683,179 @@ unsafe fn first_layer_3x3_row_avx2(
                     layer.zp,
                 );
             }
-            let at = px * oc;
-            for h in 0..groups_n.div_ceil(2) {
-                // [a0..3 b0..3 | a4..7 b4..7] as int16, reordered to a0..7 b0..7, then bytes
-                // (every value is already in -128..=127: the packs do not saturate).
-                let w = _mm256_packs_epi32(res[2 * h], res[2 * h + 1]);
-                let w = _mm256_permute4x64_epi64(w, 0b11_01_10_00);
-                let b = _mm_packs_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
-                if oc.is_multiple_of(16) {
-                    _mm_storeu_si128(out.as_mut_ptr().add(at + 16 * h) as *mut __m128i, b);
-                } else {
-                    _mm_storeu_si128(bytes.as_mut_ptr().add(16 * h) as *mut __m128i, b);
-                }
-            }
-            if !oc.is_multiple_of(16) {
-                out[at..at + oc].copy_from_slice(&bytes[..oc]);
+            store_channels(&res, &mut out[px * oc..px * oc + oc], &mut bytes);
+        }
+    }
+}
+
+/// Stores the int8 values of `res` (eight int32 lanes per group, each already in
+/// `-128..=127`) to `out`, `out.len()` (at most 32) channels; `bytes` is a staging buffer
+/// for channel counts that are not a multiple of 16.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn store_channels(res: &[__m256i; 4], out: &mut [i8], bytes: &mut [i8; 32]) {
+    let oc = out.len();
+    assert!(oc <= 32);
+    for h in 0..oc.div_ceil(16) {
+        // [a0..3 b0..3 | a4..7 b4..7] as int16, reordered to a0..7 b0..7, then bytes (every
+        // value is already in -128..=127: the packs do not saturate).
+        let w = _mm256_packs_epi32(res[2 * h], res[2 * h + 1]);
+        let w = _mm256_permute4x64_epi64(w, 0b11_01_10_00);
+        let b = _mm_packs_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
+        // SAFETY: with a multiple of 16 channels, `16·h + 16 <= oc = out.len()`; otherwise
+        // the store goes to `bytes` (32 bytes, `16·h <= 16`).
+        unsafe {
+            if oc.is_multiple_of(16) {
+                _mm_storeu_si128(out.as_mut_ptr().add(16 * h) as *mut __m128i, b);
+            } else {
+                _mm_storeu_si128(bytes.as_mut_ptr().add(16 * h) as *mut __m128i, b);
             }
         }
+    }
+    if !oc.is_multiple_of(16) {
+        out.copy_from_slice(&bytes[..oc]);
+    }
+}
+
+/// A convolution with sub-byte weights (every weight in `-8..=8`), receptive fields read in
+/// place and a fused 2×2 max pool, prepared for [`Avx2::conv_lanes_max_pooled`]: output
+/// channels in vector lanes, eight per group, up to 32.
+#[derive(Clone, Copy, Debug)]
+pub struct LanesLayer<'a> {
+    weights: &'a [[i8; 32]],
+    offsets: &'a [u32],
+    groups: &'a [FirstLayerGroup],
+    channels: usize,
+    clamp: (i32, i32, i32),
+}
+
+impl<'a> LanesLayer<'a> {
+    /// `weights[q · groups + g]` holds weights `4q..4q + 4` (in the receptive field's order) of
+    /// channels `8g..8g + 8`, four bytes per channel (one int32 lane; unused channels zero);
+    /// `offsets[q]` is the offset of quad `q` from a receptive field's first byte (increasing);
+    /// `groups[g]`: bias minus `128 · Σ w` (the input is read as `x + 128`), multiplier and
+    /// right shift of eight channels; `clamp`: bounds and zero point, as
+    /// [`Avx2::first_layer_out`]'s. Panics if the slices do not fit `channels` (`1..=32`).
+    pub fn new(
+        weights: &'a [[i8; 32]],
+        offsets: &'a [u32],
+        groups: &'a [FirstLayerGroup],
+        channels: usize,
+        clamp: (i32, i32, i32),
+    ) -> Self {
+        let g = channels.div_ceil(8);
+        assert!((1..=32).contains(&channels) && !offsets.is_empty() && groups.len() >= g);
+        assert!(weights.len() >= offsets.len() * g);
+        assert!(offsets.windows(2).all(|w| w[0] < w[1]));
+        LanesLayer {
+            weights,
+            offsets,
+            groups,
+            channels,
+            clamp,
+        }
+    }
+}
+
+impl Avx2 {
+    /// One pooled output of [`LanesLayer`]'s layer, all its channels (`out.len()`): the
+    /// receptive fields of the 2×2 window's pixels start at `data[at[j]..]`. Per pixel and
+    /// quad, the field's four bytes are broadcast into every int32 lane and read as unsigned
+    /// (`x ^ 0x80 = x + 128`), one `vpmaddubsw` per group multiplies them with eight channels'
+    /// four weights, int16 sums of up to eight quads (`|w| ≤ 8`: at most
+    /// 8 · 2 · 255 · 8 = 32,640, no overflow) are widened by `vpmaddwd` with ones; the pool's
+    /// maximum is taken on the accumulators (requantization is monotonic) and the folded bias
+    /// removes the `128 · Σ w`. Exact, so equal to the tiles' result.
+    #[inline(always)]
+    pub fn conv_lanes_max_pooled(
+        self,
+        data: &[i8],
+        at: [usize; 4],
+        layer: &LanesLayer<'_>,
+        out: &mut [i8],
+    ) {
+        assert_eq!(out.len(), layer.channels);
+        let last = layer.offsets[layer.offsets.len() - 1] as usize + 4;
+        assert!(at.iter().all(|&a| a + last <= data.len()));
+        // SAFETY: the token proves AVX2 is available; `LanesLayer::new` checked the slices
+        // and that the offsets increase, so with the assertion above every 4-byte read at
+        // `at[j] + offsets[q]` is inside `data`.
+        unsafe {
+            match layer.channels.div_ceil(8) {
+                1 => conv_lanes_avx2::<1>(data, at, layer, out),
+                2 => conv_lanes_avx2::<2>(data, at, layer, out),
+                3 => conv_lanes_avx2::<3>(data, at, layer, out),
+                _ => conv_lanes_avx2::<4>(data, at, layer, out),
+            }
+        }
+    }
+}
+
+/// [`Avx2::conv_lanes_max_pooled`] with `G` groups of eight channels.
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn conv_lanes_avx2<const G: usize>(
+    data: &[i8],
+    at: [usize; 4],
+    layer: &LanesLayer<'_>,
+    out: &mut [i8],
+) {
+    let nq = layer.offsets.len();
+    let flip = _mm256_set1_epi8(-128);
+    let ones = _mm256_set1_epi16(1);
+    let mut best = [_mm256_set1_epi32(i32::MIN); G];
+    // SAFETY (whole body): the caller checked that every 4-byte read at `at[j] + offsets[q]`
+    // is inside `data` and that `weights` holds `nq · G` blocks; the requantization constants
+    // are read through references to whole `[i32; 8]` arrays.
+    unsafe {
+        let w = layer.weights.as_ptr();
+        for &a in &at {
+            let base = data.as_ptr().add(a);
+            let mut acc = [_mm256_setzero_si256(); G];
+            let mut q = 0;
+            while q < nq {
+                let end = (q + 8).min(nq);
+                let mut acc16 = [_mm256_setzero_si256(); G];
+                while q < end {
+                    let off = *layer.offsets.get_unchecked(q) as usize;
+                    let x = _mm256_xor_si256(
+                        _mm256_set1_epi32(core::ptr::read_unaligned(base.add(off) as *const i32)),
+                        flip,
+                    );
+                    let wq = w.add(q * G);
+                    for (g, a16) in acc16.iter_mut().enumerate() {
+                        let wv = _mm256_loadu_si256(wq.add(g) as *const __m256i);
+                        *a16 = _mm256_add_epi16(*a16, _mm256_maddubs_epi16(x, wv));
+                    }
+                    q += 1;
+                }
+                for (a32, a16) in acc.iter_mut().zip(acc16) {
+                    *a32 = _mm256_add_epi32(*a32, _mm256_madd_epi16(a16, ones));
+                }
+            }
+            for (b, a) in best.iter_mut().zip(acc) {
+                *b = _mm256_max_epi32(*b, a);
+            }
+        }
+        let mut res = [_mm256_setzero_si256(); 4];
+        for g in 0..G {
+            let q = &layer.groups[g];
+            macro_rules! load {
+                ($v:expr) => {
+                    _mm256_loadu_si256($v.as_ptr() as *const __m256i)
+                };
+            }
+            let (lo, hi, zp) = layer.clamp;
+            res[g] = requant8(
+                _mm256_add_epi32(best[g], load!(q.bias)),
+                load!(q.multiplier),
+                load!(q.right_shift),
+                lo,
+                hi,
+                zp,
+            );
+        }
+        let mut bytes = [0i8; 32];
+        store_channels(&res, out, &mut bytes);
     }
 }

@@ -29,7 +29,9 @@ pub unsafe extern "C" fn sumi_load(blob: *const u8, len: usize) -> *mut Handle {
     let leaked: &'static [u8] = unsafe { &*raw };
     match Model::from_bytes(leaked) {
         Ok(model) => {
-            let arena = vec![0u8; model.arena_bytes()];
+            // A host's arena: room for every whole map, so `predict` runs layer by layer
+            // (`sumi_set_streamed` switches to the smallest, streamed arena).
+            let arena = vec![0u8; model.observed_arena_bytes()];
             Box::into_raw(Box::new(Handle {
                 model: Some(model),
                 blob: raw,
@@ -42,6 +44,31 @@ pub unsafe extern "C" fn sumi_load(blob: *const u8, len: usize) -> *mut Handle {
             std::ptr::null_mut()
         }
     }
+}
+
+/// Gives the handle the smallest arena (`Model::arena_bytes`: the layers stream band by band,
+/// as on a microcontroller) when `streamed` is non-zero, else room for every whole map
+/// (`Model::observed_arena_bytes`, the default: layer by layer). Returns 0, or -1 for a null
+/// handle.
+///
+/// # Safety
+/// `h` must be a live handle or null.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sumi_set_streamed(h: *mut Handle, streamed: i32) -> i32 {
+    // SAFETY: the caller passes a live handle or null.
+    let Some(h) = (unsafe { h.as_mut() }) else {
+        return -1;
+    };
+    let Some(model) = h.model.as_ref() else {
+        return -1;
+    };
+    let n = if streamed != 0 {
+        model.arena_bytes()
+    } else {
+        model.observed_arena_bytes()
+    };
+    h.arena = vec![0u8; n];
+    0
 }
 
 /// Frees a handle from [`sumi_load`] (null is ignored).
