@@ -485,7 +485,6 @@ fn conv2d_first_avx2(
     rows: (usize, usize),
     out: &mut [i8],
 ) -> bool {
-    use crate::simd::FirstLayerGroup;
     let s = src.s;
     let (kh, kw) = (d.kernel_h as usize, d.kernel_w as usize);
     let (oc_n, taps) = (d.out_channels as usize, kh * kw);
@@ -510,21 +509,7 @@ fn conv2d_first_avx2(
             wq[q][o / 8][o % 8] = pair16(pair[0], hi);
         }
     }
-    let mut groups = [FirstLayerGroup {
-        bias: [0; 8],
-        multiplier: [0; 8],
-        right_shift: [0; 8],
-    }; 8];
-    for o in 0..oc_n {
-        let (g, l) = (o / 8, o % 8);
-        let rq = d.channels().requant(o);
-        groups[g].bias[l] = d.channels().bias(o);
-        groups[g].multiplier[l] = rq.multiplier;
-        groups[g].right_shift[l] = -(rq.shift as i32);
-    }
-    let zp = d.output_zero_point as i32;
-    let lo = if d.relu { zp } else { -128 };
-    let (lo, hi) = (lo - zp, 127 - zp);
+    let (groups, (lo, hi, zp)) = lane_groups::<8>(d, |_| 0);
     let (h, w) = (s.h as usize, s.w as usize);
     let pad = (pad_before(d.padding, kh), pad_before(d.padding, kw));
     let cw = conv_out(d.padding, w, kw);
@@ -570,6 +555,42 @@ fn conv2d_first_avx2(
     true
 }
 
+/// Whether a layer suits the AVX2 `vpmaddubsw` kernels with output channels in lanes: weights
+/// of at most 4 bits (`|w| ≤ 8`, so their int16 sums are exact), a fused 2×2 max pool, at most
+/// 32 channels (four groups of eight) and no left shift.
+#[cfg(target_arch = "x86_64")]
+fn fits_lanes(d: &ConvDesc<'_>) -> bool {
+    d.weight_bits <= 4
+        && d.pool == Pool::Max2
+        && d.out_channels <= 32
+        && d.shifts.iter().all(|&sh| sh as i8 <= 0)
+}
+
+/// What the AVX2 kernels with output channels in vector lanes need per group of eight
+/// channels — bias minus `offset(o)`, multiplier, right shift (valid where no channel shifts
+/// left) — and the clamp `(lo − zp, 127 − zp, zp)` of [`crate::simd::Avx2::first_layer_out`].
+#[cfg(target_arch = "x86_64")]
+fn lane_groups<const G: usize>(
+    d: &ConvDesc<'_>,
+    offset: impl Fn(usize) -> i32,
+) -> ([crate::simd::FirstLayerGroup; G], (i32, i32, i32)) {
+    let mut groups = [crate::simd::FirstLayerGroup {
+        bias: [0; 8],
+        multiplier: [0; 8],
+        right_shift: [0; 8],
+    }; G];
+    for o in 0..d.out_channels as usize {
+        let (g, l) = (o / 8, o % 8);
+        let rq = d.channels().requant(o);
+        groups[g].bias[l] = d.channels().bias(o) - offset(o);
+        groups[g].multiplier[l] = rq.multiplier;
+        groups[g].right_shift[l] = -(rq.shift as i32);
+    }
+    let zp = d.output_zero_point as i32;
+    let lo = if d.relu { zp } else { -128 };
+    (groups, (lo - zp, 127 - zp, zp))
+}
+
 /// The first layer of the sub-byte models on AVX2 (one input channel, 3×3, no padding, 2×2
 /// max pool, weights of at most 4 bits, up to 32 channels): `vpmaddubsw` over output channels
 /// in lanes, a whole pooled row per call ([`crate::simd::Avx2::first_layer_3x3_max_pooled_row`]).
@@ -587,43 +608,29 @@ fn conv2d_first_3x3_avx2(
     if src.s.c != 1
         || (d.kernel_h, d.kernel_w) != (3, 3)
         || d.padding != Padding::Valid
-        || d.pool != Pool::Max2
-        || d.weight_bits > 4
-        || oc > 32
-        || d.shifts.iter().any(|&sh| sh as i8 > 0)
+        || !fits_lanes(d)
     {
         return false;
     }
-    let mut layer = crate::simd::FirstLayer3x3 {
-        taps: [[[[0; 32]; 3]; 2]; 4],
-        groups: [crate::simd::FirstLayerGroup {
-            bias: [0; 8],
-            multiplier: [0; 8],
-            right_shift: [0; 8],
-        }; 4],
-        channels: oc,
-        lo: 0,
-        hi: 0,
-        zp: 0,
-    };
-    let mut w = [0i8; 9];
-    for o in 0..oc {
+    let mut taps = [[[[0; 32]; 3]; 2]; 4];
+    let (mut w, mut sums) = ([0i8; 9], [0i32; 32]);
+    for (o, sum) in sums.iter_mut().enumerate().take(oc) {
         crate::packing::unpack(d.weight_bits, d.row(o), 0, &mut w);
         let (g, l) = (o / 8, o % 8);
         for r in 0..3 {
             let row = &w[3 * r..3 * r + 3];
-            layer.taps[g][0][r][4 * l..4 * l + 3].copy_from_slice(row);
-            layer.taps[g][1][r][4 * l + 1..4 * l + 4].copy_from_slice(row);
+            taps[g][0][r][4 * l..4 * l + 3].copy_from_slice(row);
+            taps[g][1][r][4 * l + 1..4 * l + 4].copy_from_slice(row);
         }
-        let rq = d.channels().requant(o);
-        let sum: i32 = w.iter().map(|&x| i32::from(x)).sum();
-        layer.groups[g].bias[l] = d.channels().bias(o) - 128 * sum;
-        layer.groups[g].multiplier[l] = rq.multiplier;
-        layer.groups[g].right_shift[l] = -(rq.shift as i32);
+        *sum = w.iter().map(|&x| i32::from(x)).sum();
     }
-    let zp = d.output_zero_point as i32;
-    let lo = if d.relu { zp } else { -128 };
-    (layer.lo, layer.hi, layer.zp) = (lo - zp, 127 - zp, zp);
+    let (groups, clamp) = lane_groups::<4>(d, |o| 128 * sums[o]);
+    let layer = crate::simd::FirstLayer3x3 {
+        taps,
+        groups,
+        channels: oc,
+        clamp,
+    };
     let wd = src.s.w as usize;
     let row_out = (wd - 2) / 2 * oc;
     for py in rows.0..rows.1 {
@@ -658,49 +665,34 @@ fn conv2d_lanes_avx2(
         d.kernel_w as usize,
         d.out_channels as usize,
     );
-    if d.weight_bits > 4
-        || d.pool != Pool::Max2
-        || oc > 32
-        || !reads_in_place(d, c, crate::simd::SEG_ALIGN)
-        || d.shifts.iter().any(|&sh| sh as i8 > 0)
-    {
+    if !fits_lanes(d) || !reads_in_place(d, c, crate::simd::SEG_ALIGN) {
         return false;
     }
     let (k, seg, row) = (kh * kw * c, kw * c, w * c);
     let (nq, groups_n) = (k / 4, oc.div_ceil(8));
     let mut weights = [[0i8; 32]; MAX_QUADS * 4];
-    let mut groups = [crate::simd::FirstLayerGroup {
-        bias: [0; 8],
-        multiplier: [0; 8],
-        right_shift: [0; 8],
-    }; 4];
-    let mut row_w = [0i8; MAX_WINDOW];
-    for o in 0..oc {
+    let (mut row_w, mut sums) = ([0i8; MAX_WINDOW], [0i32; 32]);
+    for (o, sum) in sums.iter_mut().enumerate().take(oc) {
         let row_w = &mut row_w[..k];
         crate::packing::unpack(d.weight_bits, d.row(o), 0, row_w);
         let (g, l) = (o / 8, o % 8);
         for (q, quad) in row_w.chunks_exact(4).enumerate() {
             weights[q * groups_n + g][4 * l..4 * l + 4].copy_from_slice(quad);
         }
-        let rq = d.channels().requant(o);
-        let sum: i32 = row_w.iter().map(|&x| i32::from(x)).sum();
-        groups[g].bias[l] = d.channels().bias(o) - 128 * sum;
-        groups[g].multiplier[l] = rq.multiplier;
-        groups[g].right_shift[l] = -(rq.shift as i32);
+        *sum = row_w.iter().map(|&x| i32::from(x)).sum();
     }
+    let (groups, clamp) = lane_groups::<4>(d, |o| 128 * sums[o]);
     let mut offsets = [0u32; MAX_QUADS];
     let qs = seg / 4;
     for (q, off) in offsets[..nq].iter_mut().enumerate() {
         *off = ((q / qs) * row + 4 * (q % qs)) as u32;
     }
-    let zp = d.output_zero_point as i32;
-    let lo = if d.relu { zp } else { -128 };
     let layer = crate::simd::LanesLayer::new(
         &weights[..nq * groups_n],
         &offsets[..nq],
         &groups[..groups_n],
         oc,
-        (lo - zp, 127 - zp, zp),
+        clamp,
     );
     let pw = conv_out(d.padding, w, kw) / 2;
     for py in rows.0..rows.1 {

@@ -582,12 +582,8 @@ pub struct FirstLayer3x3 {
     pub groups: [FirstLayerGroup; 4],
     /// Output channels, `1..=32`.
     pub channels: usize,
-    /// Clamp bounds and zero point, as [`Avx2::first_layer_out`]'s.
-    pub lo: i32,
-    /// See [`FirstLayer3x3::lo`].
-    pub hi: i32,
-    /// See [`FirstLayer3x3::lo`].
-    pub zp: i32,
+    /// Clamp bounds and zero point, as [`Avx2::first_layer_out`]'s `(lo, hi, zp)`.
+    pub clamp: (i32, i32, i32),
 }
 
 impl Avx2 {
@@ -674,13 +670,14 @@ unsafe fn first_layer_3x3_row_avx2(
                     _mm256_max_epi32(pixel!(g, 0, 1), pixel!(g, 1, 1)),
                 );
                 let q = &layer.groups[g];
+                let (lo, hi, zp) = layer.clamp;
                 *r = requant8(
                     _mm256_add_epi32(m, load!(q.bias)),
                     load!(q.multiplier),
                     load!(q.right_shift),
-                    layer.lo,
-                    layer.hi,
-                    layer.zp,
+                    lo,
+                    hi,
+                    zp,
                 );
             }
             store_channels(&res, &mut out[px * oc..px * oc + oc], &mut bytes);
