@@ -130,10 +130,11 @@ pub(crate) fn conv2d(
             return avx2.vectorize(
                 #[inline(always)]
                 || {
-                    if !conv2d_first_3x3_avx2(avx2, src, d, rows, out)
-                        && !conv2d_first_avx2(avx2, src, zp_in, d, rows, out)
-                        && !conv2d_lanes_avx2(avx2, src, d, rows, out)
-                    {
+                    let done = conv2d_first_3x3_avx2(avx2, src, d, rows, out)
+                        || conv2d_first_avx2(avx2, src, zp_in, d, rows, out)
+                        || conv2d_lanes_avx2(avx2, src, d, rows, out)
+                        || (wide_pays(src, d, rows) && conv2d_wide_avx2(avx2, src, d, rows, out));
+                    if !done {
                         conv2d_tiled(avx2, src, zp_in, d, rows, out, scratch)
                     }
                 },
@@ -675,18 +676,12 @@ fn conv2d_lanes_avx2(
     for (o, sum) in sums.iter_mut().enumerate().take(oc) {
         let row_w = &mut row_w[..k];
         crate::packing::unpack(d.weight_bits, d.row(o), 0, row_w);
-        let (g, l) = (o / 8, o % 8);
-        for (q, quad) in row_w.chunks_exact(4).enumerate() {
-            weights[q * groups_n + g][4 * l..4 * l + 4].copy_from_slice(quad);
-        }
+        scatter_lanes(&mut weights, groups_n, o, row_w);
         *sum = row_w.iter().map(|&x| i32::from(x)).sum();
     }
     let (groups, clamp) = lane_groups::<4>(d, |o| 128 * sums[o]);
     let mut offsets = [0u32; MAX_QUADS];
-    let qs = seg / 4;
-    for (q, off) in offsets[..nq].iter_mut().enumerate() {
-        *off = ((q / qs) * row + 4 * (q % qs)) as u32;
-    }
+    lane_offsets(&mut offsets[..nq], seg / 4, row, 4);
     let layer = crate::simd::LanesLayer::new(
         &weights[..nq * groups_n],
         &offsets[..nq],
@@ -694,15 +689,153 @@ fn conv2d_lanes_avx2(
         oc,
         clamp,
     );
-    let pw = conv_out(d.padding, w, kw) / 2;
+    lane_outputs(src, d, rows, out, |at, o| {
+        let at = [at[0], at[1], at[2], at[3]];
+        avx2.conv_lanes_max_pooled(src.data, at, &layer, o)
+    });
+    true
+}
+
+/// Lays one channel's weights `row` (channel `o`) into the lane blocks of
+/// [`crate::simd::LanesLayer`]: step `u` (`N / 8` weights) of channel `o` in block
+/// `u · groups + o / 8`, lane `o % 8`.
+#[cfg(target_arch = "x86_64")]
+fn scatter_lanes<T: Copy, const N: usize>(
+    blocks: &mut [[T; N]],
+    groups: usize,
+    o: usize,
+    row: &[T],
+) {
+    let (g, l, per) = (o / 8, o % 8, N / 8);
+    for (u, step) in row.chunks_exact(per).enumerate() {
+        blocks[u * groups + g][per * l..per * (l + 1)].copy_from_slice(step);
+    }
+}
+
+/// Offsets of each step of `per` elements of a receptive field read in place (`steps_per_row`
+/// steps per kernel row, input rows `row` elements apart) from the field's first element.
+#[cfg(target_arch = "x86_64")]
+fn lane_offsets(offsets: &mut [u32], steps_per_row: usize, row: usize, per: usize) {
+    for (u, off) in offsets.iter_mut().enumerate() {
+        *off = ((u / steps_per_row) * row + per * (u % steps_per_row)) as u32;
+    }
+}
+
+/// Calls `f(fields, out)` for every output of rows `rows` of a convolution read in place
+/// (no pool, or a 2×2 pool): `fields` are the offsets in `src.data` of the receptive fields of
+/// its pixels (one, or the pool's four), `out` its channels.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn lane_outputs(
+    src: Rows<'_>,
+    d: &ConvDesc<'_>,
+    rows: (usize, usize),
+    out: &mut [i8],
+    mut f: impl FnMut(&[usize], &mut [i8]),
+) {
+    let (c, oc) = (src.s.c as usize, d.out_channels as usize);
+    let row = src.s.w as usize * c;
+    let cw = conv_out(d.padding, src.s.w as usize, d.kernel_w as usize);
+    let field = |y: usize, x: usize| (y - src.y0) * row + x * c;
+    if d.pool == Pool::None {
+        for y in rows.0..rows.1 {
+            for x in 0..cw {
+                let o = ((y - rows.0) * cw + x) * oc;
+                f(&[field(y, x)], &mut out[o..o + oc]);
+            }
+        }
+        return;
+    }
+    let pw = cw / 2;
     for py in rows.0..rows.1 {
         for px in 0..pw {
-            let (y, x) = (2 * py - src.y0, 2 * px);
-            let at = [(y, x), (y, x + 1), (y + 1, x), (y + 1, x + 1)].map(|(y, x)| y * row + x * c);
+            let (y, x) = (2 * py, 2 * px);
+            let at = [
+                field(y, x),
+                field(y, x + 1),
+                field(y + 1, x),
+                field(y + 1, x + 1),
+            ];
             let o = ((py - rows.0) * pw + px) * oc;
-            avx2.conv_lanes_max_pooled(src.data, at, &layer, &mut out[o..o + oc]);
+            f(&at, &mut out[o..o + oc]);
         }
     }
+}
+
+/// Whether [`conv2d_wide_avx2`]'s setup (widening the input, laying out the weights) pays
+/// off: over at least 64 convolution pixels, as on whole maps, not over the one or two rows of
+/// a streamed step (measured: the default model streamed 133 → 158 µs without this rule).
+#[cfg(target_arch = "x86_64")]
+fn wide_pays(src: Rows<'_>, d: &ConvDesc<'_>, rows: (usize, usize)) -> bool {
+    let cw = conv_out(d.padding, src.s.w as usize, d.kernel_w as usize);
+    let m = if d.pool == Pool::None { 1 } else { 2 };
+    (rows.1 - rows.0) * m * cw >= 64
+}
+
+/// Convolutions with int8 weights read in place on AVX2 (no pool, or a 2×2 max pool), output
+/// channels in vector lanes ([`crate::simd::Avx2::conv_wide`]): each call widens its input rows
+/// to int16 and lays the weights out as int16 pairs of eight channels per vector, then one
+/// kernel call per output computes all its channels — no horizontal sums, one vector
+/// requantization per eight channels. Up to 64 channels, windows of up to 1,024 pairs of
+/// weights over all groups and inputs of up to 12,288 bytes (larger layers take the tiles);
+/// returns `false` (computing nothing) for other layers. Dispatched where [`wide_pays`].
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn conv2d_wide_avx2(
+    avx2: crate::simd::Avx2,
+    src: Rows<'_>,
+    d: &ConvDesc<'_>,
+    rows: (usize, usize),
+    out: &mut [i8],
+) -> bool {
+    const MAX_BLOCKS: usize = 1024;
+    const MAX_INPUT: usize = 12_288;
+    let (c, w) = (src.s.c as usize, src.s.w as usize);
+    let (kh, kw, oc) = (
+        d.kernel_h as usize,
+        d.kernel_w as usize,
+        d.out_channels as usize,
+    );
+    let Some(weights) = d.weights_i8() else {
+        return false;
+    };
+    let (k, seg, row) = (kh * kw * c, kw * c, w * c);
+    let (np, groups_n) = (k / 2, oc.div_ceil(8));
+    if oc > 64
+        || d.pool == Pool::Avg2
+        || !reads_in_place(d, c, crate::simd::SEG_ALIGN)
+        || d.shifts.iter().any(|&sh| sh as i8 > 0)
+        || np * groups_n > MAX_BLOCKS
+        || src.data.len() > MAX_INPUT
+    {
+        return false;
+    }
+    let mut wide = [0i16; MAX_INPUT];
+    for (x16, &x) in wide.iter_mut().zip(src.data) {
+        *x16 = i16::from(x);
+    }
+    let mut blocks = [[0i16; 16]; MAX_BLOCKS];
+    let mut row_w = [0i16; MAX_WINDOW];
+    for o in 0..oc {
+        for (x16, &x) in row_w.iter_mut().zip(&weights[o * k..o * k + k]) {
+            *x16 = i16::from(x);
+        }
+        scatter_lanes(&mut blocks, groups_n, o, &row_w[..k]);
+    }
+    let (groups, clamp) = lane_groups::<8>(d, |_| 0);
+    let mut offsets = [0u32; MAX_WINDOW / 2];
+    lane_offsets(&mut offsets[..np], seg / 2, row, 2);
+    let layer = crate::simd::LanesLayer::new(
+        &blocks[..np * groups_n],
+        &offsets[..np],
+        &groups[..groups_n],
+        oc,
+        clamp,
+    );
+    let data = &wide[..src.data.len()];
+    lane_outputs(src, d, rows, out, |at, o| {
+        avx2.conv_wide(data, at, &layer, o)
+    });
     true
 }
 
@@ -1454,6 +1587,8 @@ mod tests {
         #[cfg(target_arch = "x86_64")]
         let (mut checked_avx2, mut checked_first, mut checked_3x3, mut checked_lanes) =
             (0, 0, 0, 0);
+        #[cfg(target_arch = "x86_64")]
+        let mut checked_wide = 0;
         #[cfg(target_arch = "aarch64")]
         let mut checked_sdot = 0;
         for case in 0..400 {
@@ -1653,6 +1788,14 @@ mod tests {
                         checked_lanes += 1;
                     }
                     assert!(!lanes_case || lanes || left);
+                    let mut wide = true;
+                    banded(&mut got, &mut |r, rows, o, _| {
+                        wide &= avx2.vectorize(|| conv2d_wide_avx2(avx2, r, &d, rows, o))
+                    });
+                    if wide {
+                        check("AVX2 int8 lanes", &got);
+                        checked_wide += 1;
+                    }
                 }
             }
             #[cfg(target_arch = "aarch64")]
@@ -1682,12 +1825,14 @@ mod tests {
         std::println!(
             "AVX2 kernel checked on {checked_avx2} of 400 random layers, the AVX2 first-layer \
              kernel on the {checked_first} with one input channel and no left shift, the \
-             sub-byte 3x3 one on {checked_3x3}, the sub-byte lanes kernel on {checked_lanes}"
+             sub-byte 3x3 one on {checked_3x3}, the sub-byte lanes kernel on {checked_lanes}, \
+             the int8 lanes kernel on {checked_wide}"
         );
         #[cfg(target_arch = "x86_64")]
         if crate::simd::Avx2::detect().is_some() {
             assert!(checked_3x3 >= 30, "{checked_3x3}");
             assert!(checked_lanes >= 30, "{checked_lanes}");
+            assert!(checked_wide >= 30, "{checked_wide}");
         }
         #[cfg(target_arch = "aarch64")]
         std::println!("NEON SDOT kernel checked on {checked_sdot} of 400 random layers");

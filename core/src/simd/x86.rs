@@ -568,6 +568,27 @@ fn first_layer_group(
     requant8(best, m, e, lo, hi, zp)
 }
 
+/// Runs `$kernel::<G>` for the layer's number of groups `G` (`1..=$max`).
+macro_rules! by_groups {
+    ($layer:expr, $max:literal, $kernel:ident($($arg:expr),*)) => {
+        match $layer.channels.div_ceil(8) {
+            1 => $kernel::<1>($($arg),*),
+            2 => $kernel::<2>($($arg),*),
+            3 => $kernel::<3>($($arg),*),
+            4 => $kernel::<4>($($arg),*),
+            g => {
+                assert!(g <= $max);
+                match g {
+                    5 => $kernel::<5>($($arg),*),
+                    6 => $kernel::<6>($($arg),*),
+                    7 => $kernel::<7>($($arg),*),
+                    _ => $kernel::<8>($($arg),*),
+                }
+            }
+        }
+    };
+}
+
 /// A one-input-channel 3×3 layer with sub-byte weights (every weight in `-8..=8`) and a fused
 /// 2×2 max pool, prepared for [`Avx2::first_layer_3x3_max_pooled_row`]: up to 32 output
 /// channels, eight per group.
@@ -608,22 +629,20 @@ impl Avx2 {
         assert!(rows.iter().all(|r| r.len() >= 2 * pw + 2));
         // SAFETY: the token proves AVX2 is available; the assertions bound every load and store
         // (see the function).
-        unsafe { first_layer_3x3_row_avx2(rows, layer, pw, out) }
+        unsafe { by_groups!(layer, 4, first_layer_3x3_row_avx2(rows, layer, pw, out)) }
     }
 }
 
 #[target_feature(enable = "avx2")]
-unsafe fn first_layer_3x3_row_avx2(
+unsafe fn first_layer_3x3_row_avx2<const G: usize>(
     rows: [&[i8]; 4],
     layer: &FirstLayer3x3,
     pw: usize,
     out: &mut [i8],
 ) {
     let oc = layer.channels;
-    let groups_n = oc.div_ceil(8);
     let flip = _mm256_set1_epi8(-128);
     let ones = _mm256_set1_epi16(1);
-    let mut bytes = [0i8; 32];
     // SAFETY (whole body): the caller asserted `rows[r].len() >= 2·pw + 2`, so the 4-byte read
     // at `2·px` (`px < pw`) is inside every row; `taps` and `groups` are read through
     // references to whole arrays.
@@ -631,11 +650,6 @@ unsafe fn first_layer_3x3_row_avx2(
         macro_rules! tap {
             ($g:expr, $s:expr, $r:expr) => {
                 _mm256_loadu_si256(layer.taps[$g][$s][$r].as_ptr() as *const __m256i)
-            };
-        }
-        macro_rules! load {
-            ($v:expr) => {
-                _mm256_loadu_si256($v.as_ptr() as *const __m256i)
             };
         }
         for px in 0..pw {
@@ -663,36 +677,56 @@ unsafe fn first_layer_3x3_row_avx2(
                     _mm256_madd_epi16(a, ones)
                 }};
             }
-            let mut res = [_mm256_setzero_si256(); 4];
-            for (g, r) in res.iter_mut().enumerate().take(groups_n) {
-                let m = _mm256_max_epi32(
+            let mut best = [_mm256_setzero_si256(); G];
+            for (g, b) in best.iter_mut().enumerate() {
+                *b = _mm256_max_epi32(
                     _mm256_max_epi32(pixel!(g, 0, 0), pixel!(g, 1, 0)),
                     _mm256_max_epi32(pixel!(g, 0, 1), pixel!(g, 1, 1)),
                 );
-                let q = &layer.groups[g];
-                let (lo, hi, zp) = layer.clamp;
-                *r = requant8(
-                    _mm256_add_epi32(m, load!(q.bias)),
-                    load!(q.multiplier),
-                    load!(q.right_shift),
-                    lo,
-                    hi,
-                    zp,
-                );
             }
-            store_channels(&res, &mut out[px * oc..px * oc + oc], &mut bytes);
+            requant_store(
+                best,
+                &layer.groups,
+                layer.clamp,
+                &mut out[px * oc..px * oc + oc],
+            );
         }
     }
 }
 
-/// Stores the int8 values of `res` (eight int32 lanes per group, each already in
-/// `-128..=127`) to `out`, `out.len()` (at most 32) channels; `bytes` is a staging buffer
-/// for channel counts that are not a multiple of 16.
+/// Requantizes the accumulators `acc` of `G` groups of eight channels (`groups[g]`: bias,
+/// multiplier, right shift; `clamp`: `(lo, hi, zp)` as [`Avx2::first_layer_out`]'s) and stores
+/// them as int8 to `out` (`out.len()` channels, at most `8 · G`).
 #[target_feature(enable = "avx2")]
 #[inline]
-fn store_channels(res: &[__m256i; 4], out: &mut [i8], bytes: &mut [i8; 32]) {
+fn requant_store<const G: usize>(
+    acc: [__m256i; G],
+    groups: &[FirstLayerGroup],
+    (lo, hi, zp): (i32, i32, i32),
+    out: &mut [i8],
+) {
     let oc = out.len();
-    assert!(oc <= 32);
+    assert!(oc <= 8 * G && G <= 8 && groups.len() >= G);
+    let mut res = [_mm256_setzero_si256(); 8];
+    for (g, (r, a)) in res.iter_mut().zip(acc).enumerate() {
+        let q = &groups[g];
+        // A macro, not a closure (closures are compiled without AVX2 and out of line).
+        macro_rules! load {
+            // SAFETY: whole `[i32; 8]` arrays read through references to them.
+            ($v:expr) => {
+                unsafe { _mm256_loadu_si256($v.as_ptr() as *const __m256i) }
+            };
+        }
+        *r = requant8(
+            _mm256_add_epi32(a, load!(q.bias)),
+            load!(q.multiplier),
+            load!(q.right_shift),
+            lo,
+            hi,
+            zp,
+        );
+    }
+    let mut bytes = [0i8; 64];
     for h in 0..oc.div_ceil(16) {
         // [a0..3 b0..3 | a4..7 b4..7] as int16, reordered to a0..7 b0..7, then bytes (every
         // value is already in -128..=127: the packs do not saturate).
@@ -700,7 +734,7 @@ fn store_channels(res: &[__m256i; 4], out: &mut [i8], bytes: &mut [i8; 32]) {
         let w = _mm256_permute4x64_epi64(w, 0b11_01_10_00);
         let b = _mm_packs_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
         // SAFETY: with a multiple of 16 channels, `16·h + 16 <= oc = out.len()`; otherwise
-        // the store goes to `bytes` (32 bytes, `16·h <= 16`).
+        // the store goes to `bytes` (64 bytes, `16·h <= 48`).
         unsafe {
             if oc.is_multiple_of(16) {
                 _mm_storeu_si128(out.as_mut_ptr().add(16 * h) as *mut __m128i, b);
@@ -714,34 +748,36 @@ fn store_channels(res: &[__m256i; 4], out: &mut [i8], bytes: &mut [i8; 32]) {
     }
 }
 
-/// A convolution with sub-byte weights (every weight in `-8..=8`), receptive fields read in
-/// place and a fused 2×2 max pool, prepared for [`Avx2::conv_lanes_max_pooled`]: output
-/// channels in vector lanes, eight per group, up to 32.
+/// A convolution prepared for the kernels with output channels in vector lanes, eight per
+/// group, receptive fields read in place: [`Avx2::conv_lanes_max_pooled`] (sub-byte weights,
+/// blocks of `[i8; 32]`: four weights per channel) and [`Avx2::conv_wide`] (int8 weights on an
+/// input widened to int16, blocks of `[i16; 16]`: two weights per channel).
 #[derive(Clone, Copy, Debug)]
-pub struct LanesLayer<'a> {
-    weights: &'a [[i8; 32]],
+pub struct LanesLayer<'a, B> {
+    weights: &'a [B],
     offsets: &'a [u32],
     groups: &'a [FirstLayerGroup],
     channels: usize,
     clamp: (i32, i32, i32),
 }
 
-impl<'a> LanesLayer<'a> {
-    /// `weights[q · groups + g]` holds weights `4q..4q + 4` (in the receptive field's order) of
-    /// channels `8g..8g + 8`, four bytes per channel (one int32 lane; unused channels zero);
-    /// `offsets[q]` is the offset of quad `q` from a receptive field's first byte (increasing);
-    /// `groups[g]`: bias minus `128 · Σ w` (the input is read as `x + 128`), multiplier and
-    /// right shift of eight channels; `clamp`: bounds and zero point, as
-    /// [`Avx2::first_layer_out`]'s. Panics if the slices do not fit `channels` (`1..=32`).
+impl<'a, B> LanesLayer<'a, B> {
+    /// `weights[u · groups + g]` holds the weights of step `u` (four, or two, consecutive
+    /// weights in the receptive field's order) of channels `8g..8g + 8`, one int32 lane per
+    /// channel (unused channels zero); `offsets[u]`: offset of step `u`'s input from a
+    /// receptive field's first element (increasing); `groups[g]`: bias (minus `128 · Σ w` for
+    /// the sub-byte kernel, which reads the input as `x + 128`), multiplier and right shift of
+    /// eight channels; `clamp`: `(lo, hi, zp)` as [`Avx2::first_layer_out`]'s. Panics if the
+    /// slices do not fit `channels` (`1..=64`).
     pub fn new(
-        weights: &'a [[i8; 32]],
+        weights: &'a [B],
         offsets: &'a [u32],
         groups: &'a [FirstLayerGroup],
         channels: usize,
         clamp: (i32, i32, i32),
     ) -> Self {
         let g = channels.div_ceil(8);
-        assert!((1..=32).contains(&channels) && !offsets.is_empty() && groups.len() >= g);
+        assert!((1..=64).contains(&channels) && !offsets.is_empty() && groups.len() >= g);
         assert!(weights.len() >= offsets.len() * g);
         assert!(offsets.windows(2).all(|w| w[0] < w[1]));
         LanesLayer {
@@ -752,39 +788,59 @@ impl<'a> LanesLayer<'a> {
             clamp,
         }
     }
+
+    /// Checks that `out` takes every channel and that a 4-byte read at every field's
+    /// `at[j] + offsets[u]` stays inside `len` elements of `unit` bytes.
+    #[inline(always)]
+    fn check(&self, len: usize, unit: usize, at: &[usize], out: &[i8]) {
+        assert_eq!(out.len(), self.channels);
+        assert!((1..=4).contains(&at.len()));
+        let last = self.offsets[self.offsets.len() - 1] as usize + 4 / unit;
+        assert!(at.iter().all(|&a| a + last <= len));
+    }
 }
 
 impl Avx2 {
-    /// One pooled output of [`LanesLayer`]'s layer, all its channels (`out.len()`): the
-    /// receptive fields of the 2×2 window's pixels start at `data[at[j]..]`. Per pixel and
-    /// quad, the field's four bytes are broadcast into every int32 lane and read as unsigned
-    /// (`x ^ 0x80 = x + 128`), one `vpmaddubsw` per group multiplies them with eight channels'
-    /// four weights, int16 sums of up to eight quads (`|w| ≤ 8`: at most
-    /// 8 · 2 · 255 · 8 = 32,640, no overflow) are widened by `vpmaddwd` with ones; the pool's
-    /// maximum is taken on the accumulators (requantization is monotonic) and the folded bias
-    /// removes the `128 · Σ w`. Exact, so equal to the tiles' result.
+    /// One pooled output of a sub-byte layer (every weight in `-8..=8`), all its channels
+    /// (`out.len()`, at most 32): the receptive fields of the 2×2 window's pixels start at
+    /// `data[at[j]..]`. Per pixel and quad, the field's four bytes are broadcast into every
+    /// int32 lane and read as unsigned (`x ^ 0x80 = x + 128`), one `vpmaddubsw` per group
+    /// multiplies them with eight channels' four weights, int16 sums of up to eight quads (at
+    /// most 8 · 2 · 255 · 8 = 32,640, no overflow) are widened by `vpmaddwd` with ones; the
+    /// pool's maximum is taken on the accumulators (requantization is monotonic) and the
+    /// folded bias removes the `128 · Σ w`. Exact, so equal to the tiles' result.
     #[inline(always)]
     pub fn conv_lanes_max_pooled(
         self,
         data: &[i8],
         at: [usize; 4],
-        layer: &LanesLayer<'_>,
+        layer: &LanesLayer<'_, [i8; 32]>,
         out: &mut [i8],
     ) {
-        assert_eq!(out.len(), layer.channels);
-        let last = layer.offsets[layer.offsets.len() - 1] as usize + 4;
-        assert!(at.iter().all(|&a| a + last <= data.len()));
-        // SAFETY: the token proves AVX2 is available; `LanesLayer::new` checked the slices
-        // and that the offsets increase, so with the assertion above every 4-byte read at
-        // `at[j] + offsets[q]` is inside `data`.
-        unsafe {
-            match layer.channels.div_ceil(8) {
-                1 => conv_lanes_avx2::<1>(data, at, layer, out),
-                2 => conv_lanes_avx2::<2>(data, at, layer, out),
-                3 => conv_lanes_avx2::<3>(data, at, layer, out),
-                _ => conv_lanes_avx2::<4>(data, at, layer, out),
-            }
-        }
+        layer.check(data.len(), 1, &at, out);
+        // SAFETY: the token proves AVX2 is available; `LanesLayer::new` and `check` bound
+        // every read.
+        unsafe { by_groups!(layer, 4, conv_lanes_avx2(data, at, layer, out)) }
+    }
+
+    /// One output of an int8-weight layer, all its channels (`out.len()`, at most 64): the
+    /// receptive fields of its pixels (one, or the four of a fused 2×2 max pool) start at
+    /// `data[at[j]..]` of the input widened to int16. Per pixel and pair of taps, the two
+    /// inputs are broadcast into every int32 lane and one `vpmaddwd` per group multiplies them
+    /// with eight channels' two weights (exact: int8 products, int32 sums); a pool's maximum is
+    /// taken on the accumulators, then eight channels are requantized per vector.
+    #[inline(always)]
+    pub fn conv_wide(
+        self,
+        data: &[i16],
+        at: &[usize],
+        layer: &LanesLayer<'_, [i16; 16]>,
+        out: &mut [i8],
+    ) {
+        layer.check(data.len(), 2, at, out);
+        // SAFETY: the token proves AVX2 is available; `LanesLayer::new` and `check` bound
+        // every read.
+        unsafe { by_groups!(layer, 8, conv_wide_avx2(data, at, layer, out)) }
     }
 }
 
@@ -794,7 +850,7 @@ impl Avx2 {
 unsafe fn conv_lanes_avx2<const G: usize>(
     data: &[i8],
     at: [usize; 4],
-    layer: &LanesLayer<'_>,
+    layer: &LanesLayer<'_, [i8; 32]>,
     out: &mut [i8],
 ) {
     let nq = layer.offsets.len();
@@ -802,8 +858,7 @@ unsafe fn conv_lanes_avx2<const G: usize>(
     let ones = _mm256_set1_epi16(1);
     let mut best = [_mm256_set1_epi32(i32::MIN); G];
     // SAFETY (whole body): the caller checked that every 4-byte read at `at[j] + offsets[q]`
-    // is inside `data` and that `weights` holds `nq · G` blocks; the requantization constants
-    // are read through references to whole `[i32; 8]` arrays.
+    // is inside `data` and that `weights` holds `nq · G` blocks.
     unsafe {
         let w = layer.weights.as_ptr();
         for &a in &at {
@@ -834,25 +889,41 @@ unsafe fn conv_lanes_avx2<const G: usize>(
                 *b = _mm256_max_epi32(*b, a);
             }
         }
-        let mut res = [_mm256_setzero_si256(); 4];
-        for g in 0..G {
-            let q = &layer.groups[g];
-            macro_rules! load {
-                ($v:expr) => {
-                    _mm256_loadu_si256($v.as_ptr() as *const __m256i)
-                };
-            }
-            let (lo, hi, zp) = layer.clamp;
-            res[g] = requant8(
-                _mm256_add_epi32(best[g], load!(q.bias)),
-                load!(q.multiplier),
-                load!(q.right_shift),
-                lo,
-                hi,
-                zp,
-            );
-        }
-        let mut bytes = [0i8; 32];
-        store_channels(&res, out, &mut bytes);
     }
+    requant_store(best, layer.groups, layer.clamp, out);
+}
+
+/// [`Avx2::conv_wide`] with `G` groups of eight channels.
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn conv_wide_avx2<const G: usize>(
+    data: &[i16],
+    at: &[usize],
+    layer: &LanesLayer<'_, [i16; 16]>,
+    out: &mut [i8],
+) {
+    let np = layer.offsets.len();
+    let mut best = [_mm256_set1_epi32(i32::MIN); G];
+    // SAFETY (whole body): the caller checked that every 4-byte read at `at[j] + offsets[p]`
+    // is inside `data` and that `weights` holds `np · G` blocks.
+    unsafe {
+        let w = layer.weights.as_ptr();
+        for &a in at {
+            let base = data.as_ptr().add(a);
+            let mut acc = [_mm256_setzero_si256(); G];
+            for p in 0..np {
+                let off = *layer.offsets.get_unchecked(p) as usize;
+                let x = _mm256_set1_epi32(core::ptr::read_unaligned(base.add(off) as *const i32));
+                let wp = w.add(p * G);
+                for (g, a32) in acc.iter_mut().enumerate() {
+                    let wv = _mm256_loadu_si256(wp.add(g) as *const __m256i);
+                    *a32 = _mm256_add_epi32(*a32, _mm256_madd_epi16(x, wv));
+                }
+            }
+            for (b, a) in best.iter_mut().zip(acc) {
+                *b = _mm256_max_epi32(*b, a);
+            }
+        }
+    }
+    requant_store(best, layer.groups, layer.clamp, out);
 }
