@@ -131,6 +131,7 @@ pub(crate) fn conv2d(
                 #[inline(always)]
                 || {
                     let done = conv2d_first_3x3_avx2(avx2, src, d, rows, out)
+                        || conv2d_first_3x3_wide_avx2(avx2, src, d, rows, out)
                         || conv2d_first_avx2(avx2, src, zp_in, d, rows, out)
                         || conv2d_lanes_avx2(avx2, src, d, rows, out)
                         || (wide_pays(src, d, rows) && conv2d_wide_avx2(avx2, src, d, rows, out));
@@ -489,7 +490,7 @@ fn conv2d_first_avx2(
     let s = src.s;
     let (kh, kw) = (d.kernel_h as usize, d.kernel_w as usize);
     let (oc_n, taps) = (d.out_channels as usize, kh * kw);
-    if s.c != 1 || taps > 32 || oc_n > 64 || d.shifts.iter().any(|&sh| sh as i8 > 0) {
+    if s.c != 1 || taps > 32 || oc_n > 64 || !right_shifts_only(d) {
         return false;
     }
     let pairs_n = taps.div_ceil(2);
@@ -556,15 +557,28 @@ fn conv2d_first_avx2(
     true
 }
 
+/// `src` as int16 in the first `src.len()` elements of `dst`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn widen(src: &[i8], dst: &mut [i16]) {
+    for (x16, &x) in dst.iter_mut().zip(src) {
+        *x16 = i16::from(x);
+    }
+}
+
+/// Whether no channel of a layer shifts left (a real multiplier above 1, rare): the vector
+/// requantization of the kernels with output channels in lanes takes right shifts only.
+#[cfg(target_arch = "x86_64")]
+fn right_shifts_only(d: &ConvDesc<'_>) -> bool {
+    d.shifts.iter().all(|&sh| sh as i8 <= 0)
+}
+
 /// Whether a layer suits the AVX2 `vpmaddubsw` kernels with output channels in lanes: weights
 /// of at most 4 bits (`|w| ≤ 8`, so their int16 sums are exact), a fused 2×2 max pool, at most
 /// 32 channels (four groups of eight) and no left shift.
 #[cfg(target_arch = "x86_64")]
 fn fits_lanes(d: &ConvDesc<'_>) -> bool {
-    d.weight_bits <= 4
-        && d.pool == Pool::Max2
-        && d.out_channels <= 32
-        && d.shifts.iter().all(|&sh| sh as i8 <= 0)
+    d.weight_bits <= 4 && d.pool == Pool::Max2 && d.out_channels <= 32 && right_shifts_only(d)
 }
 
 /// What the AVX2 kernels with output channels in vector lanes need per group of eight
@@ -639,6 +653,74 @@ fn conv2d_first_3x3_avx2(
         let input: [&[i8]; 4] = core::array::from_fn(|r| &src.data[at + r * wd..][..wd]);
         let o = &mut out[(py - rows.0) * row_out..][..row_out];
         avx2.first_layer_3x3_max_pooled_row(input, &layer, o);
+    }
+    true
+}
+
+/// The first layer of the int8 models on AVX2 (one input channel, 3×3, no padding, no pool or
+/// a 2×2 max pool, up to 32 channels): its input rows widened to int16, `vpmaddwd` over output
+/// channels in lanes, a whole output row per call
+/// ([`crate::simd::Avx2::first_layer_3x3_wide_row`]). Returns `false` (computing nothing) for
+/// other layers.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn conv2d_first_3x3_wide_avx2(
+    avx2: crate::simd::Avx2,
+    src: Rows<'_>,
+    d: &ConvDesc<'_>,
+    rows: (usize, usize),
+    out: &mut [i8],
+) -> bool {
+    const MAX_INPUT: usize = 4096;
+    let oc = d.out_channels as usize;
+    let Some(weights) = d.weights_i8() else {
+        return false;
+    };
+    if src.s.c != 1
+        || (d.kernel_h, d.kernel_w) != (3, 3)
+        || d.padding != Padding::Valid
+        || d.pool == Pool::Avg2
+        || oc > 32
+        || !right_shifts_only(d)
+        || src.data.len() >= MAX_INPUT
+    {
+        return false;
+    }
+    let mut taps = [[[[0i16; 16]; 2]; 3]; 4];
+    for o in 0..oc {
+        let (g, l) = (o / 8, o % 8);
+        for (r, w) in weights[9 * o..9 * o + 9].chunks_exact(3).enumerate() {
+            taps[g][r][0][2 * l..2 * l + 2].copy_from_slice(&[i16::from(w[0]), i16::from(w[1])]);
+            taps[g][r][1][2 * l] = i16::from(w[2]);
+        }
+    }
+    let (groups, clamp) = lane_groups::<4>(d, |_| 0);
+    let layer = crate::simd::FirstLayer3x3Wide {
+        taps,
+        groups,
+        channels: oc,
+        clamp,
+    };
+    // The input widened, one zero element past its end (read against a zero weight).
+    let mut wide = [0i16; MAX_INPUT];
+    widen(src.data, &mut wide);
+    let wd = src.s.w as usize;
+    let pooled = d.pool == Pool::Max2;
+    let (m, n) = if pooled {
+        (2, (wd - 2) / 2)
+    } else {
+        (1, wd - 2)
+    };
+    let input_rows = if pooled { 4 } else { 3 };
+    let len = src.data.len() + 1;
+    for y in rows.0..rows.1 {
+        let at = (m * y - src.y0) * wd;
+        let mut input = [&wide[..0]; 4];
+        for (r, row) in input.iter_mut().enumerate().take(input_rows) {
+            *row = &wide[at + r * wd..len.min(at + (r + 1) * wd + 1)];
+        }
+        let o = &mut out[(y - rows.0) * n * oc..][..n * oc];
+        avx2.first_layer_3x3_wide_row(&input[..input_rows], pooled, &layer, o);
     }
     true
 }
@@ -721,9 +803,10 @@ fn lane_offsets(offsets: &mut [u32], steps_per_row: usize, row: usize, per: usiz
     }
 }
 
-/// Calls `f(fields, out)` for every output of rows `rows` of a convolution read in place
-/// (no pool, or a 2×2 pool): `fields` are the offsets in `src.data` of the receptive fields of
-/// its pixels (one, or the pool's four), `out` its channels.
+/// Calls `f(fields, out)` for the outputs of rows `rows` of a convolution read in place: with
+/// a 2×2 pool, per output, `fields` the offsets in `src.data` of the receptive fields of its
+/// four pixels and `out` its channels; without, per two pixels of a row (one at an odd end),
+/// their fields and their channels one after the other.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn lane_outputs(
@@ -738,10 +821,15 @@ fn lane_outputs(
     let cw = conv_out(d.padding, src.s.w as usize, d.kernel_w as usize);
     let field = |y: usize, x: usize| (y - src.y0) * row + x * c;
     if d.pool == Pool::None {
+        // Two pixels of a row at a time (one at a row's odd end).
         for y in rows.0..rows.1 {
-            for x in 0..cw {
+            for x in (0..cw).step_by(2) {
                 let o = ((y - rows.0) * cw + x) * oc;
-                f(&[field(y, x)], &mut out[o..o + oc]);
+                if x + 1 < cw {
+                    f(&[field(y, x), field(y, x + 1)], &mut out[o..o + 2 * oc]);
+                } else {
+                    f(&[field(y, x)], &mut out[o..o + oc]);
+                }
             }
         }
         return;
@@ -804,22 +892,18 @@ fn conv2d_wide_avx2(
     if oc > 64
         || d.pool == Pool::Avg2
         || !reads_in_place(d, c, crate::simd::SEG_ALIGN)
-        || d.shifts.iter().any(|&sh| sh as i8 > 0)
+        || !right_shifts_only(d)
         || np * groups_n > MAX_BLOCKS
         || src.data.len() > MAX_INPUT
     {
         return false;
     }
     let mut wide = [0i16; MAX_INPUT];
-    for (x16, &x) in wide.iter_mut().zip(src.data) {
-        *x16 = i16::from(x);
-    }
+    widen(src.data, &mut wide);
     let mut blocks = [[0i16; 16]; MAX_BLOCKS];
     let mut row_w = [0i16; MAX_WINDOW];
     for o in 0..oc {
-        for (x16, &x) in row_w.iter_mut().zip(&weights[o * k..o * k + k]) {
-            *x16 = i16::from(x);
-        }
+        widen(&weights[o * k..o * k + k], &mut row_w);
         scatter_lanes(&mut blocks, groups_n, o, &row_w[..k]);
     }
     let (groups, clamp) = lane_groups::<8>(d, |_| 0);
@@ -833,8 +917,9 @@ fn conv2d_wide_avx2(
         clamp,
     );
     let data = &wide[..src.data.len()];
+    let pooled = d.pool != Pool::None;
     lane_outputs(src, d, rows, out, |at, o| {
-        avx2.conv_wide(data, at, &layer, o)
+        avx2.conv_wide(data, at, pooled, &layer, o)
     });
     true
 }
@@ -1588,7 +1673,7 @@ mod tests {
         let (mut checked_avx2, mut checked_first, mut checked_3x3, mut checked_lanes) =
             (0, 0, 0, 0);
         #[cfg(target_arch = "x86_64")]
-        let mut checked_wide = 0;
+        let (mut checked_wide, mut checked_3x3_wide) = (0, 0);
         #[cfg(target_arch = "aarch64")]
         let mut checked_sdot = 0;
         for case in 0..400 {
@@ -1625,7 +1710,11 @@ mod tests {
             } else {
                 (c, padding)
             };
-            let (kw, pool) = if sub_byte_first || lanes_case {
+            // And one in twenty an int8 3×3 first layer (`case % 4 == 0`), pooled or not.
+            let int8_first = first_case && case % 20 == 4;
+            let (kw, pool) = if int8_first {
+                (3, [Pool::None, Pool::Max2][case / 20 % 2])
+            } else if sub_byte_first || lanes_case {
                 (if sub_byte_first { 3 } else { kw }, Pool::Max2)
             } else {
                 (kw, pool)
@@ -1777,8 +1866,16 @@ mod tests {
                         checked_3x3 += 1;
                     }
                     // The forced cases, at least (a left shift sends one elsewhere).
-                    let left = d.shifts.iter().any(|&s| s as i8 > 0);
+                    let left = !right_shifts_only(&d);
                     assert!(!sub_byte_first || first || left);
+                    let mut first = true;
+                    banded(&mut got, &mut |r, rows, o, _| {
+                        first &= avx2.vectorize(|| conv2d_first_3x3_wide_avx2(avx2, r, &d, rows, o))
+                    });
+                    if first {
+                        check("AVX2 int8 3x3 first-layer", &got);
+                        checked_3x3_wide += 1;
+                    }
                     let mut lanes = true;
                     banded(&mut got, &mut |r, rows, o, _| {
                         lanes &= avx2.vectorize(|| conv2d_lanes_avx2(avx2, r, &d, rows, o))
@@ -1826,13 +1923,15 @@ mod tests {
             "AVX2 kernel checked on {checked_avx2} of 400 random layers, the AVX2 first-layer \
              kernel on the {checked_first} with one input channel and no left shift, the \
              sub-byte 3x3 one on {checked_3x3}, the sub-byte lanes kernel on {checked_lanes}, \
-             the int8 lanes kernel on {checked_wide}"
+             the int8 lanes kernel on {checked_wide}, the int8 3x3 first-layer one on \
+             {checked_3x3_wide}"
         );
         #[cfg(target_arch = "x86_64")]
         if crate::simd::Avx2::detect().is_some() {
             assert!(checked_3x3 >= 30, "{checked_3x3}");
             assert!(checked_lanes >= 30, "{checked_lanes}");
             assert!(checked_wide >= 30, "{checked_wide}");
+            assert!(checked_3x3_wide >= 20, "{checked_3x3_wide}");
         }
         #[cfg(target_arch = "aarch64")]
         std::println!("NEON SDOT kernel checked on {checked_sdot} of 400 random layers");

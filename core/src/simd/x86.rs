@@ -748,6 +748,107 @@ fn requant_store<const G: usize>(
     }
 }
 
+/// A one-input-channel 3×3 layer with int8 weights, prepared for
+/// [`Avx2::first_layer_3x3_wide_row`]: up to 32 output channels, eight per group.
+#[derive(Clone, Copy, Debug)]
+pub struct FirstLayer3x3Wide {
+    /// `taps[g][r][h]`: kernel row `r` of channels `8g..8g + 8` as int16 pairs (one int32 lane
+    /// per channel): `h = 0`: `(w0, w1)`, `h = 1`: `(w2, 0)`. Unused channels are zero.
+    pub taps: [[[[i16; 16]; 2]; 3]; 4],
+    /// Per group: bias, multiplier, right shift.
+    pub groups: [FirstLayerGroup; 4],
+    /// Output channels, `1..=32`.
+    pub channels: usize,
+    /// Clamp bounds and zero point, as [`Avx2::first_layer_out`]'s `(lo, hi, zp)`.
+    pub clamp: (i32, i32, i32),
+}
+
+impl Avx2 {
+    /// One output row of [`FirstLayer3x3Wide`]'s layer: `rows` are its input rows widened to
+    /// int16 (three, or the four of a 2×2 max pool with `pooled`), each with one element past
+    /// the row (read against a zero weight); `out` receives `out.len() / channels` outputs.
+    /// Per pixel and kernel row, the pairs `(x, x + 1)` and `(x + 2, x + 3)` are broadcast
+    /// into every int32 lane and `vpmaddwd` multiplies them with eight channels' weights
+    /// (exact); a pool's maximum is taken on the accumulators.
+    #[inline(always)]
+    pub fn first_layer_3x3_wide_row(
+        self,
+        rows: &[&[i16]],
+        pooled: bool,
+        layer: &FirstLayer3x3Wide,
+        out: &mut [i8],
+    ) {
+        let oc = layer.channels;
+        assert!((1..=32).contains(&oc) && out.len().is_multiple_of(oc));
+        let n = out.len() / oc;
+        // The last pixel (`n − 1`, or `2n − 1` pooled) reads elements up to 3 past it.
+        let need = if pooled { 2 * n + 3 } else { n + 3 };
+        assert_eq!(rows.len(), if pooled { 4 } else { 3 });
+        assert!(rows.iter().all(|r| r.len() >= need));
+        // SAFETY: the token proves AVX2 is available; the assertions bound every read.
+        unsafe { by_groups!(layer, 4, first_wide_row_avx2(rows, pooled, n, layer, out)) }
+    }
+}
+
+#[target_feature(enable = "avx2")]
+unsafe fn first_wide_row_avx2<const G: usize>(
+    rows: &[&[i16]],
+    pooled: bool,
+    n: usize,
+    layer: &FirstLayer3x3Wide,
+    out: &mut [i8],
+) {
+    let oc = layer.channels;
+    // SAFETY (whole body): the caller asserted that every row holds the 4-byte reads at
+    // `x` and `x + 2` of every pixel `x` computed; `taps` is read through references to whole
+    // arrays.
+    unsafe {
+        // The accumulators of the pixel at column `x` whose kernel rows start at row `r0`.
+        macro_rules! pixel {
+            ($r0:expr, $x:expr) => {{
+                let (r0, x) = ($r0, $x);
+                let mut acc = [_mm256_setzero_si256(); G];
+                for r in 0..3 {
+                    let row = rows[r0 + r].as_ptr().add(x);
+                    let a = _mm256_set1_epi32(core::ptr::read_unaligned(row as *const i32));
+                    let b = _mm256_set1_epi32(core::ptr::read_unaligned(row.add(2) as *const i32));
+                    for (g, acc) in acc.iter_mut().enumerate() {
+                        let t = &layer.taps[g][r];
+                        let wa = _mm256_loadu_si256(t[0].as_ptr() as *const __m256i);
+                        let wb = _mm256_loadu_si256(t[1].as_ptr() as *const __m256i);
+                        let s =
+                            _mm256_add_epi32(_mm256_madd_epi16(a, wa), _mm256_madd_epi16(b, wb));
+                        *acc = _mm256_add_epi32(*acc, s);
+                    }
+                }
+                acc
+            }};
+        }
+        for i in 0..n {
+            let o = &mut out[i * oc..(i + 1) * oc];
+            if pooled {
+                let x = 2 * i;
+                let (a, b, c, d) = (
+                    pixel!(0, x),
+                    pixel!(0, x + 1),
+                    pixel!(1, x),
+                    pixel!(1, x + 1),
+                );
+                let mut best = a;
+                for g in 0..G {
+                    best[g] = _mm256_max_epi32(
+                        _mm256_max_epi32(a[g], b[g]),
+                        _mm256_max_epi32(c[g], d[g]),
+                    );
+                }
+                requant_store(best, &layer.groups, layer.clamp, o);
+            } else {
+                requant_store(pixel!(0, i), &layer.groups, layer.clamp, o);
+            }
+        }
+    }
+}
+
 /// A convolution prepared for the kernels with output channels in vector lanes, eight per
 /// group, receptive fields read in place: [`Avx2::conv_lanes_max_pooled`] (sub-byte weights,
 /// blocks of `[i8; 32]`: four weights per channel) and [`Avx2::conv_wide`] (int8 weights on an
@@ -823,24 +924,30 @@ impl Avx2 {
         unsafe { by_groups!(layer, 4, conv_lanes_avx2(data, at, layer, out)) }
     }
 
-    /// One output of an int8-weight layer, all its channels (`out.len()`, at most 64): the
-    /// receptive fields of its pixels (one, or the four of a fused 2×2 max pool) start at
-    /// `data[at[j]..]` of the input widened to int16. Per pixel and pair of taps, the two
-    /// inputs are broadcast into every int32 lane and one `vpmaddwd` per group multiplies them
-    /// with eight channels' two weights (exact: int8 products, int32 sums); a pool's maximum is
-    /// taken on the accumulators, then eight channels are requantized per vector.
+    /// Outputs of an int8-weight layer, all their channels (at most 64 each): with `pooled`,
+    /// one output, the 2×2 max pool of the four pixels whose receptive fields start at
+    /// `data[at[j]..]` of the input widened to int16; otherwise one output per field (one or
+    /// two), `out` holding their channels one after the other. Per pixel and pair of taps, the
+    /// two inputs are broadcast into every int32 lane and one `vpmaddwd` per group multiplies
+    /// them with eight channels' two weights (exact: int8 products, int32 sums), two pixels at
+    /// a time so that each weight vector loaded serves both; a pool's maximum is taken on the
+    /// accumulators, then eight channels are requantized per vector.
     #[inline(always)]
     pub fn conv_wide(
         self,
         data: &[i16],
         at: &[usize],
+        pooled: bool,
         layer: &LanesLayer<'_, [i16; 16]>,
         out: &mut [i8],
     ) {
-        layer.check(data.len(), 2, at, out);
+        let outputs = if pooled { 1 } else { at.len() };
+        assert!(if pooled { at.len() == 4 } else { at.len() <= 2 });
+        layer.check(data.len(), 2, at, &out[..out.len() / outputs]);
+        assert_eq!(out.len(), outputs * layer.channels);
         // SAFETY: the token proves AVX2 is available; `LanesLayer::new` and `check` bound
         // every read.
-        unsafe { by_groups!(layer, 8, conv_wide_avx2(data, at, layer, out)) }
+        unsafe { by_groups!(layer, 8, conv_wide_avx2(data, at, pooled, layer, out)) }
     }
 }
 
@@ -899,31 +1006,62 @@ unsafe fn conv_lanes_avx2<const G: usize>(
 unsafe fn conv_wide_avx2<const G: usize>(
     data: &[i16],
     at: &[usize],
+    pooled: bool,
     layer: &LanesLayer<'_, [i16; 16]>,
     out: &mut [i8],
 ) {
-    let np = layer.offsets.len();
-    let mut best = [_mm256_set1_epi32(i32::MIN); G];
-    // SAFETY (whole body): the caller checked that every 4-byte read at `at[j] + offsets[p]`
-    // is inside `data` and that `weights` holds `np · G` blocks.
+    let oc = layer.channels;
+    // SAFETY: the caller checked the reads of every field in `at`.
+    unsafe {
+        if pooled {
+            let [a, b] = wide_acc::<G, 2>(data, [at[0], at[1]], layer);
+            let [c, d] = wide_acc::<G, 2>(data, [at[2], at[3]], layer);
+            let best: [__m256i; G] = core::array::from_fn(|g| {
+                _mm256_max_epi32(_mm256_max_epi32(a[g], b[g]), _mm256_max_epi32(c[g], d[g]))
+            });
+            requant_store(best, layer.groups, layer.clamp, out);
+        } else if at.len() == 2 {
+            let [a, b] = wide_acc::<G, 2>(data, [at[0], at[1]], layer);
+            requant_store(a, layer.groups, layer.clamp, &mut out[..oc]);
+            requant_store(b, layer.groups, layer.clamp, &mut out[oc..2 * oc]);
+        } else {
+            let [a] = wide_acc::<G, 1>(data, [at[0]], layer);
+            requant_store(a, layer.groups, layer.clamp, out);
+        }
+    }
+}
+
+/// The accumulators of `P` pixels (receptive fields at `data[at[j]..]`) of [`Avx2::conv_wide`],
+/// `G` groups of eight channels each.
+///
+/// # Safety
+/// AVX2; every 4-byte read at `at[j] + offsets[p]` inside `data`, `weights` holding
+/// `offsets.len() · G` blocks (as `LanesLayer::check` asserts).
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn wide_acc<const G: usize, const P: usize>(
+    data: &[i16],
+    at: [usize; P],
+    layer: &LanesLayer<'_, [i16; 16]>,
+) -> [[__m256i; G]; P] {
+    let mut acc = [[_mm256_setzero_si256(); G]; P];
+    // SAFETY: see the function's contract.
     unsafe {
         let w = layer.weights.as_ptr();
-        for &a in at {
-            let base = data.as_ptr().add(a);
-            let mut acc = [_mm256_setzero_si256(); G];
-            for p in 0..np {
-                let off = *layer.offsets.get_unchecked(p) as usize;
-                let x = _mm256_set1_epi32(core::ptr::read_unaligned(base.add(off) as *const i32));
-                let wp = w.add(p * G);
-                for (g, a32) in acc.iter_mut().enumerate() {
-                    let wv = _mm256_loadu_si256(wp.add(g) as *const __m256i);
-                    *a32 = _mm256_add_epi32(*a32, _mm256_madd_epi16(x, wv));
-                }
+        for (p, &off) in layer.offsets.iter().enumerate() {
+            let mut x = [_mm256_setzero_si256(); P];
+            for (x, &a) in x.iter_mut().zip(&at) {
+                let at = data.as_ptr().add(a + off as usize);
+                *x = _mm256_set1_epi32(core::ptr::read_unaligned(at as *const i32));
             }
-            for (b, a) in best.iter_mut().zip(acc) {
-                *b = _mm256_max_epi32(*b, a);
+            let wp = w.add(p * G);
+            for g in 0..G {
+                let wv = _mm256_loadu_si256(wp.add(g) as *const __m256i);
+                for (acc, x) in acc.iter_mut().zip(&x) {
+                    acc[g] = _mm256_add_epi32(acc[g], _mm256_madd_epi16(*x, wv));
+                }
             }
         }
     }
-    requant_store(best, layer.groups, layer.clamp, out);
+    acc
 }
