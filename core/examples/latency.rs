@@ -1,5 +1,5 @@
 //! Single-image latency of a model, min and median over interleaved rounds, per kernel path
-//! this CPU runs. `cargo run --release -p sumi-core --example latency [-- MODEL.sumi|default [ROUNDS]]`
+//! this CPU runs, streamed (the smallest arena) and on whole maps (a host's arena). `cargo run --release -p sumi-core --example latency [-- MODEL.sumi|default [ROUNDS]]`
 //! (default: the embedded default model, 2,000 rounds). A third argument `sse2` times the layers
 //! on the SSE2 baseline instead of the dispatched kernels.
 
@@ -22,24 +22,32 @@ fn main() {
     let mut whole_arena = vec![0u8; model.observed_arena_bytes()];
     let n = model.input_shape().len();
     let input: Vec<u8> = (0..n).map(|i| ((i * 37) % 251) as u8).collect();
+    // Each path with the smallest arena (streamed band by band) and with a host's arena (whole
+    // maps, one kernel call per layer).
     let paths: &[&str] = if cfg!(target_arch = "x86_64") {
         &["avx2", "sse2"]
     } else {
         &["native"]
     };
-    let mut times = vec![Vec::with_capacity(rounds); paths.len()];
+    let runs: Vec<(String, &str, bool)> = paths
+        .iter()
+        .flat_map(|&p| {
+            [
+                (format!("{p} streamed"), p, false),
+                (format!("{p} whole"), p, true),
+            ]
+        })
+        .collect();
+    let mut times = vec![Vec::with_capacity(rounds); runs.len()];
     for _ in 0..rounds {
-        for (p, name) in paths.iter().enumerate() {
+        for (r, (_, path, whole)) in runs.iter().enumerate() {
             #[cfg(target_arch = "x86_64")]
-            sumi_core::set_avx2_allowed(*name == "avx2");
-            let _ = name;
+            sumi_core::set_avx2_allowed(*path == "avx2");
+            let _ = path;
+            let arena = if *whole { &mut whole_arena } else { &mut arena };
             let t = Instant::now();
-            std::hint::black_box(
-                model
-                    .predict(std::hint::black_box(&input), &mut arena)
-                    .unwrap(),
-            );
-            times[p].push(t.elapsed().as_secs_f64() * 1e6);
+            std::hint::black_box(model.predict(std::hint::black_box(&input), arena).unwrap());
+            times[r].push(t.elapsed().as_secs_f64() * 1e6);
         }
     }
     println!(
@@ -85,11 +93,11 @@ fn main() {
             t[t.len() / 2]
         );
     }
-    for (p, name) in paths.iter().enumerate() {
-        let t = &mut times[p];
+    for (r, (name, _, _)) in runs.iter().enumerate() {
+        let t = &mut times[r];
         t.sort_by(f64::total_cmp);
         println!(
-            "{name:>6}: min {:8.1} µs  median {:8.1} µs  ({:.1} GMAC/s at the median)",
+            "{name:>15}: min {:8.1} µs  median {:8.1} µs  ({:.1} GMAC/s at the median)",
             t[0],
             t[t.len() / 2],
             model.macs() as f64 / t[t.len() / 2] / 1e3
