@@ -695,7 +695,7 @@ fn conv2d_first_3x3_wide_avx2(
         }
     }
     let (groups, clamp) = lane_groups::<4>(d, |_| 0);
-    let layer = crate::simd::FirstLayer3x3Wide {
+    let layer = crate::simd::FirstLayer3x3 {
         taps,
         groups,
         channels: oc,
@@ -852,7 +852,8 @@ fn lane_outputs(
 
 /// Whether [`conv2d_wide_avx2`]'s setup (widening the input, laying out the weights) pays
 /// off: over at least 64 convolution pixels, as on whole maps, not over the one or two rows of
-/// a streamed step (measured: the default model streamed 133 → 158 µs without this rule).
+/// a streamed step (measured with a timing loop over `predict` and the smallest arena: the
+/// default model took 158 µs instead of 133 without this rule).
 #[cfg(target_arch = "x86_64")]
 fn wide_pays(src: Rows<'_>, d: &ConvDesc<'_>, rows: (usize, usize)) -> bool {
     let cw = conv_out(d.padding, src.s.w as usize, d.kernel_w as usize);

@@ -56,6 +56,17 @@ pub(crate) struct Stage {
 }
 
 impl Stage {
+    /// A stage with every field zero (an unused one).
+    const EMPTY: Stage = Stage {
+        out_h: 0,
+        step: 0,
+        kh: 0,
+        pad: 0,
+        m: 0,
+        rows: 0,
+        off: 0,
+    };
+
     /// Input rows `[lo, hi)` this stage reads to produce its output rows `[a, b)`, given the
     /// previous stage's height.
     #[inline]
@@ -119,6 +130,11 @@ pub(crate) struct Plan {
     pub(crate) arena_bytes: usize,
     /// Arena of whole-map execution ([`crate::Model::predict_with`]).
     pub(crate) whole_arena_bytes: usize,
+    /// [`Plan::whole_stages`], laid out once at load on hosts, where `predict` runs whole maps
+    /// whenever the arena holds them (bare-metal builds compute it for `predict_with` only, and
+    /// keep their plan, which firmware holds on its stack while loading, small).
+    #[cfg(not(target_os = "none"))]
+    whole: Stages,
     /// The logits layer consumes the last stage band by band (see the module doc).
     pub(crate) stream_logits: bool,
     pub(crate) macs: u64,
@@ -512,15 +528,9 @@ impl Plan {
         shapes: [[0; 3]; MAX_LAYERS],
         offsets: [0; MAX_LAYERS],
         spatial: 0,
-        stages: [Stage {
-            out_h: 0,
-            step: 0,
-            kh: 0,
-            pad: 0,
-            m: 0,
-            rows: 0,
-            off: 0,
-        }; MAX_STAGES],
+        stages: [Stage::EMPTY; MAX_STAGES],
+        #[cfg(not(target_os = "none"))]
+        whole: [Stage::EMPTY; MAX_STAGES],
         zero_points: [0; MAX_LAYERS + 1],
         patch: 0,
         arena_bytes: 0,
@@ -671,6 +681,10 @@ impl Plan {
             v4 as usize
         };
         plan.whole_arena_bytes = whole.max(tail_all) as usize;
+        #[cfg(not(target_os = "none"))]
+        {
+            plan.whole = plan.lay_out_whole();
+        }
         Ok(Declared {
             legacy: legacy as usize,
             // Version 3's rule gathers a superset of the layers version 4 does, into patches
@@ -739,8 +753,17 @@ impl Plan {
         total
     }
 
-    /// The stages laid out for whole-map execution ([`crate::Model::predict_with`]).
+    /// The stages laid out for whole-map execution ([`crate::Model::predict_with`], and
+    /// [`crate::Model::predict`] given that arena on hosts).
     pub(crate) fn whole_stages(&self) -> Stages {
+        #[cfg(not(target_os = "none"))]
+        return self.whole;
+        #[cfg(target_os = "none")]
+        self.lay_out_whole()
+    }
+
+    /// [`Plan::whole_stages`] computed: the plan laid out again for whole maps.
+    fn lay_out_whole(&self) -> Stages {
         let mut whole = self.clone();
         whole.layout(Layout::Whole);
         // Whole maps: steps as long as a stage stores (a multiple of 4 rows, so only a map's

@@ -227,19 +227,19 @@ def main():
                 out.append(time.perf_counter_ns() - t)
             return out
 
-        def run_streamed():
-            sumi.streamed(True)
-            try:
-                return run_sumi()
-            finally:
-                sumi.streamed(False)
+        def switched(setting, during, after):
+            # run_sumi with a setting changed for the run only.
+            def f():
+                setting(during)
+                try:
+                    return run_sumi()
+                finally:
+                    setting(after)
 
-        def run_sse2():
-            sumi.avx2(False)
-            try:
-                return run_sumi()
-            finally:
-                sumi.avx2(True)
+            return f
+
+        run_streamed = switched(sumi.streamed, True, False)
+        run_sse2 = switched(sumi.avx2, False, True)
 
         def run_ort(sess):
             def f():

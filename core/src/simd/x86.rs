@@ -589,17 +589,16 @@ macro_rules! by_groups {
     };
 }
 
-/// A one-input-channel 3×3 layer with sub-byte weights (every weight in `-8..=8`) and a fused
-/// 2×2 max pool, prepared for [`Avx2::first_layer_3x3_max_pooled_row`]: up to 32 output
-/// channels, eight per group.
+/// A one-input-channel 3×3 layer prepared for the first-layer kernels with output channels in
+/// lanes, up to 32 channels, eight per group; `T` is one group's taps:
+/// [`SubByteTaps`] for [`Avx2::first_layer_3x3_max_pooled_row`], [`WideTaps`] for
+/// [`Avx2::first_layer_3x3_wide_row`].
 #[derive(Clone, Copy, Debug)]
-pub struct FirstLayer3x3 {
-    /// `taps[g][s][r]`: kernel row `r` of channels `8g..8g + 8`, four bytes per channel (one
-    /// int32 lane), shifted by `s` columns: `s = 0`: `w0 w1 w2 0`; `s = 1`: `0 w0 w1 w2`.
-    /// Unused channels are zero.
-    pub taps: [[[[i8; 32]; 3]; 2]; 4],
-    /// Per group: bias minus `128 · Σ w` (the kernel reads each input byte as `x + 128`),
-    /// multiplier, right shift.
+pub struct FirstLayer3x3<T> {
+    /// Each group's taps (unused channels zero).
+    pub taps: [T; 4],
+    /// Per group: bias (minus `128 · Σ w` for sub-byte taps, whose kernel reads each input
+    /// byte as `x + 128`), multiplier, right shift.
     pub groups: [FirstLayerGroup; 4],
     /// Output channels, `1..=32`.
     pub channels: usize,
@@ -607,9 +606,18 @@ pub struct FirstLayer3x3 {
     pub clamp: (i32, i32, i32),
 }
 
+/// One group's sub-byte taps (every weight in `-8..=8`), `[s][r]`: kernel row `r` of eight
+/// channels, four bytes per channel (one int32 lane), shifted by `s` columns: `s = 0`:
+/// `w0 w1 w2 0`; `s = 1`: `0 w0 w1 w2`.
+pub type SubByteTaps = [[[i8; 32]; 3]; 2];
+
+/// One group's int8 taps, `[r][h]`: kernel row `r` of eight channels as int16 pairs (one int32
+/// lane per channel): `h = 0`: `(w0, w1)`, `h = 1`: `(w2, 0)`.
+pub type WideTaps = [[[i16; 16]; 2]; 3];
+
 impl Avx2 {
-    /// One output row of [`FirstLayer3x3`]'s layer: `rows` are the four input rows its 2×2
-    /// windows read, `out` receives `out.len() / channels` pooled outputs. Per output, each
+    /// One output row of a sub-byte [`FirstLayer3x3`] with a 2×2 max pool: `rows` are the
+    /// four input rows its 2×2 windows read, `out` receives `out.len() / channels` pooled outputs. Per output, each
     /// input row's four bytes at `2·px` are broadcast into every int32 lane and read as
     /// unsigned (`x ^ 0x80 = x + 128`), so one `vpmaddubsw` multiplies a kernel row of eight
     /// channels at once (exact: `|w| ≤ 8` keeps every pair, and the three rows' sum, far inside
@@ -619,7 +627,7 @@ impl Avx2 {
     pub fn first_layer_3x3_max_pooled_row(
         self,
         rows: [&[i8]; 4],
-        layer: &FirstLayer3x3,
+        layer: &FirstLayer3x3<SubByteTaps>,
         out: &mut [i8],
     ) {
         let oc = layer.channels;
@@ -636,7 +644,7 @@ impl Avx2 {
 #[target_feature(enable = "avx2")]
 unsafe fn first_layer_3x3_row_avx2<const G: usize>(
     rows: [&[i8]; 4],
-    layer: &FirstLayer3x3,
+    layer: &FirstLayer3x3<SubByteTaps>,
     pw: usize,
     out: &mut [i8],
 ) {
@@ -748,23 +756,8 @@ fn requant_store<const G: usize>(
     }
 }
 
-/// A one-input-channel 3×3 layer with int8 weights, prepared for
-/// [`Avx2::first_layer_3x3_wide_row`]: up to 32 output channels, eight per group.
-#[derive(Clone, Copy, Debug)]
-pub struct FirstLayer3x3Wide {
-    /// `taps[g][r][h]`: kernel row `r` of channels `8g..8g + 8` as int16 pairs (one int32 lane
-    /// per channel): `h = 0`: `(w0, w1)`, `h = 1`: `(w2, 0)`. Unused channels are zero.
-    pub taps: [[[[i16; 16]; 2]; 3]; 4],
-    /// Per group: bias, multiplier, right shift.
-    pub groups: [FirstLayerGroup; 4],
-    /// Output channels, `1..=32`.
-    pub channels: usize,
-    /// Clamp bounds and zero point, as [`Avx2::first_layer_out`]'s `(lo, hi, zp)`.
-    pub clamp: (i32, i32, i32),
-}
-
 impl Avx2 {
-    /// One output row of [`FirstLayer3x3Wide`]'s layer: `rows` are its input rows widened to
+    /// One output row of an int8 [`FirstLayer3x3`]: `rows` are its input rows widened to
     /// int16 (three, or the four of a 2×2 max pool with `pooled`), each with one element past
     /// the row (read against a zero weight); `out` receives `out.len() / channels` outputs.
     /// Per pixel and kernel row, the pairs `(x, x + 1)` and `(x + 2, x + 3)` are broadcast
@@ -775,7 +768,7 @@ impl Avx2 {
         self,
         rows: &[&[i16]],
         pooled: bool,
-        layer: &FirstLayer3x3Wide,
+        layer: &FirstLayer3x3<WideTaps>,
         out: &mut [i8],
     ) {
         let oc = layer.channels;
@@ -795,7 +788,7 @@ unsafe fn first_wide_row_avx2<const G: usize>(
     rows: &[&[i16]],
     pooled: bool,
     n: usize,
-    layer: &FirstLayer3x3Wide,
+    layer: &FirstLayer3x3<WideTaps>,
     out: &mut [i8],
 ) {
     let oc = layer.channels;
