@@ -134,7 +134,9 @@ pub(crate) fn conv2d(
                         || conv2d_first_3x3_wide_avx2(avx2, src, d, rows, out)
                         || conv2d_first_avx2(avx2, src, zp_in, d, rows, out)
                         || conv2d_lanes_avx2(avx2, src, d, rows, out)
-                        || (wide_pays(src, d, rows) && conv2d_wide_avx2(avx2, src, d, rows, out));
+                        || (wide_pays(src, d, rows)
+                            && (conv2d_winograd_avx2(avx2, src, d, rows, out)
+                                || conv2d_wide_avx2(avx2, src, d, rows, out)));
                     if !done {
                         conv2d_tiled(avx2, src, zp_in, d, rows, out, scratch)
                     }
@@ -902,10 +904,13 @@ fn conv2d_wide_avx2(
     let mut wide = [0i16; MAX_INPUT];
     widen(src.data, &mut wide);
     let mut blocks = [[0i16; 16]; MAX_BLOCKS];
-    let mut row_w = [0i16; MAX_WINDOW];
-    for o in 0..oc {
-        widen(&weights[o * k..o * k + k], &mut row_w);
-        scatter_lanes(&mut blocks, groups_n, o, &row_w[..k]);
+    let zero = [0i8; MAX_WINDOW];
+    for g in 0..groups_n {
+        let rows: [&[i8]; 8] = core::array::from_fn(|l| match 8 * g + l {
+            o if o < oc => &weights[o * k..(o + 1) * k],
+            _ => &zero[..k],
+        });
+        avx2.pair_blocks(&rows, &mut blocks[g..], groups_n);
     }
     let (groups, clamp) = lane_groups::<8>(d, |_| 0);
     let mut offsets = [0u32; MAX_WINDOW / 2];
@@ -922,6 +927,113 @@ fn conv2d_wide_avx2(
     lane_outputs(src, d, rows, out, |at, o| {
         avx2.conv_wide(data, at, pooled, &layer, o)
     });
+    true
+}
+
+/// 3×3 convolutions with int8 weights on AVX2 (stride 1, no padding, no pool or a 2×2 max
+/// pool, an even number of input channels up to 64, up to 64 output channels, no left shift),
+/// in Winograd's F(2×2, 3×3) form ([`crate::simd::Avx2::conv_winograd`]): 16 products per 2×2
+/// tile, input and output channel instead of 36, exact in integers, so the logits are the
+/// same bit for bit. Each call transforms the weights (`(2G) w (2G)ᵀ`, eight output channels
+/// per vector: [`crate::simd::Avx2::pair_blocks`], [`crate::simd::Avx2::winograd_weights`]),
+/// then per pair of tiles their inputs (`Bᵀ d B`, [`crate::simd::Avx2::winograd_input`]); a
+/// pooled layer's tile is exactly one pooled output. Returns `false` (computing nothing) for
+/// other layers. Dispatched where [`wide_pays`] (whole maps: the default model 77 → 59 µs by
+/// minimum, `cargo run --release -p sumi-core --example latency`), before
+/// [`conv2d_wide_avx2`].
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn conv2d_winograd_avx2(
+    avx2: crate::simd::Avx2,
+    src: Rows<'_>,
+    d: &ConvDesc<'_>,
+    rows: (usize, usize),
+    out: &mut [i8],
+) -> bool {
+    use crate::simd::WINOGRAD_MAX_PAIRS;
+    const MAX_BLOCKS: usize = 2048;
+    let (c, w, oc) = (src.s.c as usize, src.s.w as usize, d.out_channels as usize);
+    let Some(weights) = d.weights_i8() else {
+        return false;
+    };
+    let (pairs, groups_n) = (c / 2, oc.div_ceil(8));
+    if (d.kernel_h, d.kernel_w) != (3, 3)
+        || d.padding != Padding::Valid
+        || d.pool == Pool::Avg2
+        || c < 2
+        || !c.is_multiple_of(2)
+        || pairs > WINOGRAD_MAX_PAIRS
+        || oc > 64
+        || !right_shifts_only(d)
+        || 16 * pairs * groups_n > MAX_BLOCKS
+    {
+        return false;
+    }
+    let mut v = [[0i16; 16]; MAX_BLOCKS];
+    let k = 9 * c;
+    let zero = [0i8; 9 * 2 * WINOGRAD_MAX_PAIRS];
+    let mut taps = [[0i16; 16]; 9 * WINOGRAD_MAX_PAIRS];
+    for g in 0..groups_n {
+        // The group's taps as pair blocks (`taps[t · pairs + p]`: tap t, channels 2p, 2p + 1).
+        let rows: [&[i8]; 8] = core::array::from_fn(|l| match 8 * g + l {
+            o if o < oc => &weights[o * k..(o + 1) * k],
+            _ => &zero[..k],
+        });
+        avx2.pair_blocks(&rows, &mut taps, 1);
+        avx2.winograd_weights(&taps, pairs, &mut v, (groups_n, g));
+    }
+    let (groups, clamp) = lane_groups::<8>(d, |_| 0);
+    let layer = crate::simd::WinogradLayer::new(
+        &v[..16 * pairs * groups_n],
+        pairs,
+        &groups[..groups_n],
+        oc,
+        clamp,
+    );
+    let cw = w - 2;
+    let pooled = d.pool != Pool::None;
+    // The convolution's rows and columns these outputs cover.
+    let (y0, y1, x1) = if pooled {
+        (2 * rows.0, 2 * rows.1, cw / 2 * 2)
+    } else {
+        (rows.0, rows.1, cw)
+    };
+    let stride = c.next_multiple_of(16);
+    let mut u = [0i16; 2 * 16 * 2 * WINOGRAD_MAX_PAIRS];
+    let mut tile_out = [0i8; 8 * 64];
+    for ty in (y0..y1).step_by(2) {
+        let mut tx = 0;
+        while tx < x1 {
+            let tiles = (x1 - tx).div_ceil(2).min(2);
+            for t in 0..tiles {
+                // Pixels past the rows `src` holds or its last column read as zero: only
+                // outputs that are dropped depend on them.
+                let at = (ty - src.y0, tx + 2 * t);
+                avx2.winograd_input((src.data, w, c), at, &mut u[t * 16 * stride..], stride);
+            }
+            let n = if pooled { tiles } else { 4 * tiles } * oc;
+            let tile_out = &mut tile_out[..n];
+            avx2.conv_winograd((&u, stride), tiles, pooled, &layer, tile_out);
+            for t in 0..tiles {
+                let x = tx + 2 * t;
+                if pooled {
+                    let o = ((ty / 2 - rows.0) * (cw / 2) + x / 2) * oc;
+                    out[o..o + oc].copy_from_slice(&tile_out[t * oc..(t + 1) * oc]);
+                    continue;
+                }
+                // A tile past the map's last row or column: its outputs there are dropped.
+                for q in 0..4 {
+                    let (y, x) = (ty + q / 2, x + q % 2);
+                    if y < y1 && x < cw {
+                        let o = ((y - rows.0) * cw + x) * oc;
+                        let from = (4 * t + q) * oc;
+                        out[o..o + oc].copy_from_slice(&tile_out[from..from + oc]);
+                    }
+                }
+            }
+            tx += 2 * tiles;
+        }
+    }
     true
 }
 
@@ -1674,7 +1786,7 @@ mod tests {
         let (mut checked_avx2, mut checked_first, mut checked_3x3, mut checked_lanes) =
             (0, 0, 0, 0);
         #[cfg(target_arch = "x86_64")]
-        let (mut checked_wide, mut checked_3x3_wide) = (0, 0);
+        let (mut checked_wide, mut checked_3x3_wide, mut checked_winograd) = (0, 0, 0);
         #[cfg(target_arch = "aarch64")]
         let mut checked_sdot = 0;
         for case in 0..400 {
@@ -1719,6 +1831,21 @@ mod tests {
                 (if sub_byte_first { 3 } else { kw }, Pool::Max2)
             } else {
                 (kw, pool)
+            };
+            // And two in twenty a 3×3 int8 layer without padding, one of them extreme (Winograd's,
+            // `case % 4 == 3` and extreme cases have int8 weights), pooled or not.
+            let wino_case = matches!(case % 20, 7 | 10);
+            let (kh, kw, c, padding, pool) = if wino_case {
+                let c = [2, 4, 6, 8, 16, 24, 32][rng.below(7) as usize];
+                (
+                    3,
+                    3,
+                    c,
+                    Padding::Valid,
+                    [Pool::None, Pool::Max2][case / 20 % 2],
+                )
+            } else {
+                (kh, kw, c, padding, pool)
             };
             let h = kh + rng.below(7) as usize + 1;
             let w = kw + rng.below(7) as usize + 1;
@@ -1894,6 +2021,15 @@ mod tests {
                         check("AVX2 int8 lanes", &got);
                         checked_wide += 1;
                     }
+                    let mut wino = true;
+                    banded(&mut got, &mut |r, rows, o, _| {
+                        wino &= avx2.vectorize(|| conv2d_winograd_avx2(avx2, r, &d, rows, o))
+                    });
+                    if wino {
+                        check("AVX2 Winograd", &got);
+                        checked_winograd += 1;
+                    }
+                    assert!(!wino_case || wino || left);
                 }
             }
             #[cfg(target_arch = "aarch64")]
@@ -1925,7 +2061,7 @@ mod tests {
              kernel on the {checked_first} with one input channel and no left shift, the \
              sub-byte 3x3 one on {checked_3x3}, the sub-byte lanes kernel on {checked_lanes}, \
              the int8 lanes kernel on {checked_wide}, the int8 3x3 first-layer one on \
-             {checked_3x3_wide}"
+             {checked_3x3_wide}, the Winograd one on {checked_winograd}"
         );
         #[cfg(target_arch = "x86_64")]
         if crate::simd::Avx2::detect().is_some() {
@@ -1933,6 +2069,7 @@ mod tests {
             assert!(checked_lanes >= 30, "{checked_lanes}");
             assert!(checked_wide >= 30, "{checked_wide}");
             assert!(checked_3x3_wide >= 20, "{checked_3x3_wide}");
+            assert!(checked_winograd >= 30, "{checked_winograd}");
         }
         #[cfg(target_arch = "aarch64")]
         std::println!("NEON SDOT kernel checked on {checked_sdot} of 400 random layers");

@@ -30,7 +30,10 @@ mod portable;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 #[cfg(target_arch = "x86_64")]
-pub use x86::{Avx2, FirstLayer3x3, FirstLayerGroup, LanesLayer, Sse2, dot, set_avx2_allowed};
+pub use x86::{
+    Avx2, FirstLayer3x3, FirstLayerGroup, LanesLayer, Sse2, WINOGRAD_MAX_PAIRS, WinogradLayer, dot,
+    set_avx2_allowed,
+};
 
 #[cfg(target_arch = "aarch64")]
 mod neon;

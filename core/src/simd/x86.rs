@@ -568,21 +568,22 @@ fn first_layer_group(
     requant8(best, m, e, lo, hi, zp)
 }
 
-/// Runs `$kernel::<G>` for the layer's number of groups `G` (`1..=$max`).
+/// Runs `$kernel::<G>` (or `$kernel::<G, P>`) for the layer's number of groups `G`
+/// (`1..=$max`).
 macro_rules! by_groups {
-    ($layer:expr, $max:literal, $kernel:ident($($arg:expr),*)) => {
+    ($layer:expr, $max:literal, $kernel:ident$(::<_, $p:tt>)?($($arg:expr),*)) => {
         match $layer.channels.div_ceil(8) {
-            1 => $kernel::<1>($($arg),*),
-            2 => $kernel::<2>($($arg),*),
-            3 => $kernel::<3>($($arg),*),
-            4 => $kernel::<4>($($arg),*),
+            1 => $kernel::<1 $(, $p)?>($($arg),*),
+            2 => $kernel::<2 $(, $p)?>($($arg),*),
+            3 => $kernel::<3 $(, $p)?>($($arg),*),
+            4 => $kernel::<4 $(, $p)?>($($arg),*),
             g => {
                 assert!(g <= $max);
                 match g {
-                    5 => $kernel::<5>($($arg),*),
-                    6 => $kernel::<6>($($arg),*),
-                    7 => $kernel::<7>($($arg),*),
-                    _ => $kernel::<8>($($arg),*),
+                    5 => $kernel::<5 $(, $p)?>($($arg),*),
+                    6 => $kernel::<6 $(, $p)?>($($arg),*),
+                    7 => $kernel::<7 $(, $p)?>($($arg),*),
+                    _ => $kernel::<8 $(, $p)?>($($arg),*),
                 }
             }
         }
@@ -1024,6 +1025,27 @@ unsafe fn conv_wide_avx2<const G: usize>(
     }
 }
 
+/// One pair step of the int16 lane kernels: `acc[t][g] += vpmaddwd(x[t], w[g])` for the `G`
+/// weight vectors at `w`, each loaded once for the `P` broadcast inputs.
+///
+/// # Safety
+/// AVX2; `G` blocks readable at `w`.
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn madd_step<const G: usize, const P: usize>(
+    acc: &mut [[__m256i; G]; P],
+    x: &[__m256i; P],
+    w: *const [i16; 16],
+) {
+    for g in 0..G {
+        // SAFETY: see the function's contract.
+        let wv = unsafe { _mm256_loadu_si256(w.add(g) as *const __m256i) };
+        for (acc, x) in acc.iter_mut().zip(x) {
+            acc[g] = _mm256_add_epi32(acc[g], _mm256_madd_epi16(*x, wv));
+        }
+    }
+}
+
 /// The accumulators of `P` pixels (receptive fields at `data[at[j]..]`) of [`Avx2::conv_wide`],
 /// `G` groups of eight channels each.
 ///
@@ -1047,14 +1069,414 @@ unsafe fn wide_acc<const G: usize, const P: usize>(
                 let at = data.as_ptr().add(a + off as usize);
                 *x = _mm256_set1_epi32(core::ptr::read_unaligned(at as *const i32));
             }
-            let wp = w.add(p * G);
-            for g in 0..G {
-                let wv = _mm256_loadu_si256(wp.add(g) as *const __m256i);
-                for (acc, x) in acc.iter_mut().zip(&x) {
-                    acc[g] = _mm256_add_epi32(acc[g], _mm256_madd_epi16(*x, wv));
-                }
-            }
+            madd_step(&mut acc, &x, w.add(p * G));
         }
     }
     acc
+}
+
+/// A 3×3 convolution (stride 1, int8 weights) in Winograd's F(2×2, 3×3) form, for
+/// [`Avx2::conv_winograd`]: per 2×2 tile of outputs, 16 products per input and output channel
+/// instead of 36. Integer-exact: the weights are transformed with `2G` instead of Lavin's `G`
+/// (whose halves would round), so a tile's sums are exactly four times the convolution's, and
+/// the bounds below keep every intermediate inside int16 (inputs, weights) or int32 (sums).
+#[derive(Clone, Copy, Debug)]
+pub struct WinogradLayer<'a> {
+    v: &'a [[i16; 16]],
+    pairs: usize,
+    groups: &'a [FirstLayerGroup],
+    channels: usize,
+    clamp: (i32, i32, i32),
+}
+
+/// Most input-channel pairs of a [`WinogradLayer`] (64 channels): a transformed input is at
+/// most `4 · 128 = 512`, a transformed weight at most `9 · 128 = 1,152`, so 64 channels sum to
+/// at most 37,748,736 and the output transform's nine of them stay below 2^31.
+pub const WINOGRAD_MAX_PAIRS: usize = 32;
+
+impl<'a> WinogradLayer<'a> {
+    /// `v[(ξ · pairs + p) · groups + g]`: for tile position `ξ` (`0..16`, row-major in the 4×4
+    /// tile), input channels `2p`, `2p + 1` and output channels `8g..8g + 8`, the transformed
+    /// weights `(2G) w (2G)ᵀ` as int16 pairs, one int32 lane per output channel (unused
+    /// channels zero); `groups`, `channels`, `clamp` as [`LanesLayer::new`]'s. Panics unless
+    /// `1 ≤ pairs ≤ 32`, `channels ≤ 64` and `v` holds every block.
+    pub fn new(
+        v: &'a [[i16; 16]],
+        pairs: usize,
+        groups: &'a [FirstLayerGroup],
+        channels: usize,
+        clamp: (i32, i32, i32),
+    ) -> Self {
+        assert!((1..=WINOGRAD_MAX_PAIRS).contains(&pairs) && (1..=64).contains(&channels));
+        assert!(groups.len() >= channels.div_ceil(8));
+        assert!(v.len() >= 16 * pairs * channels.div_ceil(8));
+        WinogradLayer {
+            v,
+            pairs,
+            groups,
+            channels,
+            clamp,
+        }
+    }
+
+    /// Input channel pairs.
+    fn pairs(&self) -> usize {
+        self.pairs
+    }
+}
+
+impl Avx2 {
+    /// Outputs of `tiles` (one or two) 2×2 tiles of a [`WinogradLayer`], all their channels:
+    /// `u` holds each tile's transformed input `Bᵀ d B` ([`Avx2::winograd_input`]), its 16
+    /// positions `stride` int16 apart (`stride ≥ 2 · pairs`), the tiles `16 · stride` apart. Per position, one
+    /// `vpmaddwd` per pair and group multiplies the broadcast pair with eight channels'
+    /// transformed weights (two tiles share each weight vector loaded); the output transform
+    /// `Aᵀ M A` and an exact division by four give the convolution's sums. With `pooled`, one
+    /// output per tile, the maximum of its four (a 2×2 max pool; requantization is monotonic);
+    /// otherwise its four outputs, row-major, one after the other. Then eight channels are
+    /// requantized per vector.
+    #[inline(always)]
+    pub fn conv_winograd(
+        self,
+        (u, stride): (&[i16], usize),
+        tiles: usize,
+        pooled: bool,
+        layer: &WinogradLayer<'_>,
+        out: &mut [i8],
+    ) {
+        assert!((1..=2).contains(&tiles) && stride >= 2 * layer.pairs());
+        assert!(u.len() >= tiles * 16 * stride);
+        let outputs = if pooled { tiles } else { 4 * tiles };
+        assert_eq!(out.len(), outputs * layer.channels);
+        // SAFETY: the token proves AVX2 is available; the reads of `winograd_acc` stay inside
+        // `u` (a position's last pair ends `2 · pairs ≤ stride` after it, the last tile's
+        // last position `15 · stride` after the tile) and inside `v` (`new` checked its
+        // length).
+        unsafe {
+            if tiles == 2 {
+                by_groups!(
+                    layer,
+                    8,
+                    winograd_avx2::<_, 2>(u, stride, pooled, layer, out)
+                )
+            } else {
+                by_groups!(
+                    layer,
+                    8,
+                    winograd_avx2::<_, 1>(u, stride, pooled, layer, out)
+                )
+            }
+        }
+    }
+}
+
+/// [`Avx2::conv_winograd`] with `G` groups of eight channels.
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn winograd_avx2<const G: usize, const P: usize>(
+    u: &[i16],
+    stride: usize,
+    pooled: bool,
+    layer: &WinogradLayer<'_>,
+    out: &mut [i8],
+) {
+    let oc = layer.channels;
+    // `m[ξ][t]`: tile t's sums at position ξ, each written once below (not zeroed first:
+    // kilobytes per call).
+    let mut m = [[[core::mem::MaybeUninit::<__m256i>::uninit(); G]; P]; 16];
+    for (xi, m) in m.iter_mut().enumerate() {
+        // SAFETY: see `conv_winograd`.
+        let acc = unsafe { winograd_acc::<G, P>(u, stride, xi, layer) };
+        for (m, acc) in m.iter_mut().zip(acc) {
+            for (m, acc) in m.iter_mut().zip(acc) {
+                m.write(acc);
+            }
+        }
+    }
+    // SAFETY: every element was written above.
+    let m = |xi: usize, t: usize, g: usize| unsafe { m[xi][t][g].assume_init() };
+    for t in 0..P {
+        // Aᵀ M A with Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]], rows first, then the exact
+        // division by four.
+        let mut y = [[_mm256_setzero_si256(); G]; 4];
+        // `y[k][g]`: output k of group g (an index into both).
+        #[allow(clippy::needless_range_loop)]
+        for g in 0..G {
+            let (mut top, mut bottom) = ([_mm256_setzero_si256(); 4], [_mm256_setzero_si256(); 4]);
+            for (j, (top, bottom)) in top.iter_mut().zip(&mut bottom).enumerate() {
+                let (m0, m1, m2, m3) =
+                    (m(j, t, g), m(4 + j, t, g), m(8 + j, t, g), m(12 + j, t, g));
+                *top = _mm256_add_epi32(_mm256_add_epi32(m0, m1), m2);
+                *bottom = _mm256_sub_epi32(_mm256_sub_epi32(m1, m2), m3);
+            }
+            for (a, r) in [top, bottom].iter().enumerate() {
+                let left = _mm256_add_epi32(_mm256_add_epi32(r[0], r[1]), r[2]);
+                let right = _mm256_sub_epi32(_mm256_sub_epi32(r[1], r[2]), r[3]);
+                y[2 * a][g] = _mm256_srai_epi32(left, 2);
+                y[2 * a + 1][g] = _mm256_srai_epi32(right, 2);
+            }
+        }
+        if pooled {
+            let best: [__m256i; G] = core::array::from_fn(|g| {
+                _mm256_max_epi32(
+                    _mm256_max_epi32(y[0][g], y[1][g]),
+                    _mm256_max_epi32(y[2][g], y[3][g]),
+                )
+            });
+            requant_store(
+                best,
+                layer.groups,
+                layer.clamp,
+                &mut out[t * oc..(t + 1) * oc],
+            );
+        } else {
+            for (k, y) in y.into_iter().enumerate() {
+                let o = (4 * t + k) * oc;
+                requant_store(y, layer.groups, layer.clamp, &mut out[o..o + oc]);
+            }
+        }
+    }
+}
+
+impl Avx2 {
+    /// Eight output channels' int8 weight rows (`rows[l]`, `k` weights each, `k` even; a
+    /// missing channel is a row of zeros) as the int16 pair blocks of the kernels with output
+    /// channels in lanes: `out[u · stride]` lane `l` holds `(rows[l][2u], rows[l][2u + 1])`,
+    /// for `u` in `0..k / 2`. Eight blocks at a time: a 16-bit 8×8 transpose of the rows' bytes
+    /// taken as pairs, then one sign extension per block (instead of one scalar move per
+    /// weight).
+    #[inline(always)]
+    pub fn pair_blocks(self, rows: &[&[i8]; 8], out: &mut [[i16; 16]], stride: usize) {
+        let k = rows[0].len();
+        assert!(k.is_multiple_of(2) && rows.iter().all(|r| r.len() == k) && stride >= 1);
+        let steps = k / 2;
+        assert!(steps == 0 || (steps - 1) * stride < out.len());
+        let mut u = 0;
+        while u < steps {
+            let n = (steps - u).min(8);
+            // Sixteen bytes (eight pairs) of each row; a short tail through a zeroed copy.
+            let mut tail = [[0i8; 16]; 8];
+            if n < 8 {
+                for (t, row) in tail.iter_mut().zip(rows) {
+                    t[..2 * n].copy_from_slice(&row[2 * u..2 * (u + n)]);
+                }
+            }
+            let chunk: [&[i8]; 8] = core::array::from_fn(|l| match n {
+                8 => &rows[l][2 * u..2 * u + 16],
+                _ => &tail[l][..],
+            });
+            // SAFETY: the token proves AVX2 is available; each row of `chunk` has 16 bytes.
+            let blocks = unsafe { transpose_pairs(chunk) };
+            for (j, b) in blocks.iter().take(n).enumerate() {
+                out[(u + j) * stride] = *b;
+            }
+            u += n;
+        }
+    }
+}
+
+/// Column `j` of the eight rows `a` (16 bytes each, taken as eight int16 pairs), sign-extended
+/// from int8: block `j` lane `l` is `(a[l][2j], a[l][2j + 1])`.
+#[target_feature(enable = "avx2")]
+fn transpose_pairs(a: [&[i8]; 8]) -> [[i16; 16]; 8] {
+    let mut r = [_mm_setzero_si128(); 8];
+    for (r, a) in r.iter_mut().zip(a) {
+        let a = &a[..16];
+        // SAFETY: an unaligned load of 16 bytes inside `a` (the slice above is checked).
+        *r = unsafe { _mm_loadu_si128(a.as_ptr() as *const __m128i) };
+    }
+    // Pairs of rows interleaved by 16, 32, then 64 bits: column j of the pairs ends in cols[j].
+    let (mut t, mut s, mut cols) = (
+        [_mm_setzero_si128(); 8],
+        [_mm_setzero_si128(); 8],
+        [_mm_setzero_si128(); 8],
+    );
+    for i in 0..4 {
+        t[2 * i] = _mm_unpacklo_epi16(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm_unpackhi_epi16(r[2 * i], r[2 * i + 1]);
+    }
+    for i in 0..2 {
+        for j in 0..2 {
+            s[4 * i + 2 * j] = _mm_unpacklo_epi32(t[4 * i + j], t[4 * i + j + 2]);
+            s[4 * i + 2 * j + 1] = _mm_unpackhi_epi32(t[4 * i + j], t[4 * i + j + 2]);
+        }
+    }
+    for i in 0..4 {
+        cols[2 * i] = _mm_unpacklo_epi64(s[i], s[i + 4]);
+        cols[2 * i + 1] = _mm_unpackhi_epi64(s[i], s[i + 4]);
+    }
+    let mut out = [[0i16; 16]; 8];
+    for (o, c) in out.iter_mut().zip(cols) {
+        // SAFETY: a 32-byte store into a `[i16; 16]`.
+        unsafe { _mm256_storeu_si256(o.as_mut_ptr() as *mut __m256i, _mm256_cvtepi8_epi16(c)) };
+    }
+    out
+}
+
+impl Avx2 {
+    /// [`WinogradLayer`]'s transformed weights of one group of eight output channels:
+    /// `taps[t · pairs + p]` (tap `t = 3·ky + kx`, input channels `2p`, `2p + 1`, as
+    /// [`Avx2::pair_blocks`] lays them out) in, `v[(ξ · pairs + p) · groups + g]` out, for the
+    /// 16 positions `ξ` of `(2G) w (2G)ᵀ`. Every value stays within `9 · 128 = 1,152`.
+    #[inline(always)]
+    pub fn winograd_weights(
+        self,
+        taps: &[[i16; 16]],
+        pairs: usize,
+        v: &mut [[i16; 16]],
+        (groups, g): (usize, usize),
+    ) {
+        assert!(taps.len() >= 9 * pairs && g < groups && v.len() >= 16 * pairs * groups);
+        // SAFETY: the token proves AVX2 is available; the asserts bound every index.
+        unsafe { winograd_weights_avx2(taps, pairs, v, (groups, g)) }
+    }
+
+    /// `Bᵀ d B` of one tile: `d` the 4×4 pixels from row `y`, column `x` of `data` (an int8
+    /// map `w` pixels wide, `c` channels each, `c` at most 64; pixels past its last row or
+    /// column count as zero); `u` receives the 16 positions, row-major, each at a multiple of
+    /// `stride` (a multiple of 16, at least `c`). With `Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0,
+    /// −1]]` each value sums four inputs: at most 512 in magnitude.
+    #[inline(always)]
+    pub fn winograd_input(
+        self,
+        (data, w, c): (&[i8], usize, usize),
+        (y, x): (usize, usize),
+        u: &mut [i16],
+        stride: usize,
+    ) {
+        assert!(c <= 64 && stride.is_multiple_of(16) && stride >= c && u.len() >= 16 * stride);
+        // SAFETY: the token proves AVX2 is available; the asserts bound every access.
+        unsafe { winograd_input_avx2((data, w, c), (y, x), u, stride) }
+    }
+}
+
+/// The sums `M_ξ` of position `xi` of `P` tiles (`16 · stride` int16 apart in `u`) of a
+/// [`WinogradLayer`], `G` groups of eight channels: per pair of input channels, each tile's
+/// pair broadcast into every int32 lane, one `vpmaddwd` per group and tile, each weight vector
+/// loaded once for the `P` tiles.
+///
+/// # Safety
+/// AVX2; `u` holding `P` tiles of 16 positions `stride ≥ 2 · pairs` apart, `v` holding
+/// `16 · pairs · G` blocks (as `conv_winograd` asserts).
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn winograd_acc<const G: usize, const P: usize>(
+    u: &[i16],
+    stride: usize,
+    xi: usize,
+    layer: &WinogradLayer<'_>,
+) -> [[__m256i; G]; P] {
+    let mut acc = [[_mm256_setzero_si256(); G]; P];
+    // SAFETY: see the function's contract.
+    unsafe {
+        let w = layer.v.as_ptr().add(xi * layer.pairs * G);
+        let at = u.as_ptr().add(xi * stride);
+        for p in 0..layer.pairs {
+            let mut x = [_mm256_setzero_si256(); P];
+            for (t, x) in x.iter_mut().enumerate() {
+                let pair = at.add(t * 16 * stride + 2 * p) as *const i32;
+                *x = _mm256_set1_epi32(core::ptr::read_unaligned(pair));
+            }
+            madd_step(&mut acc, &x, w.add(p * G));
+        }
+    }
+    acc
+}
+
+/// [`Avx2::winograd_weights`].
+#[target_feature(enable = "avx2")]
+fn winograd_weights_avx2(
+    taps: &[[i16; 16]],
+    pairs: usize,
+    v: &mut [[i16; 16]],
+    (groups, g): (usize, usize),
+) {
+    // [2a, a + b + c, a − b + c, 2c]: F(2, 3) along one axis with 2G.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn f23(a: __m256i, b: __m256i, c: __m256i) -> [__m256i; 4] {
+        let ac = _mm256_add_epi16(a, c);
+        [
+            _mm256_add_epi16(a, a),
+            _mm256_add_epi16(ac, b),
+            _mm256_sub_epi16(ac, b),
+            _mm256_add_epi16(c, c),
+        ]
+    }
+    for p in 0..pairs {
+        let mut t = [_mm256_setzero_si256(); 9];
+        for (k, t) in t.iter_mut().enumerate() {
+            // SAFETY: a whole `[i16; 16]` (the caller checked `9 · pairs` blocks).
+            *t = unsafe { _mm256_loadu_si256(taps[k * pairs + p].as_ptr() as *const __m256i) };
+        }
+        // Along the kernel's rows (per column kx), then along its columns.
+        let cols = [
+            f23(t[0], t[3], t[6]),
+            f23(t[1], t[4], t[7]),
+            f23(t[2], t[5], t[8]),
+        ];
+        for i in 0..4 {
+            let row = f23(cols[0][i], cols[1][i], cols[2][i]);
+            for (j, r) in row.into_iter().enumerate() {
+                let at = &mut v[((4 * i + j) * pairs + p) * groups + g];
+                // SAFETY: a whole `[i16; 16]` (the caller checked the length of `v`).
+                unsafe { _mm256_storeu_si256(at.as_mut_ptr() as *mut __m256i, r) };
+            }
+        }
+    }
+}
+
+/// [`Avx2::winograd_input`].
+#[target_feature(enable = "avx2")]
+fn winograd_input_avx2(
+    (data, w, c): (&[i8], usize, usize),
+    (y, x): (usize, usize),
+    u: &mut [i16],
+    stride: usize,
+) {
+    let rows = data.len() / (w * c).max(1);
+    for q in (0..c).step_by(16) {
+        let n = (c - q).min(16);
+        let mut d = [_mm256_setzero_si256(); 16];
+        for (k, d) in d.iter_mut().enumerate() {
+            let (iy, ix) = (y + k / 4, x + k % 4);
+            if iy < rows && ix < w {
+                let px = &data[(iy * w + ix) * c..][..c];
+                let x = if n == 16 {
+                    let src = &px[q..q + 16];
+                    // SAFETY: 16 bytes inside `px` (the slice above is bounds-checked).
+                    unsafe { _mm_loadu_si128(src.as_ptr() as *const __m128i) }
+                } else {
+                    let mut bytes = [0i8; 16];
+                    bytes[..n].copy_from_slice(&px[q..q + n]);
+                    // SAFETY: a whole `[i8; 16]`.
+                    unsafe { _mm_loadu_si128(bytes.as_ptr() as *const __m128i) }
+                };
+                *d = _mm256_cvtepi8_epi16(x);
+            }
+        }
+        // Bᵀ d along the columns (rows of d combined), then · B along the rows.
+        let mut t = [_mm256_setzero_si256(); 16];
+        for j in 0..4 {
+            let (d0, d1, d2, d3) = (d[j], d[4 + j], d[8 + j], d[12 + j]);
+            t[j] = _mm256_sub_epi16(d0, d2);
+            t[4 + j] = _mm256_add_epi16(d1, d2);
+            t[8 + j] = _mm256_sub_epi16(d2, d1);
+            t[12 + j] = _mm256_sub_epi16(d1, d3);
+        }
+        for i in 0..4 {
+            let (a0, a1, a2, a3) = (t[4 * i], t[4 * i + 1], t[4 * i + 2], t[4 * i + 3]);
+            let row = [
+                _mm256_sub_epi16(a0, a2),
+                _mm256_add_epi16(a1, a2),
+                _mm256_sub_epi16(a2, a1),
+                _mm256_sub_epi16(a1, a3),
+            ];
+            for (j, r) in row.into_iter().enumerate() {
+                let at = &mut u[(4 * i + j) * stride + q..][..16];
+                // SAFETY: 16 int16 inside `u` (the slice above is bounds-checked).
+                unsafe { _mm256_storeu_si256(at.as_mut_ptr() as *mut __m256i, r) };
+            }
+        }
+    }
 }
