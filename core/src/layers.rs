@@ -950,9 +950,8 @@ fn conv2d_winograd_avx2(
     rows: (usize, usize),
     out: &mut [i8],
 ) -> bool {
-    use crate::simd::WINOGRAD_MAX_PAIRS;
-    const MAX_BLOCKS: usize = 2048;
-    let (c, w, oc) = (src.s.c as usize, src.s.w as usize, d.out_channels as usize);
+    use crate::simd::{WINOGRAD_MAX_BLOCKS, WINOGRAD_MAX_PAIRS};
+    let (c, oc) = (src.s.c as usize, d.out_channels as usize);
     let Some(weights) = d.weights_i8() else {
         return false;
     };
@@ -965,31 +964,32 @@ fn conv2d_winograd_avx2(
         || pairs > WINOGRAD_MAX_PAIRS
         || oc > 64
         || !right_shifts_only(d)
-        || 16 * pairs * groups_n > MAX_BLOCKS
+        || 16 * pairs * groups_n > WINOGRAD_MAX_BLOCKS
     {
         return false;
     }
-    let mut v = [[0i16; 16]; MAX_BLOCKS];
-    let k = 9 * c;
-    let zero = [0i8; 9 * 2 * WINOGRAD_MAX_PAIRS];
-    let mut taps = [[0i16; 16]; 9 * WINOGRAD_MAX_PAIRS];
-    for g in 0..groups_n {
-        // The group's taps as pair blocks (`taps[t · pairs + p]`: tap t, channels 2p, 2p + 1).
-        let rows: [&[i8]; 8] = core::array::from_fn(|l| match 8 * g + l {
-            o if o < oc => &weights[o * k..(o + 1) * k],
-            _ => &zero[..k],
-        });
-        avx2.pair_blocks(&rows, &mut taps, 1);
-        avx2.winograd_weights(&taps, pairs, &mut v, (groups_n, g));
-    }
     let (groups, clamp) = lane_groups::<8>(d, |_| 0);
-    let layer = crate::simd::WinogradLayer::new(
-        &v[..16 * pairs * groups_n],
-        pairs,
-        &groups[..groups_n],
-        oc,
-        clamp,
-    );
+    let spec = (weights, c, oc);
+    avx2.with_winograd_layer(spec, &groups[..groups_n], clamp, |layer| {
+        winograd_tiles(avx2, src, d, rows, layer, out)
+    });
+    true
+}
+
+/// The tiles of [`conv2d_winograd_avx2`], two per kernel call: each tile's input transformed,
+/// then its outputs (one pooled output, or four) stored where they belong.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn winograd_tiles(
+    avx2: crate::simd::Avx2,
+    src: Rows<'_>,
+    d: &ConvDesc<'_>,
+    rows: (usize, usize),
+    layer: &crate::simd::WinogradLayer<'_>,
+    out: &mut [i8],
+) {
+    use crate::simd::WINOGRAD_MAX_PAIRS;
+    let (c, w, oc) = (src.s.c as usize, src.s.w as usize, d.out_channels as usize);
     let cw = w - 2;
     let pooled = d.pool != Pool::None;
     // The convolution's rows and columns these outputs cover.
@@ -1013,7 +1013,7 @@ fn conv2d_winograd_avx2(
             }
             let n = if pooled { tiles } else { 4 * tiles } * oc;
             let tile_out = &mut tile_out[..n];
-            avx2.conv_winograd((&u, stride), tiles, pooled, &layer, tile_out);
+            avx2.conv_winograd((&u, stride), tiles, pooled, layer, tile_out);
             for t in 0..tiles {
                 let x = tx + 2 * t;
                 if pooled {
@@ -1034,7 +1034,6 @@ fn conv2d_winograd_avx2(
             tx += 2 * tiles;
         }
     }
-    true
 }
 
 /// The tile's accumulators when a weight row must be zero-padded by copying (the last rows of

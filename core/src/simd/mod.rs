@@ -12,7 +12,7 @@
 //! |---|---|---|
 //! | `portable.rs` | any (Cortex-M0/M0+, RISC-V, wasm) | plain Rust; the reference |
 //! | `x86.rs` | x86-64 SSE2 (baseline) | `pcmpgtb` sign extension, `pmaddwd`, SSE2 requantization |
-//! | `x86.rs` | x86-64 AVX2 (CPUID at run time, [`set_avx2_allowed`] to forbid) | 256-bit `vpmaddwd`, vector requantization, first-layer kernels, output channels in lanes (`vpmaddwd` on int16-widened input for int8 weights, `vpmaddubsw` for sub-byte weights) |
+//! | `x86.rs` | x86-64 AVX2 (CPUID at run time, [`set_avx2_allowed`] to forbid) | 256-bit `vpmaddwd`, vector requantization, first-layer kernels, output channels in lanes (`vpmaddwd` on int16-widened input for int8 weights, `vpmaddubsw` for sub-byte weights), 3×3 int8 convolutions in Winograd's F(2×2, 3×3) form on whole maps (exact in integers) |
 //! | `dsp.rs` | Cortex-M4/M7/M33 | CMSIS-NN-style 2×2 blocks of `SXTB16` + `SMLAD` (inline asm) |
 //! | `neon.rs` | aarch64 | NEON widening multiply-accumulate (SMULL + SADALP); SDOT (dotprod) chosen at run time |
 //!
@@ -31,8 +31,8 @@ mod portable;
 mod x86;
 #[cfg(target_arch = "x86_64")]
 pub use x86::{
-    Avx2, FirstLayer3x3, FirstLayerGroup, LanesLayer, Sse2, WINOGRAD_MAX_PAIRS, WinogradLayer, dot,
-    set_avx2_allowed,
+    Avx2, FirstLayer3x3, FirstLayerGroup, LanesLayer, Sse2, WINOGRAD_MAX_BLOCKS,
+    WINOGRAD_MAX_PAIRS, WinogradLayer, dot, set_avx2_allowed,
 };
 
 #[cfg(target_arch = "aarch64")]

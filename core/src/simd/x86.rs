@@ -1094,6 +1094,10 @@ pub struct WinogradLayer<'a> {
 /// at most 37,748,736 and the output transform's nine of them stay below 2^31.
 pub const WINOGRAD_MAX_PAIRS: usize = 32;
 
+/// Most blocks of transformed weights [`Avx2::with_winograd_layer`] holds on the stack: 64 KiB
+/// (for example 32 input and 64 output channels, or 64 and 32).
+pub const WINOGRAD_MAX_BLOCKS: usize = 2048;
+
 impl<'a> WinogradLayer<'a> {
     /// `v[(ξ · pairs + p) · groups + g]`: for tile position `ξ` (`0..16`, row-major in the 4×4
     /// tile), input channels `2p`, `2p + 1` and output channels `8g..8g + 8`, the transformed
@@ -1314,21 +1318,44 @@ fn transpose_pairs(a: [&[i8]; 8]) -> [[i16; 16]; 8] {
 }
 
 impl Avx2 {
-    /// [`WinogradLayer`]'s transformed weights of one group of eight output channels:
-    /// `taps[t · pairs + p]` (tap `t = 3·ky + kx`, input channels `2p`, `2p + 1`, as
-    /// [`Avx2::pair_blocks`] lays them out) in, `v[(ξ · pairs + p) · groups + g]` out, for the
-    /// 16 positions `ξ` of `(2G) w (2G)ᵀ`. Every value stays within `9 · 128 = 1,152`.
+    /// Lays out and transforms the weights of a 3×3 int8 convolution on the stack — `weights`:
+    /// `oc` rows of `9 · c` (`c` even, 2 to 64; `oc` up to 64; at most
+    /// [`WINOGRAD_MAX_BLOCKS`] blocks) — and runs `f` on the [`WinogradLayer`] (`groups`,
+    /// `clamp` as [`LanesLayer::new`]'s). Per group of eight output channels the rows become
+    /// pair blocks ([`Avx2::pair_blocks`]) and each pair's nine taps the 16 positions of
+    /// `(2G) w (2G)ᵀ` (every value within `9 · 128 = 1,152`); each block is written once, the
+    /// storage is not zeroed first (64 KiB per call).
     #[inline(always)]
-    pub fn winograd_weights(
+    pub fn with_winograd_layer<R>(
         self,
-        taps: &[[i16; 16]],
-        pairs: usize,
-        v: &mut [[i16; 16]],
-        (groups, g): (usize, usize),
-    ) {
-        assert!(taps.len() >= 9 * pairs && g < groups && v.len() >= 16 * pairs * groups);
-        // SAFETY: the token proves AVX2 is available; the asserts bound every index.
-        unsafe { winograd_weights_avx2(taps, pairs, v, (groups, g)) }
+        (weights, c, oc): (&[i8], usize, usize),
+        groups: &[FirstLayerGroup],
+        clamp: (i32, i32, i32),
+        f: impl FnOnce(&WinogradLayer<'_>) -> R,
+    ) -> R {
+        let (pairs, groups_n, k) = (c / 2, oc.div_ceil(8), 9 * c);
+        let n = 16 * pairs * groups_n;
+        assert!(c.is_multiple_of(2) && (1..=WINOGRAD_MAX_PAIRS).contains(&pairs));
+        assert!((1..=64).contains(&oc) && n <= WINOGRAD_MAX_BLOCKS && weights.len() >= oc * k);
+        let mut v = [core::mem::MaybeUninit::<[i16; 16]>::uninit(); WINOGRAD_MAX_BLOCKS];
+        let zero = [0i8; 9 * 2 * WINOGRAD_MAX_PAIRS];
+        let mut taps = [[0i16; 16]; 9 * WINOGRAD_MAX_PAIRS];
+        for g in 0..groups_n {
+            // `taps[t · pairs + p]`: tap `t = 3·ky + kx`, input channels `2p`, `2p + 1`.
+            let rows: [&[i8]; 8] = core::array::from_fn(|l| match 8 * g + l {
+                o if o < oc => &weights[o * k..(o + 1) * k],
+                _ => &zero[..k],
+            });
+            self.pair_blocks(&rows, &mut taps, 1);
+            // SAFETY: the token proves AVX2 is available; `taps` holds `9 · pairs` blocks and
+            // every index written, `(ξ · pairs + p) · groups_n + g`, is below `n`.
+            unsafe { winograd_weights_avx2(&taps, pairs, &mut v[..n], (groups_n, g)) };
+        }
+        // SAFETY: the loops above wrote every block of `v[..n]`: each `(ξ, p, g)` in
+        // `16 × pairs × groups_n` once, at `(ξ · pairs + p) · groups_n + g`, a bijection onto
+        // `0..n`; `MaybeUninit<[i16; 16]>` has the layout of `[i16; 16]`.
+        let v = unsafe { core::slice::from_raw_parts(v.as_ptr() as *const [i16; 16], n) };
+        f(&WinogradLayer::new(v, pairs, groups, oc, clamp))
     }
 
     /// `Bᵀ d B` of one tile: `d` the 4×4 pixels from row `y`, column `x` of `data` (an int8
@@ -1383,12 +1410,13 @@ unsafe fn winograd_acc<const G: usize, const P: usize>(
     acc
 }
 
-/// [`Avx2::winograd_weights`].
+/// The transformed weights of one group `g` of [`Avx2::with_winograd_layer`]:
+/// `taps[t · pairs + p]` in, `v[(ξ · pairs + p) · groups + g]` out for the 16 positions `ξ`.
 #[target_feature(enable = "avx2")]
 fn winograd_weights_avx2(
     taps: &[[i16; 16]],
     pairs: usize,
-    v: &mut [[i16; 16]],
+    v: &mut [core::mem::MaybeUninit<[i16; 16]>],
     (groups, g): (usize, usize),
 ) {
     // [2a, a + b + c, a − b + c, 2c]: F(2, 3) along one axis with 2G.
@@ -1419,7 +1447,7 @@ fn winograd_weights_avx2(
             let row = f23(cols[0][i], cols[1][i], cols[2][i]);
             for (j, r) in row.into_iter().enumerate() {
                 let at = &mut v[((4 * i + j) * pairs + p) * groups + g];
-                // SAFETY: a whole `[i16; 16]` (the caller checked the length of `v`).
+                // SAFETY: a whole `[i16; 16]` (the index is bounds-checked above).
                 unsafe { _mm256_storeu_si256(at.as_mut_ptr() as *mut __m256i, r) };
             }
         }
