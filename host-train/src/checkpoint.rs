@@ -76,6 +76,9 @@ pub struct RunConfig {
     /// Activation quantization-aware training (`--act-quant`, [`Net::act_ranges`]).
     #[serde(default)]
     pub act_quant: bool,
+    /// Knowledge distillation from a teacher blob (`--distill-from`).
+    #[serde(default)]
+    pub distill: Option<crate::distill::Distill>,
 }
 
 /// Partial epoch progress (only when the run was interrupted mid-epoch).

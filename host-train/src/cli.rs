@@ -20,6 +20,8 @@ pub struct Cli {
 }
 
 #[derive(Subcommand)]
+// Parsed once per run: the size of the train variant (its many flags) does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Cmd {
     /// Train a model, then quantize and export it (run directory: --out).
     Train(TrainArgs),
@@ -104,6 +106,16 @@ pub struct TrainArgs {
     /// batch maxima), which the exporter then uses instead of calibrating.
     #[arg(long)]
     pub act_quant: bool,
+    /// Knowledge distillation: also learn from this int8 teacher blob's logits on every
+    /// augmented batch, run through `sumi-core` (e.g. core/models/default.sumi).
+    #[arg(long, value_name = "MODEL.sumi")]
+    pub distill_from: Option<PathBuf>,
+    /// Weight of the teacher's term in the loss, in (0, 1] (with --distill-from).
+    #[arg(long, default_value_t = 0.5, requires = "distill_from")]
+    pub distill_weight: f32,
+    /// Softmax temperature of the teacher's term (with --distill-from).
+    #[arg(long, default_value_t = 4.0, requires = "distill_from")]
+    pub distill_temp: f32,
     /// Worker threads for the backend (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,

@@ -24,6 +24,14 @@ pub fn arch_flags(cfg: &RunConfig) -> String {
     if cfg.label_smoothing != recipe.label_smoothing {
         f += &format!(" --label-smoothing {}", cfg.label_smoothing);
     }
+    if let Some(d) = &cfg.distill {
+        f += &format!(
+            " --distill-from {} --distill-weight {} --distill-temp {}",
+            d.teacher.display(),
+            d.weight,
+            d.temperature
+        );
+    }
     f
 }
 
@@ -104,6 +112,14 @@ pub fn run_config(a: &TrainArgs) -> Result<RunConfig> {
     cfg.max_steps_per_epoch = a.max_steps_per_epoch;
     cfg.init_from = a.init_from.clone();
     cfg.act_quant = a.act_quant;
+    cfg.distill = a
+        .distill_from
+        .as_ref()
+        .map(|teacher| crate::distill::Distill {
+            teacher: teacher.clone(),
+            weight: a.distill_weight,
+            temperature: a.distill_temp,
+        });
     if a.no_augment {
         cfg.augment = data::Augment::NONE;
     }
@@ -158,5 +174,30 @@ mod tests {
             " --arch 16,32p,32p/48,10 --dropout 0.1 --batch-norm"
         );
         assert!(config(&["--label-smoothing", "1"]).is_err());
+    }
+
+    /// Distillation is part of the recipe (and so of the blob's reproduction command); its
+    /// weight and temperature need a teacher.
+    #[test]
+    fn distill_flags_are_recorded() {
+        let c = config(&[
+            "--preset",
+            "tiny",
+            "--distill-from",
+            "t.sumi",
+            "--distill-temp",
+            "2",
+        ])
+        .unwrap();
+        let d = c.distill.as_ref().unwrap();
+        assert_eq!(
+            (d.teacher.to_str(), d.weight, d.temperature),
+            (Some("t.sumi"), 0.5, 2.0)
+        );
+        assert_eq!(
+            arch_flags(&c),
+            " --distill-from t.sumi --distill-weight 0.5 --distill-temp 2"
+        );
+        assert!(config(&["--distill-weight", "0.9"]).is_err());
     }
 }

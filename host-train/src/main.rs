@@ -6,6 +6,7 @@
 //! * [`model`]: the burn model and its presets (`default`, `tiny`);
 //! * [`data`]: train/validation split, batching, augmentation, seeded RNG streams;
 //! * [`train`]: training loop, learning-rate schedule, Ctrl-C, resume;
+//! * [`distill`]: knowledge distillation from a bundled int8 teacher (`--distill-from`);
 //! * [`checkpoint`]: run directories and checkpoints;
 //! * [`metrics`]: per-epoch metrics, `metrics.csv`, confusion matrix;
 //! * [`plot`]: `curves.png`, `confusion.png`, `mistakes.png` (plotters, bitmap backend);
@@ -22,6 +23,7 @@ mod cli;
 mod commands;
 mod config;
 mod data;
+mod distill;
 mod eval;
 mod metrics;
 mod model;

@@ -21,6 +21,7 @@ use sumi_data::Split;
 
 use crate::checkpoint::{self, Backend, RunConfig, State};
 use crate::data::{self, Rng, purpose};
+use crate::distill::{self, Distill};
 use crate::metrics::{self, EpochMetrics};
 use crate::model::{Net, Observed};
 use crate::plot;
@@ -163,6 +164,18 @@ pub fn train(
     let train_seconds_at_start = state.train_seconds;
     let n_masks = cfg.arch.dense.len().min(1);
     let hidden = cfg.arch.hidden_layers();
+    let teacher_blob = cfg
+        .distill
+        .as_ref()
+        .map(Distill::load_teacher)
+        .transpose()?;
+    let teacher = match (&teacher_blob, &cfg.distill) {
+        (Some(blob), Some(d)) => Some((
+            sumi_core::Model::from_bytes(blob).map_err(|e| anyhow::anyhow!("teacher blob: {e}"))?,
+            d,
+        )),
+        _ => None,
+    };
 
     while state.epoch < cfg.epochs {
         let epoch = state.epoch;
@@ -209,7 +222,13 @@ pub fn train(
                 model.act_ranges.clone_from(&maxima);
             }
             let logits = model.forward_observed(b.images, Some(&masks), record_max(&mut maxima));
-            let loss = loss_fn.forward(logits.clone(), b.targets);
+            let mut loss = loss_fn.forward(logits.clone(), b.targets);
+            if let Some((teacher, d)) = &teacher {
+                let soft = distill::soft_targets(teacher, &b.pixels, d.temperature, &device)?;
+                let taught = distill::loss(logits.clone(), soft, d.temperature);
+                loss = loss.mul_scalar(1.0 - f64::from(d.weight))
+                    + taught.mul_scalar(f64::from(d.weight));
+            }
             let loss_v: f32 = loss.clone().into_scalar::<f32>();
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             // The optimizer's `map` moves skipped fields (the ranges) into the new model.
@@ -372,5 +391,6 @@ pub fn default_config(preset: crate::model::Preset) -> RunConfig {
         max_steps_per_epoch: None,
         init_from: None,
         act_quant: false,
+        distill: None,
     }
 }

@@ -712,3 +712,61 @@ fn eval_prints_results_with_calibration_figures() {
     }
     assert_eq!(v["not_a_digit"], 0);
 }
+
+/// `--distill-from`: the teacher's term changes the weights, a resumed distilled run ends
+/// bit-identical (the teacher is integer-only), the recipe names the teacher, and a bad teacher
+/// is refused before the run directory is made.
+#[test]
+fn distillation_changes_the_weights_and_resumes_bit_identically() {
+    let Some(mnist) = mnist_dir("distillation_changes_the_weights_and_resumes_bit_identically")
+    else {
+        return;
+    };
+    let teacher = Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/models/default.sumi");
+    let (a, b, f, bad) = (
+        tmpdir("kd-straight"),
+        tmpdir("kd-resumed"),
+        tmpdir("kd-plain"),
+        tmpdir("kd-bad"),
+    );
+    let args = ["--epochs", "2", "--limit-train", "4096", "--no-export"];
+    let kd = |c: &mut Command| {
+        c.args(args)
+            .arg("--distill-from")
+            .arg(&teacher)
+            .args(["--distill-weight", "0.7"]);
+    };
+    let mut c = quick(&mnist, &a, 12);
+    kd(&mut c);
+    assert!(run(&mut c).status.success());
+    let mut c = quick(&mnist, &b, 12);
+    kd(&mut c);
+    let o = run(c.args(["--stop-after-steps", "17"]));
+    assert_eq!(o.status.code(), Some(130));
+    assert!(resume(&mnist, &b).status.success());
+    let da = digest(&a);
+    assert_eq!(da, digest(&b), "resumed distilled run must end identical");
+    let cfg = std::fs::read_to_string(a.join("config.json")).unwrap();
+    assert!(cfg.contains("default.sumi") && cfg.contains("0.7"), "{cfg}");
+    // The same recipe without a teacher trains other weights.
+    assert!(run(quick(&mnist, &f, 12).args(args)).status.success());
+    assert_ne!(digest(&f).split(' ').next(), da.split(' ').next());
+    // A file that is not a blob: a clear error, no run directory.
+    let junk = bad.with_extension("sumi");
+    std::fs::write(&junk, b"not a model").unwrap();
+    let o = run(quick(&mnist, &bad, 12)
+        .args(args)
+        .arg("--distill-from")
+        .arg(&junk));
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("is not a usable blob"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!bad.join("config.json").exists());
+    for d in [a, b, f] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+    let _ = std::fs::remove_file(junk);
+}

@@ -105,6 +105,9 @@ fn start(a: &TrainArgs) -> Result<Run> {
             dir.display()
         );
     }
+    if let Some(d) = &cfg.distill {
+        d.load_teacher()?; // a bad teacher or weight fails before the run directory exists
+    }
     let device = cfg.backend.device().autodiff();
     let net = match &cfg.init_from {
         Some(from) => init_from(from, &cfg, &device)?,
@@ -172,4 +175,12 @@ fn describe(cfg: &RunConfig, sets: &train::Sets<'_>, dir: &Path) {
         cfg.backend.name(),
         dir.display()
     );
+    if let Some(d) = &cfg.distill {
+        eprintln!(
+            "distilling from {} (weight {}, temperature {})",
+            d.teacher.display(),
+            d.weight,
+            d.temperature
+        );
+    }
 }
