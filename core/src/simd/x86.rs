@@ -42,9 +42,52 @@ unsafe fn load_tail(ptr: *const i8, n: usize) -> __m128i {
     }
 }
 
-/// `Σ a[i]·b[i]` over the common length of `a` and `b`.
+/// `Σ a[i]·b[i]` over the common length of `a` and `b`: AVX2 where the CPU has it (and it is
+/// allowed), else the SSE2 baseline; the same integer sum either way.
 #[inline(always)]
 pub fn dot(a: &[i8], b: &[i8]) -> i32 {
+    match Avx2::detect() {
+        // SAFETY: the token proves AVX2 is available.
+        Some(_) => unsafe { dot_avx2(a, b) },
+        None => dot_sse2(a, b),
+    }
+}
+
+/// [`dot`] on AVX2: sixteen products per `vpmaddwd`, two accumulators.
+#[target_feature(enable = "avx2")]
+fn dot_avx2(a: &[i8], b: &[i8]) -> i32 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [_mm256_setzero_si256(); 2];
+    let mut i = 0;
+    while i + 32 <= n {
+        for (k, acc) in acc.iter_mut().enumerate() {
+            let (x, y) = (
+                &a[i + 16 * k..i + 16 * k + 16],
+                &b[i + 16 * k..i + 16 * k + 16],
+            );
+            // SAFETY: 16-byte loads inside `x` and `y` (the slices above are bounds-checked).
+            let (x, y) = unsafe {
+                (
+                    _mm_loadu_si128(x.as_ptr() as *const __m128i),
+                    _mm_loadu_si128(y.as_ptr() as *const __m128i),
+                )
+            };
+            let p = _mm256_madd_epi16(_mm256_cvtepi8_epi16(x), _mm256_cvtepi8_epi16(y));
+            *acc = _mm256_add_epi32(*acc, p);
+        }
+        i += 32;
+    }
+    let sum = _mm256_add_epi32(acc[0], acc[1]);
+    let mut lanes = [0i32; 8];
+    // SAFETY: a 32-byte store into `[i32; 8]`.
+    unsafe { _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, sum) };
+    lanes.iter().sum::<i32>() + dot_sse2(&a[i..], &b[i..])
+}
+
+/// [`dot`] on the SSE2 baseline.
+#[inline(always)]
+fn dot_sse2(a: &[i8], b: &[i8]) -> i32 {
     let n = a.len().min(b.len());
     let mut i = 0;
     let mut lanes = [0i32; 4];
@@ -1122,19 +1165,15 @@ impl<'a> WinogradLayer<'a> {
             clamp,
         }
     }
-
-    /// Input channel pairs.
-    fn pairs(&self) -> usize {
-        self.pairs
-    }
 }
 
 impl Avx2 {
     /// Outputs of `tiles` (one or two) 2×2 tiles of a [`WinogradLayer`], all their channels:
     /// `u` holds each tile's transformed input `Bᵀ d B` ([`Avx2::winograd_input`]), its 16
-    /// positions `stride` int16 apart (`stride ≥ 2 · pairs`), the tiles `16 · stride` apart. Per position, one
-    /// `vpmaddwd` per pair and group multiplies the broadcast pair with eight channels'
-    /// transformed weights (two tiles share each weight vector loaded); the output transform
+    /// positions `stride` int16 apart (`stride ≥ 2 · pairs`), the tiles `16 · stride` apart.
+    /// Per position, one `vpmaddwd` per pair and group multiplies the broadcast pair with
+    /// eight channels' transformed weights (two tiles share each weight vector loaded);
+    /// the output transform
     /// `Aᵀ M A` and an exact division by four give the convolution's sums. With `pooled`, one
     /// output per tile, the maximum of its four (a 2×2 max pool; requantization is monotonic);
     /// otherwise its four outputs, row-major, one after the other. Then eight channels are
@@ -1148,7 +1187,7 @@ impl Avx2 {
         layer: &WinogradLayer<'_>,
         out: &mut [i8],
     ) {
-        assert!((1..=2).contains(&tiles) && stride >= 2 * layer.pairs());
+        assert!((1..=2).contains(&tiles) && stride >= 2 * layer.pairs);
         assert!(u.len() >= tiles * 16 * stride);
         let outputs = if pooled { tiles } else { 4 * tiles };
         assert_eq!(out.len(), outputs * layer.channels);
@@ -1361,8 +1400,9 @@ impl Avx2 {
     /// `Bᵀ d B` of one tile: `d` the 4×4 pixels from row `y`, column `x` of `data` (an int8
     /// map `w` pixels wide, `c` channels each, `c` at most 64; pixels past its last row or
     /// column count as zero); `u` receives the 16 positions, row-major, each at a multiple of
-    /// `stride` (a multiple of 16, at least `c`). With `Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0,
-    /// −1]]` each value sums four inputs: at most 512 in magnitude.
+    /// `stride` (a multiple of 16, at least `c`). With
+    /// `Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0, −1]]` each value sums four
+    /// inputs: at most 512 in magnitude.
     #[inline(always)]
     pub fn winograd_input(
         self,
