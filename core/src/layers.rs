@@ -1956,14 +1956,22 @@ mod tests {
                 conv2d_tiled(crate::simd::Portable, r, zp_in, &d, rows, o, sc)
             });
             check("portable", &got);
-            let mut first = true;
-            banded(&mut got, &mut |r, rows, o, _| {
-                first &= conv2d_first(crate::simd::Portable, r, &d, rows, o)
-            });
-            if first {
-                check("portable first-layer", &got);
-                checked_first_rows += 1;
+            // A kernel that takes some layers only, run on every band: checked against the
+            // definition and counted where it took this one; `true` then.
+            macro_rules! optional {
+                ($name:expr, $count:ident, $kernel:expr) => {{
+                    let mut took = true;
+                    banded(&mut got, &mut |r, rows, o, _| took &= $kernel(r, rows, o));
+                    if took {
+                        check($name, &got);
+                        $count += 1;
+                    }
+                    took
+                }};
             }
+            optional!("portable first-layer", checked_first_rows, |r, rows, o| {
+                conv2d_first(crate::simd::Portable, r, &d, rows, o)
+            });
             #[cfg(target_arch = "x86_64")]
             {
                 banded(&mut got, &mut |r, rows, o, sc| {
@@ -1976,58 +1984,36 @@ mod tests {
                     });
                     check("AVX2", &got);
                     checked_avx2 += 1;
-                    let mut first = true;
-                    banded(&mut got, &mut |r, rows, o, _| {
-                        first &= conv2d_first_avx2(avx2, r, zp_in, &d, rows, o)
+                    optional!("AVX2 first-layer", checked_first, |r, rows, o| {
+                        conv2d_first_avx2(avx2, r, zp_in, &d, rows, o)
                     });
-                    if first {
-                        check("AVX2 first-layer", &got);
-                        checked_first += 1;
-                    }
-                    let mut first = true;
-                    banded(&mut got, &mut |r, rows, o, _| {
-                        first &= avx2.vectorize(|| conv2d_first_3x3_avx2(avx2, r, &d, rows, o))
-                    });
-                    if first {
-                        check("AVX2 sub-byte 3x3 first-layer", &got);
-                        checked_3x3 += 1;
-                    }
+                    let first = optional!(
+                        "AVX2 sub-byte 3x3 first-layer",
+                        checked_3x3,
+                        |r, rows, o| {
+                            avx2.vectorize(|| conv2d_first_3x3_avx2(avx2, r, &d, rows, o))
+                        }
+                    );
                     // The forced cases, at least (a left shift sends one elsewhere).
                     let left = !right_shifts_only(&d);
                     assert!(!sub_byte_first || first || left);
-                    let mut first = true;
-                    banded(&mut got, &mut |r, rows, o, _| {
-                        first &= avx2.vectorize(|| conv2d_first_3x3_wide_avx2(avx2, r, &d, rows, o))
+                    optional!(
+                        "AVX2 int8 3x3 first-layer",
+                        checked_3x3_wide,
+                        |r, rows, o| {
+                            avx2.vectorize(|| conv2d_first_3x3_wide_avx2(avx2, r, &d, rows, o))
+                        }
+                    );
+                    let lanes = optional!("AVX2 sub-byte lanes", checked_lanes, |r, rows, o| {
+                        avx2.vectorize(|| conv2d_lanes_avx2(avx2, r, &d, rows, o))
                     });
-                    if first {
-                        check("AVX2 int8 3x3 first-layer", &got);
-                        checked_3x3_wide += 1;
-                    }
-                    let mut lanes = true;
-                    banded(&mut got, &mut |r, rows, o, _| {
-                        lanes &= avx2.vectorize(|| conv2d_lanes_avx2(avx2, r, &d, rows, o))
-                    });
-                    if lanes {
-                        check("AVX2 sub-byte lanes", &got);
-                        checked_lanes += 1;
-                    }
                     assert!(!lanes_case || lanes || left);
-                    let mut wide = true;
-                    banded(&mut got, &mut |r, rows, o, _| {
-                        wide &= avx2.vectorize(|| conv2d_wide_avx2(avx2, r, &d, rows, o))
+                    optional!("AVX2 int8 lanes", checked_wide, |r, rows, o| {
+                        avx2.vectorize(|| conv2d_wide_avx2(avx2, r, &d, rows, o))
                     });
-                    if wide {
-                        check("AVX2 int8 lanes", &got);
-                        checked_wide += 1;
-                    }
-                    let mut wino = true;
-                    banded(&mut got, &mut |r, rows, o, _| {
-                        wino &= avx2.vectorize(|| conv2d_winograd_avx2(avx2, r, &d, rows, o))
+                    let wino = optional!("AVX2 Winograd", checked_winograd, |r, rows, o| {
+                        avx2.vectorize(|| conv2d_winograd_avx2(avx2, r, &d, rows, o))
                     });
-                    if wino {
-                        check("AVX2 Winograd", &got);
-                        checked_winograd += 1;
-                    }
                     assert!(!wino_case || wino || left);
                 }
             }

@@ -160,8 +160,6 @@ pub struct Batch {
     pub images: Tensor<4>,
     pub targets: Tensor<1, Int>,
     pub labels: Vec<u8>,
-    /// The images' values, `[b · 28 · 28]` (for a distillation teacher).
-    pub pixels: Vec<f32>,
 }
 
 /// Build a batch from `indices` of `split`. With `aug`, each image is augmented with its own
@@ -190,10 +188,9 @@ pub fn batch(
     }
     let targets: Vec<i64> = labels.iter().map(|&l| i64::from(l)).collect();
     Batch {
-        images: Tensor::from_data(TensorData::new(pixels.clone(), [b, 1, SIDE, SIDE]), device),
+        images: Tensor::from_data(TensorData::new(pixels, [b, 1, SIDE, SIDE]), device),
         targets: Tensor::from_data(TensorData::new(targets, [b]), device),
         labels,
-        pixels,
     }
 }
 

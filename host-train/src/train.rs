@@ -221,10 +221,15 @@ pub fn train(
                 model.forward_observed(b.images.clone(), Some(&masks), record_max(&mut maxima));
                 model.act_ranges.clone_from(&maxima);
             }
+            // A distilled run's teacher reads the batch's images back (a copy only then).
+            let pixels = match &teacher {
+                Some(_) => Some(b.images.clone().into_data().try_to_vec::<f32>()?),
+                None => None,
+            };
             let logits = model.forward_observed(b.images, Some(&masks), record_max(&mut maxima));
             let mut loss = loss_fn.forward(logits.clone(), b.targets);
-            if let Some((teacher, d)) = &teacher {
-                let soft = distill::soft_targets(teacher, &b.pixels, d.temperature, &device)?;
+            if let (Some((teacher, d)), Some(pixels)) = (&teacher, &pixels) {
+                let soft = distill::soft_targets(teacher, pixels, d.temperature, &device)?;
                 let taught = distill::loss(logits.clone(), soft, d.temperature);
                 loss = loss.mul_scalar(1.0 - f64::from(d.weight))
                     + taught.mul_scalar(f64::from(d.weight));
