@@ -1,7 +1,8 @@
 //! Single-image latency of a model, min and median over interleaved rounds, per kernel path
 //! this CPU runs, streamed (the smallest arena) and on whole maps (a host's arena). `cargo run --release -p sumi-core --example latency [-- MODEL.sumi|default [ROUNDS]]`
 //! (default: the embedded default model, 2,000 rounds). A third argument `sse2` times the layers
-//! on the SSE2 baseline instead of the dispatched kernels.
+//! on the SSE2 baseline instead of the dispatched kernels. The dispatched path is also timed on
+//! weights prepared once (`Model::prepare`), on whole maps.
 
 use std::time::Instant;
 use sumi_core::{Model, models};
@@ -29,7 +30,7 @@ fn main() {
     } else {
         &["native"]
     };
-    let runs: Vec<(String, &str, bool)> = paths
+    let mut runs: Vec<(String, &str, bool)> = paths
         .iter()
         .flat_map(|&p| {
             [
@@ -38,15 +39,26 @@ fn main() {
             ]
         })
         .collect();
+    runs.insert(2, (format!("{} prepared", paths[0]), paths[0], true));
+    let mut storage = vec![0u8; model.prepared_bytes()];
+    let prepared = model
+        .prepare(&mut storage)
+        .expect("storage of prepared_bytes");
     let mut times = vec![Vec::with_capacity(rounds); runs.len()];
     for _ in 0..rounds {
-        for (r, (_, path, whole)) in runs.iter().enumerate() {
+        for (r, (name, path, whole)) in runs.iter().enumerate() {
             #[cfg(target_arch = "x86_64")]
             sumi_core::set_avx2_allowed(*path == "avx2");
             let _ = path;
             let arena = if *whole { &mut whole_arena } else { &mut arena };
+            let input = std::hint::black_box(&input);
             let t = Instant::now();
-            std::hint::black_box(model.predict(std::hint::black_box(&input), arena).unwrap());
+            let p = if name.ends_with("prepared") {
+                prepared.predict(input, arena)
+            } else {
+                model.predict(input, arena)
+            };
+            std::hint::black_box(p.unwrap());
             times[r].push(t.elapsed().as_secs_f64() * 1e6);
         }
     }

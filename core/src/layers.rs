@@ -114,7 +114,9 @@ pub(crate) fn conv_out(padding: Padding, h: usize, k: usize) -> usize {
 /// and optional fused 2×2 pooling, on the fastest micro-kernel this CPU runs (all give
 /// bit-identical results). `src` holds at least the input rows they read; `out` receives exactly
 /// those output rows; `scratch` holds four patches of `patch` bytes each (`patch` ≥ the window
-/// rounded up to [`crate::plan::PATCH_ALIGN`]).
+/// rounded up to [`crate::plan::PATCH_ALIGN`]). `prepared` holds the layer's weights as
+/// [`prepare_conv`] wrote them for this CPU, or is empty (then a kernel that needs them lays
+/// them out itself).
 pub(crate) fn conv2d(
     src: Rows<'_>,
     zp_in: i8,
@@ -122,6 +124,7 @@ pub(crate) fn conv2d(
     rows: (usize, usize),
     out: &mut [i8],
     scratch: &mut [i8],
+    prepared: &[[i16; 16]],
 ) {
     #[cfg(target_arch = "x86_64")]
     {
@@ -135,7 +138,7 @@ pub(crate) fn conv2d(
                         || conv2d_first_avx2(avx2, src, zp_in, d, rows, out)
                         || conv2d_lanes_avx2(avx2, src, d, rows, out)
                         || (wide_pays(src, d, rows)
-                            && (conv2d_winograd_avx2(avx2, src, d, rows, out)
+                            && (conv2d_winograd_avx2(avx2, src, d, rows, out, prepared)
                                 || conv2d_wide_avx2(avx2, src, d, rows, out)));
                     if !done {
                         conv2d_tiled(avx2, src, zp_in, d, rows, out, scratch)
@@ -145,6 +148,9 @@ pub(crate) fn conv2d(
         }
         conv2d_tiled(crate::simd::Sse2, src, zp_in, d, rows, out, scratch)
     }
+    // Only the x86-64 kernels take prepared weights.
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = prepared;
     #[cfg(target_arch = "aarch64")]
     {
         if let Some(sdot) = crate::simd::NeonDot::detect() {
@@ -949,35 +955,76 @@ fn conv2d_winograd_avx2(
     d: &ConvDesc<'_>,
     rows: (usize, usize),
     out: &mut [i8],
+    prepared: &[[i16; 16]],
 ) -> bool {
-    use crate::simd::{WINOGRAD_MAX_BLOCKS, WINOGRAD_MAX_PAIRS};
     let (c, oc) = (src.s.c as usize, d.out_channels as usize);
-    let Some(weights) = d.weights_i8() else {
+    let Some((weights, n)) = winograd_shape(c, d) else {
         return false;
     };
-    let (pairs, groups_n) = (c / 2, oc.div_ceil(8));
-    if (d.kernel_h, d.kernel_w) != (3, 3)
-        || d.padding != Padding::Valid
-        || d.pool == Pool::Avg2
-        || c < 2
-        || !c.is_multiple_of(2)
-        || pairs > WINOGRAD_MAX_PAIRS
-        || oc > 64
-        || !right_shifts_only(d)
-        || 16 * pairs * groups_n > WINOGRAD_MAX_BLOCKS
-    {
-        return false;
-    }
     let (groups, clamp) = lane_groups::<8>(d, |_| 0);
-    let spec = (weights, c, oc);
-    avx2.with_winograd_layer(spec, &groups[..groups_n], clamp, |layer| {
+    let groups = &groups[..oc.div_ceil(8)];
+    if prepared.len() == n {
+        let layer = crate::simd::WinogradLayer::new(prepared, c / 2, groups, oc, clamp);
+        winograd_tiles(avx2, src, d, rows, &layer, out);
+        return true;
+    }
+    avx2.with_winograd_layer((weights, c, oc), groups, clamp, |layer| {
         winograd_tiles(avx2, src, d, rows, layer, out)
     });
     true
 }
 
-/// The tiles of [`conv2d_winograd_avx2`], two per kernel call: each tile's input transformed,
-/// then its outputs (one pooled output, or four) stored where they belong.
+/// The int8 weights and the blocks of transformed weights of a convolution over `c` input
+/// channels that [`conv2d_winograd_avx2`] takes; `None` for the others.
+#[cfg(target_arch = "x86_64")]
+fn winograd_shape<'d>(c: usize, d: &ConvDesc<'d>) -> Option<(&'d [i8], usize)> {
+    use crate::simd::{WINOGRAD_MAX_BLOCKS, WINOGRAD_MAX_PAIRS, winograd_blocks};
+    let oc = d.out_channels as usize;
+    let weights = d.weights_i8()?;
+    let n = winograd_blocks(c, oc);
+    let takes = (d.kernel_h, d.kernel_w) == (3, 3)
+        && d.padding == Padding::Valid
+        && d.pool != Pool::Avg2
+        && c >= 2
+        && c.is_multiple_of(2)
+        && c / 2 <= WINOGRAD_MAX_PAIRS
+        && oc <= 64
+        && right_shifts_only(d)
+        && n <= WINOGRAD_MAX_BLOCKS;
+    takes.then_some((weights, n))
+}
+
+/// Blocks of prepared weights [`prepare_conv`] writes for a convolution over `c` input
+/// channels on this CPU: the transformed weights of the AVX2 Winograd kernel, or none (the
+/// other kernels read the blob's weights in place, or lay them out per call).
+pub(crate) fn prepared_blocks(c: usize, d: &ConvDesc<'_>) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if crate::simd::Avx2::detect().is_some() {
+        return winograd_shape(c, d).map_or(0, |(_, n)| n);
+    }
+    let _ = (c, d);
+    0
+}
+
+/// Writes a convolution's prepared weights (exactly [`prepared_blocks`] of them) into `out`,
+/// for [`conv2d`] to read on every call instead of laying them out each time.
+pub(crate) fn prepare_conv(c: usize, d: &ConvDesc<'_>, out: &mut [[i16; 16]]) {
+    #[cfg(target_arch = "x86_64")]
+    if let (Some(avx2), Some((weights, n))) = (crate::simd::Avx2::detect(), winograd_shape(c, d)) {
+        assert_eq!(out.len(), n);
+        avx2.winograd_weights((weights, c, d.out_channels as usize), out);
+        return;
+    }
+    let _ = (c, d);
+    assert!(
+        out.is_empty(),
+        "this CPU's kernels take no prepared weights"
+    );
+}
+
+/// The tiles of [`conv2d_winograd_avx2`], row by row, up to [`crate::simd::WINOGRAD_TILES`]
+/// per kernel call (a call may span two rows of tiles): each tile's input transformed, then
+/// its outputs (one pooled output, or four) stored where they belong.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn winograd_tiles(
@@ -988,7 +1035,7 @@ fn winograd_tiles(
     layer: &crate::simd::WinogradLayer<'_>,
     out: &mut [i8],
 ) {
-    use crate::simd::WINOGRAD_MAX_PAIRS;
+    use crate::simd::{WINOGRAD_MAX_PAIRS, WINOGRAD_TILES};
     let (c, w, oc) = (src.s.c as usize, src.s.w as usize, d.out_channels as usize);
     let cw = w - 2;
     let pooled = d.pool != Pool::None;
@@ -998,40 +1045,41 @@ fn winograd_tiles(
     } else {
         (rows.0, rows.1, cw)
     };
+    let across = x1.div_ceil(2);
+    let all = (y1 - y0).div_ceil(2) * across;
     let stride = c.next_multiple_of(16);
-    let mut u = [0i16; 2 * 16 * 2 * WINOGRAD_MAX_PAIRS];
-    let mut tile_out = [0i8; 8 * 64];
-    for ty in (y0..y1).step_by(2) {
-        let mut tx = 0;
-        while tx < x1 {
-            let tiles = (x1 - tx).div_ceil(2).min(2);
-            for t in 0..tiles {
-                // Pixels past the rows `src` holds or its last column read as zero: only
-                // outputs that are dropped depend on them.
-                let at = (ty - src.y0, tx + 2 * t);
-                avx2.winograd_input((src.data, w, c), at, &mut u[t * 16 * stride..], stride);
+    let mut u = [0i16; WINOGRAD_TILES * 16 * 2 * WINOGRAD_MAX_PAIRS];
+    let mut tile_out = [0i8; WINOGRAD_TILES * 4 * 64];
+    // Tile `j`: rows `ty, ty + 1` and columns `tx, tx + 1` of the convolution.
+    let at = |j: usize| (y0 + 2 * (j / across), 2 * (j % across));
+    for first in (0..all).step_by(WINOGRAD_TILES) {
+        let tiles = (all - first).min(WINOGRAD_TILES);
+        for t in 0..tiles {
+            // Pixels past the rows `src` holds or its last column read as zero: only outputs
+            // that are dropped depend on them.
+            let (ty, tx) = at(first + t);
+            let pixel = (ty - src.y0, tx);
+            avx2.winograd_input((src.data, w, c), pixel, &mut u[t * 16 * stride..], stride);
+        }
+        let n = if pooled { tiles } else { 4 * tiles } * oc;
+        let tile_out = &mut tile_out[..n];
+        avx2.conv_winograd((&u, stride), tiles, pooled, layer, tile_out);
+        for t in 0..tiles {
+            let (ty, x) = at(first + t);
+            if pooled {
+                let o = ((ty / 2 - rows.0) * (cw / 2) + x / 2) * oc;
+                out[o..o + oc].copy_from_slice(&tile_out[t * oc..(t + 1) * oc]);
+                continue;
             }
-            let n = if pooled { tiles } else { 4 * tiles } * oc;
-            let tile_out = &mut tile_out[..n];
-            avx2.conv_winograd((&u, stride), tiles, pooled, layer, tile_out);
-            for t in 0..tiles {
-                let x = tx + 2 * t;
-                if pooled {
-                    let o = ((ty / 2 - rows.0) * (cw / 2) + x / 2) * oc;
-                    out[o..o + oc].copy_from_slice(&tile_out[t * oc..(t + 1) * oc]);
-                    continue;
-                }
-                // A tile past the map's last row or column: its outputs there are dropped.
-                for q in 0..4 {
-                    let (y, x) = (ty + q / 2, x + q % 2);
-                    if y < y1 && x < cw {
-                        let o = ((y - rows.0) * cw + x) * oc;
-                        let from = (4 * t + q) * oc;
-                        out[o..o + oc].copy_from_slice(&tile_out[from..from + oc]);
-                    }
+            // A tile past the map's last row or column: its outputs there are dropped.
+            for q in 0..4 {
+                let (y, x) = (ty + q / 2, x + q % 2);
+                if y < y1 && x < cw {
+                    let o = ((y - rows.0) * cw + x) * oc;
+                    let from = (4 * t + q) * oc;
+                    out[o..o + oc].copy_from_slice(&tile_out[from..from + oc]);
                 }
             }
-            tx += 2 * tiles;
         }
     }
 }
@@ -1786,6 +1834,7 @@ mod tests {
             (0, 0, 0, 0);
         #[cfg(target_arch = "x86_64")]
         let (mut checked_wide, mut checked_3x3_wide, mut checked_winograd) = (0, 0, 0);
+        let mut checked_prepared = 0;
         #[cfg(target_arch = "aarch64")]
         let mut checked_sdot = 0;
         for case in 0..400 {
@@ -2012,9 +2061,19 @@ mod tests {
                         avx2.vectorize(|| conv2d_wide_avx2(avx2, r, &d, rows, o))
                     });
                     let wino = optional!("AVX2 Winograd", checked_winograd, |r, rows, o| {
-                        avx2.vectorize(|| conv2d_winograd_avx2(avx2, r, &d, rows, o))
+                        avx2.vectorize(|| conv2d_winograd_avx2(avx2, r, &d, rows, o, &[]))
                     });
                     assert!(!wino_case || wino || left);
+                    if wino {
+                        // The same kernel on weights prepared once (`Model::prepare`); the
+                        // storage starts as garbage, so a block left unwritten would show.
+                        let mut prepared = std::vec![[0x5a5a_i16; 16]; prepared_blocks(c, &d)];
+                        assert!(!prepared.is_empty());
+                        prepare_conv(c, &d, &mut prepared);
+                        optional!("AVX2 Winograd, prepared", checked_prepared, |r, rows, o| {
+                            avx2.vectorize(|| conv2d_winograd_avx2(avx2, r, &d, rows, o, &prepared))
+                        });
+                    }
                 }
             }
             #[cfg(target_arch = "aarch64")]
@@ -2032,7 +2091,7 @@ mod tests {
                 }
             }
             banded(&mut got, &mut |r, rows, o, sc| {
-                conv2d(r, zp_in, &d, rows, o, sc)
+                conv2d(r, zp_in, &d, rows, o, sc, &[])
             });
             check("dispatched", &got);
         }
@@ -2046,7 +2105,8 @@ mod tests {
              kernel on the {checked_first} with one input channel and no left shift, the \
              sub-byte 3x3 one on {checked_3x3}, the sub-byte lanes kernel on {checked_lanes}, \
              the int8 lanes kernel on {checked_wide}, the int8 3x3 first-layer one on \
-             {checked_3x3_wide}, the Winograd one on {checked_winograd}"
+             {checked_3x3_wide}, the Winograd one on {checked_winograd} (and on prepared weights on \
+             {checked_prepared})"
         );
         #[cfg(target_arch = "x86_64")]
         if crate::simd::Avx2::detect().is_some() {
@@ -2055,6 +2115,7 @@ mod tests {
             assert!(checked_wide >= 30, "{checked_wide}");
             assert!(checked_3x3_wide >= 20, "{checked_3x3_wide}");
             assert!(checked_winograd >= 30, "{checked_winograd}");
+            assert_eq!(checked_prepared, checked_winograd);
         }
         #[cfg(target_arch = "aarch64")]
         std::println!("NEON SDOT kernel checked on {checked_sdot} of 400 random layers");

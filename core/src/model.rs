@@ -9,7 +9,7 @@
 //! whole maps so that it can show every layer's output.
 
 use crate::MAX_CLASSES;
-use crate::blob::{self, BlobError, Calibration, DenseOutput, LayerDesc, Metadata, Pool};
+use crate::blob::{self, BlobError, Calibration, ConvDesc, DenseOutput, LayerDesc, Metadata, Pool};
 use crate::layers::{self, Rows};
 use crate::plan::{Head, MAX_STAGES, Plan, Stages, pull};
 use crate::prediction::Prediction;
@@ -122,6 +122,17 @@ pub enum PredictError {
         /// Pixels given.
         given: usize,
     },
+    /// The storage given to [`Model::prepare`] is smaller than [`Model::prepared_bytes`].
+    #[error(
+        "storage of {given} bytes is too small for the prepared weights: they need {needed} \
+         (Model::prepared_bytes)"
+    )]
+    PreparedTooSmall {
+        /// Required bytes.
+        needed: usize,
+        /// Bytes given.
+        given: usize,
+    },
     /// The row source of [`Model::predict_rows`] could not supply an input row.
     #[error("the input source could not supply row {row}; no prediction was made")]
     InputRow {
@@ -195,7 +206,12 @@ struct Run<'r> {
     stream_logits: bool,
     /// The logits (int32 accumulators until the run ends).
     logits: [i32; MAX_CLASSES],
+    /// Per stage, its layer's weights prepared for this CPU (`Model::prepare`), or empty.
+    prepared: PreparedWeights<'r>,
 }
+
+/// Per stage, the weights of its layer prepared once for this CPU's kernels, or empty.
+pub(crate) type PreparedWeights<'p> = [&'p [[i16; 16]]; MAX_STAGES];
 
 /// The row source of a whole image in memory (`rb` bytes per row).
 fn rows_of(input: &[u8], rb: usize) -> impl FnMut(usize, &mut [u8]) -> bool + '_ {
@@ -459,6 +475,14 @@ impl<'a> Model<'a> {
     }
 
     /// Layer `i`, decoded from the blob (validated at load).
+    /// The convolutions of the streamed stages: `(stage, input channels, layer)`.
+    pub(crate) fn stage_convs(&self) -> impl Iterator<Item = (usize, usize, ConvDesc<'a>)> + '_ {
+        (1..=self.plan.spatial).filter_map(|i| match self.layer(i - 1) {
+            LayerDesc::Conv2d(d) => Some((i, self.plan.stage_shape(i - 1).c as usize, d)),
+            _ => None,
+        })
+    }
+
     fn layer(&self, i: usize) -> LayerDesc<'a> {
         match blob::layer_at(self.layers, self.version(), self.plan.offsets[i]) {
             Some(layer) => layer,
@@ -486,6 +510,16 @@ impl<'a> Model<'a> {
     /// # Ok::<(), Box<dyn core::error::Error>>(())
     /// ```
     pub fn predict(&self, input: &[u8], arena: &mut [u8]) -> Result<Prediction, PredictError> {
+        self.predict_prepared(input, arena, [&[]; MAX_STAGES])
+    }
+
+    /// [`Model::predict`] with the weights `prepared` for this CPU ([`crate::Prepared`]).
+    pub(crate) fn predict_prepared(
+        &self,
+        input: &[u8],
+        arena: &mut [u8],
+        prepared: PreparedWeights<'_>,
+    ) -> Result<Prediction, PredictError> {
         let rb = self.check_input(input)?;
         // Bare-metal builds always stream: the whole-map chain stays out of their flash.
         #[cfg(not(target_os = "none"))]
@@ -496,6 +530,7 @@ impl<'a> Model<'a> {
                 &self.plan.whole_stages(),
                 self.plan.whole_arena_bytes,
                 Exec::Observed(&mut |_, _, _| {}),
+                prepared,
             );
         }
         self.run(
@@ -504,6 +539,7 @@ impl<'a> Model<'a> {
             &self.plan.stages,
             self.plan.arena_bytes,
             Exec::Streamed,
+            prepared,
         )
     }
 
@@ -547,6 +583,7 @@ impl<'a> Model<'a> {
             &self.plan.stages,
             self.plan.arena_bytes,
             Exec::Streamed,
+            [&[]; MAX_STAGES],
         )
     }
 
@@ -597,6 +634,7 @@ impl<'a> Model<'a> {
             &stages,
             self.plan.whole_arena_bytes,
             Exec::Observed(&mut observe),
+            [&[]; MAX_STAGES],
         )
     }
 
@@ -607,6 +645,7 @@ impl<'a> Model<'a> {
         stages: &Stages,
         size: usize,
         exec: Exec<'_>,
+        prepared: PreparedWeights<'_>,
     ) -> Result<Prediction, PredictError> {
         if arena.len() < size {
             return Err(PredictError::ArenaTooSmall {
@@ -624,6 +663,7 @@ impl<'a> Model<'a> {
             base: [0; MAX_STAGES],
             stream_logits: false,
             logits: [0; MAX_CLASSES],
+            prepared,
         };
         let observe = match exec {
             Exec::Streamed => {
@@ -759,7 +799,9 @@ impl<'a> Model<'a> {
         };
         let zp_in = self.plan.zero_points[i - 1];
         match self.layer(i - 1) {
-            LayerDesc::Conv2d(d) => layers::conv2d(src, zp_in, &d, rows, out, run.scratch),
+            LayerDesc::Conv2d(d) => {
+                layers::conv2d(src, zp_in, &d, rows, out, run.scratch, run.prepared[i])
+            }
             LayerDesc::DepthwiseConv2d(d) => layers::depthwise_conv2d(src, zp_in, &d, rows, out),
             LayerDesc::Pool(p) => layers::pool2(src, p, rows, out),
             // The planner streams only the layers above.
@@ -810,7 +852,7 @@ impl<'a> Model<'a> {
             let zp_in = self.plan.zero_points[i];
             let all = (0, out_shape.h as usize);
             match &layer {
-                LayerDesc::Conv2d(d) => layers::conv2d(src, zp_in, d, all, output, scratch),
+                LayerDesc::Conv2d(d) => layers::conv2d(src, zp_in, d, all, output, scratch, &[]),
                 LayerDesc::DepthwiseConv2d(d) => {
                     layers::depthwise_conv2d(src, zp_in, d, all, output)
                 }

@@ -24,14 +24,24 @@ const TINY: &[u8] = include_bytes!("../../host-train/models/tiny.sumi");
 const MICRO_DIGEST: u64 = 0xe6bb_fc40_6639_f1a7;
 const MICRO: &[u8] = include_bytes!("../../host-train/models/micro.sumi");
 
-/// The digest of every test image's logits through `Model::predict` with an arena of `arena`
-/// bytes: [`Model::arena_bytes`] streams the layers band by band,
-/// [`Model::observed_arena_bytes`] runs them on whole maps.
-fn digest(model: &Model<'_>, test: &sumi_data::Split, arena: usize) -> u64 {
+/// The digest of every test image's logits through `Model::predict` (or, with `prepared`,
+/// `Prepared::predict` on weights prepared once) with an arena of `arena` bytes:
+/// [`Model::arena_bytes`] streams the layers band by band, [`Model::observed_arena_bytes`] runs
+/// them on whole maps.
+fn digest(model: &Model<'_>, test: &sumi_data::Split, arena: usize, prepared: bool) -> u64 {
     let mut arena = vec![0u8; arena];
+    let mut storage = vec![0u8; model.prepared_bytes()];
+    let ready = model
+        .prepare(&mut storage)
+        .expect("storage of prepared_bytes");
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for (img, _) in test.iter() {
-        let p = model.predict(img, &mut arena).expect("predict");
+        let p = if prepared {
+            ready.predict(img, &mut arena)
+        } else {
+            model.predict(img, &mut arena)
+        };
+        let p = p.expect("predict");
         for b in p.logits().iter().flat_map(|l| l.to_le_bytes()) {
             h ^= b as u64;
             h = h.wrapping_mul(0x0100_0000_01b3);
@@ -62,12 +72,18 @@ fn committed_models_give_the_original_engines_logits_on_every_kernel_path() {
         sumi_core::set_avx2_allowed(*path != "sse2");
         for (name, blob, want) in models {
             let model = Model::from_bytes(blob).expect("committed model loads");
+            // On weights prepared once (`Model::prepare`: the AVX2 Winograd weights) as well.
             let arenas = [
-                ("streamed", model.arena_bytes()),
-                ("whole maps", model.observed_arena_bytes()),
+                ("streamed", model.arena_bytes(), false),
+                ("whole maps", model.observed_arena_bytes(), false),
+                (
+                    "whole maps, prepared weights",
+                    model.observed_arena_bytes(),
+                    true,
+                ),
             ];
-            for (exec, arena) in arenas {
-                let got = digest(&model, &test, arena);
+            for (exec, arena, prepared) in arenas {
+                let got = digest(&model, &test, arena, prepared);
                 assert_eq!(
                     got, want,
                     "{name} model, {path} kernels, {exec}: logits differ from the original engine's"

@@ -6,8 +6,9 @@ with onnxruntime's static quantization (per-channel, QDQ, MinMax calibration on 
 images); then, in this one process, one thread, batch 1, in interleaved rounds (the engine
 order rotates every round), every engine classifies the same images and each call is timed:
 
-  sumi       sumi-core through a ctypes call into a cdylib calling Model::predict (AVX2 when the
-             CPU has it, chosen at run time) with a host's arena (Model::observed_arena_bytes:
+  sumi       sumi-core through a ctypes call into a cdylib calling Prepared::predict (the
+             model with its weights prepared once at load, Model::prepare, as onnxruntime
+             prepacks; AVX2 when the CPU has it, chosen at run time) with a host's arena (Model::observed_arena_bytes:
              the layers run one after the other on whole maps)
   sumi-streamed  the same with the smallest arena (Model::arena_bytes: the layers stream band
              by band, as on a microcontroller)
@@ -16,7 +17,7 @@ order rotates every round), every engine classifies the same images and each cal
   ort-fp32   onnxruntime, the float model
   tract-fp32 tract (Python bindings of the Rust engine), the float model, input fixed to batch 1
 
-and batch 64 (one thread): sumi (a loop over Model::predict inside the cdylib) vs onnxruntime
+and batch 64 (one thread): sumi (a loop over Prepared::predict inside the cdylib) vs onnxruntime
 int8 (and fp32) on one [64, 1, 28, 28] tensor.
 """
 

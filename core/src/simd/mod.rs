@@ -32,7 +32,7 @@ mod x86;
 #[cfg(target_arch = "x86_64")]
 pub use x86::{
     Avx2, FirstLayer3x3, FirstLayerGroup, LanesLayer, Sse2, WINOGRAD_MAX_BLOCKS,
-    WINOGRAD_MAX_PAIRS, WinogradLayer, dot, set_avx2_allowed,
+    WINOGRAD_MAX_PAIRS, WINOGRAD_TILES, WinogradLayer, dot, set_avx2_allowed, winograd_blocks,
 };
 
 #[cfg(target_arch = "aarch64")]

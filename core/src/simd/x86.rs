@@ -1141,6 +1141,12 @@ pub const WINOGRAD_MAX_PAIRS: usize = 32;
 /// (for example 32 input and 64 output channels, or 64 and 32).
 pub const WINOGRAD_MAX_BLOCKS: usize = 2048;
 
+/// Blocks of transformed weights a [`WinogradLayer`] of `c` input and `oc` output channels
+/// holds: 16 positions × `c / 2` pairs × `⌈oc / 8⌉` groups.
+pub const fn winograd_blocks(c: usize, oc: usize) -> usize {
+    16 * (c / 2) * oc.div_ceil(8)
+}
+
 impl<'a> WinogradLayer<'a> {
     /// `v[(ξ · pairs + p) · groups + g]`: for tile position `ξ` (`0..16`, row-major in the 4×4
     /// tile), input channels `2p`, `2p + 1` and output channels `8g..8g + 8`, the transformed
@@ -1167,15 +1173,19 @@ impl<'a> WinogradLayer<'a> {
     }
 }
 
+/// Most tiles one [`Avx2::conv_winograd`] call takes: each weight vector loaded serves them
+/// all (the transformed weights of a 32→40 layer, 40 KiB, come from L2 once per four tiles).
+pub const WINOGRAD_TILES: usize = 4;
+
 impl Avx2 {
-    /// Outputs of `tiles` (one or two) 2×2 tiles of a [`WinogradLayer`], all their channels:
-    /// `u` holds each tile's transformed input `Bᵀ d B` ([`Avx2::winograd_input`]), its 16
-    /// positions `stride` int16 apart (`stride ≥ 2 · pairs`), the tiles `16 · stride` apart.
-    /// Per position, one `vpmaddwd` per pair and group multiplies the broadcast pair with
-    /// eight channels' transformed weights (two tiles share each weight vector loaded);
-    /// the output transform
-    /// `Aᵀ M A` and an exact division by four give the convolution's sums. With `pooled`, one
-    /// output per tile, the maximum of its four (a 2×2 max pool; requantization is monotonic);
+    /// Outputs of `tiles` (1 to [`WINOGRAD_TILES`]) 2×2 tiles of a [`WinogradLayer`], all their
+    /// channels: `u` holds each tile's transformed input `Bᵀ d B` ([`Avx2::winograd_input`]),
+    /// its 16 positions `stride` int16 apart (`stride ≥ 2 · pairs`), the tiles `16 · stride`
+    /// apart. Per position and two groups of eight channels at a time, one `vpmaddwd` per
+    /// pair, group and tile multiplies the broadcast pair with eight channels' transformed
+    /// weights (all tiles share each weight vector loaded); the output transform `Aᵀ M A`
+    /// and an exact division by four give the convolution's sums. With `pooled`, one output
+    /// per tile, the maximum of its four (a 2×2 max pool; requantization is monotonic);
     /// otherwise its four outputs, row-major, one after the other. Then eight channels are
     /// requantized per vector.
     #[inline(always)]
@@ -1187,33 +1197,38 @@ impl Avx2 {
         layer: &WinogradLayer<'_>,
         out: &mut [i8],
     ) {
-        assert!((1..=2).contains(&tiles) && stride >= 2 * layer.pairs);
+        assert!((1..=WINOGRAD_TILES).contains(&tiles) && stride >= 2 * layer.pairs);
         assert!(u.len() >= tiles * 16 * stride);
         let outputs = if pooled { tiles } else { 4 * tiles };
         assert_eq!(out.len(), outputs * layer.channels);
-        // SAFETY: the token proves AVX2 is available; the reads of `winograd_acc` stay inside
-        // `u` (a position's last pair ends `2 · pairs ≤ stride` after it, the last tile's
-        // last position `15 · stride` after the tile) and inside `v` (`new` checked its
-        // length).
-        unsafe {
-            if tiles == 2 {
-                by_groups!(
-                    layer,
-                    8,
-                    winograd_avx2::<_, 2>(u, stride, pooled, layer, out)
-                )
-            } else {
-                by_groups!(
-                    layer,
-                    8,
-                    winograd_avx2::<_, 1>(u, stride, pooled, layer, out)
-                )
+        let groups = layer.channels.div_ceil(8);
+        macro_rules! by_tiles {
+            ($g:literal, $g0:expr) => {
+                match tiles {
+                    1 => winograd_avx2::<$g, 1>(u, stride, pooled, layer, $g0, out),
+                    2 => winograd_avx2::<$g, 2>(u, stride, pooled, layer, $g0, out),
+                    3 => winograd_avx2::<$g, 3>(u, stride, pooled, layer, $g0, out),
+                    _ => winograd_avx2::<$g, 4>(u, stride, pooled, layer, $g0, out),
+                }
+            };
+        }
+        for g0 in (0..groups).step_by(2) {
+            // SAFETY: the token proves AVX2 is available; the reads of `winograd_acc` stay
+            // inside `u` (a position's last pair ends `2 · pairs ≤ stride` after it, the last
+            // tile's last position `15 · stride` after the tile) and inside `v` (`new` checked
+            // its length; groups `g0 .. g0 + G` exist).
+            unsafe {
+                if groups - g0 >= 2 {
+                    by_tiles!(2, g0)
+                } else {
+                    by_tiles!(1, g0)
+                }
             }
         }
     }
 }
 
-/// [`Avx2::conv_winograd`] with `G` groups of eight channels.
+/// [`Avx2::conv_winograd`] for the `G` groups of eight channels from group `g0`, `P` tiles.
 #[target_feature(enable = "avx2")]
 #[inline]
 unsafe fn winograd_avx2<const G: usize, const P: usize>(
@@ -1221,15 +1236,18 @@ unsafe fn winograd_avx2<const G: usize, const P: usize>(
     stride: usize,
     pooled: bool,
     layer: &WinogradLayer<'_>,
+    g0: usize,
     out: &mut [i8],
 ) {
     let oc = layer.channels;
-    // `m[ξ][t]`: tile t's sums at position ξ, each written once below (not zeroed first:
-    // kilobytes per call).
+    // The channels of these groups, and their requantization.
+    let (lo, hi) = (8 * g0, (8 * (g0 + G)).min(oc));
+    let groups = &layer.groups[g0..];
+    // `m[ξ][t]`: tile t's sums at position ξ, each written once below (not zeroed first).
     let mut m = [[[core::mem::MaybeUninit::<__m256i>::uninit(); G]; P]; 16];
     for (xi, m) in m.iter_mut().enumerate() {
         // SAFETY: see `conv_winograd`.
-        let acc = unsafe { winograd_acc::<G, P>(u, stride, xi, layer) };
+        let acc = unsafe { winograd_acc::<G, P>(u, stride, xi, layer, g0) };
         for (m, acc) in m.iter_mut().zip(acc) {
             for (m, acc) in m.iter_mut().zip(acc) {
                 m.write(acc);
@@ -1266,16 +1284,12 @@ unsafe fn winograd_avx2<const G: usize, const P: usize>(
                     _mm256_max_epi32(y[2][g], y[3][g]),
                 )
             });
-            requant_store(
-                best,
-                layer.groups,
-                layer.clamp,
-                &mut out[t * oc..(t + 1) * oc],
-            );
+            let o = t * oc;
+            requant_store(best, groups, layer.clamp, &mut out[o + lo..o + hi]);
         } else {
             for (k, y) in y.into_iter().enumerate() {
                 let o = (4 * t + k) * oc;
-                requant_store(y, layer.groups, layer.clamp, &mut out[o..o + oc]);
+                requant_store(y, groups, layer.clamp, &mut out[o + lo..o + hi]);
             }
         }
     }
@@ -1360,10 +1374,8 @@ impl Avx2 {
     /// Lays out and transforms the weights of a 3×3 int8 convolution on the stack — `weights`:
     /// `oc` rows of `9 · c` (`c` even, 2 to 64; `oc` up to 64; at most
     /// [`WINOGRAD_MAX_BLOCKS`] blocks) — and runs `f` on the [`WinogradLayer`] (`groups`,
-    /// `clamp` as [`LanesLayer::new`]'s). Per group of eight output channels the rows become
-    /// pair blocks ([`Avx2::pair_blocks`]) and each pair's nine taps the 16 positions of
-    /// `(2G) w (2G)ᵀ` (every value within `9 · 128 = 1,152`); each block is written once, the
-    /// storage is not zeroed first (64 KiB per call).
+    /// `clamp` as [`LanesLayer::new`]'s). The storage is not zeroed first (64 KiB per call):
+    /// [`Avx2::winograd_weights`] writes each block once.
     #[inline(always)]
     pub fn with_winograd_layer<R>(
         self,
@@ -1372,11 +1384,45 @@ impl Avx2 {
         clamp: (i32, i32, i32),
         f: impl FnOnce(&WinogradLayer<'_>) -> R,
     ) -> R {
-        let (pairs, groups_n, k) = (c / 2, oc.div_ceil(8), 9 * c);
-        let n = 16 * pairs * groups_n;
-        assert!(c.is_multiple_of(2) && (1..=WINOGRAD_MAX_PAIRS).contains(&pairs));
-        assert!((1..=64).contains(&oc) && n <= WINOGRAD_MAX_BLOCKS && weights.len() >= oc * k);
+        let n = winograd_blocks(c, oc);
+        assert!(n <= WINOGRAD_MAX_BLOCKS);
         let mut v = [core::mem::MaybeUninit::<[i16; 16]>::uninit(); WINOGRAD_MAX_BLOCKS];
+        self.winograd_weights_uninit((weights, c, oc), &mut v[..n]);
+        // SAFETY: `winograd_weights_uninit` wrote every block of `v[..n]`;
+        // `MaybeUninit<[i16; 16]>` has the layout of `[i16; 16]`.
+        let v = unsafe { core::slice::from_raw_parts(v.as_ptr() as *const [i16; 16], n) };
+        f(&WinogradLayer::new(v, c / 2, groups, oc, clamp))
+    }
+
+    /// The transformed weights of a 3×3 int8 convolution (`weights`: `oc` rows of `9 · c`, `c`
+    /// even, 2 to 64; `oc` up to 64) into `v`, exactly `16 · (c / 2) · ⌈oc / 8⌉` blocks
+    /// ([`winograd_blocks`]), in [`WinogradLayer::new`]'s order: for a model prepared once
+    /// (`Model::prepare`) instead of on every call.
+    pub fn winograd_weights(self, (weights, c, oc): (&[i8], usize, usize), v: &mut [[i16; 16]]) {
+        // SAFETY: `[i16; 16]` and `MaybeUninit<[i16; 16]>` have the same layout, and only
+        // initialised blocks are written through the view.
+        let v = unsafe {
+            core::slice::from_raw_parts_mut(
+                v.as_mut_ptr() as *mut core::mem::MaybeUninit<[i16; 16]>,
+                v.len(),
+            )
+        };
+        self.winograd_weights_uninit((weights, c, oc), v);
+    }
+
+    /// [`Avx2::winograd_weights`] into storage that need not be initialised: per group of
+    /// eight output channels the rows become pair blocks ([`Avx2::pair_blocks`]) and each
+    /// pair's nine taps the 16 positions of `(2G) w (2G)ᵀ` (every value within
+    /// `9 · 128 = 1,152`), each block written once.
+    fn winograd_weights_uninit(
+        self,
+        (weights, c, oc): (&[i8], usize, usize),
+        v: &mut [core::mem::MaybeUninit<[i16; 16]>],
+    ) {
+        let (pairs, groups_n, k) = (c / 2, oc.div_ceil(8), 9 * c);
+        let n = winograd_blocks(c, oc);
+        assert!(c.is_multiple_of(2) && (1..=WINOGRAD_MAX_PAIRS).contains(&pairs));
+        assert!((1..=64).contains(&oc) && v.len() == n && weights.len() >= oc * k);
         let zero = [0i8; 9 * 2 * WINOGRAD_MAX_PAIRS];
         let mut taps = [[0i16; 16]; 9 * WINOGRAD_MAX_PAIRS];
         for g in 0..groups_n {
@@ -1387,14 +1433,10 @@ impl Avx2 {
             });
             self.pair_blocks(&rows, &mut taps, 1);
             // SAFETY: the token proves AVX2 is available; `taps` holds `9 · pairs` blocks and
-            // every index written, `(ξ · pairs + p) · groups_n + g`, is below `n`.
-            unsafe { winograd_weights_avx2(&taps, pairs, &mut v[..n], (groups_n, g)) };
+            // every index written, `(ξ · pairs + p) · groups_n + g`, is below `n`: each
+            // `(ξ, p, g)` in `16 × pairs × groups_n` once, a bijection onto `0..n`.
+            unsafe { winograd_weights_avx2(&taps, pairs, v, (groups_n, g)) };
         }
-        // SAFETY: the loops above wrote every block of `v[..n]`: each `(ξ, p, g)` in
-        // `16 × pairs × groups_n` once, at `(ξ · pairs + p) · groups_n + g`, a bijection onto
-        // `0..n`; `MaybeUninit<[i16; 16]>` has the layout of `[i16; 16]`.
-        let v = unsafe { core::slice::from_raw_parts(v.as_ptr() as *const [i16; 16], n) };
-        f(&WinogradLayer::new(v, pairs, groups, oc, clamp))
     }
 
     /// `Bᵀ d B` of one tile: `d` the 4×4 pixels from row `y`, column `x` of `data` (an int8
@@ -1418,13 +1460,13 @@ impl Avx2 {
 }
 
 /// The sums `M_ξ` of position `xi` of `P` tiles (`16 · stride` int16 apart in `u`) of a
-/// [`WinogradLayer`], `G` groups of eight channels: per pair of input channels, each tile's
-/// pair broadcast into every int32 lane, one `vpmaddwd` per group and tile, each weight vector
-/// loaded once for the `P` tiles.
+/// [`WinogradLayer`], the `G` groups of eight channels from group `g0`: per pair of input
+/// channels, each tile's pair broadcast into every int32 lane, one `vpmaddwd` per group and
+/// tile, each weight vector loaded once for the `P` tiles.
 ///
 /// # Safety
 /// AVX2; `u` holding `P` tiles of 16 positions `stride ≥ 2 · pairs` apart, `v` holding
-/// `16 · pairs · G` blocks (as `conv_winograd` asserts).
+/// `16 · pairs · groups` blocks and `g0 + G ≤ groups` (as `conv_winograd` asserts).
 #[target_feature(enable = "avx2")]
 #[inline]
 unsafe fn winograd_acc<const G: usize, const P: usize>(
@@ -1432,11 +1474,13 @@ unsafe fn winograd_acc<const G: usize, const P: usize>(
     stride: usize,
     xi: usize,
     layer: &WinogradLayer<'_>,
+    g0: usize,
 ) -> [[__m256i; G]; P] {
+    let groups = layer.channels.div_ceil(8);
     let mut acc = [[_mm256_setzero_si256(); G]; P];
     // SAFETY: see the function's contract.
     unsafe {
-        let w = layer.v.as_ptr().add(xi * layer.pairs * G);
+        let w = layer.v.as_ptr().add(xi * layer.pairs * groups + g0);
         let at = u.as_ptr().add(xi * stride);
         for p in 0..layer.pairs {
             let mut x = [_mm256_setzero_si256(); P];
@@ -1444,7 +1488,7 @@ unsafe fn winograd_acc<const G: usize, const P: usize>(
                 let pair = at.add(t * 16 * stride + 2 * p) as *const i32;
                 *x = _mm256_set1_epi32(core::ptr::read_unaligned(pair));
             }
-            madd_step(&mut acc, &x, w.add(p * G));
+            madd_step(&mut acc, &x, w.add(p * groups));
         }
     }
     acc

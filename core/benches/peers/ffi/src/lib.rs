@@ -1,14 +1,19 @@
-//! A C ABI over `sumi_core::Model::predict`, for timing sumi-core beside onnxruntime and tract
-//! in one Python process (`core/benches/peers/bench.py`, through ctypes).
+//! A C ABI over `sumi_core::Prepared::predict` (a model with its weights prepared once), for
+//! timing sumi-core beside onnxruntime and tract in one Python process (`core/benches/peers/bench.py`, through ctypes).
 //!
-//! A handle owns a copy of the blob, the model view over it and the scratch arena. Every
-//! function returns a negative number on error (null handle, bad blob, inference error).
+//! A handle owns a copy of the blob, the model view over it, its weights prepared once for this
+//! CPU (`Model::prepare`, as onnxruntime prepacks when a session is created) and the scratch
+//! arena. Every function returns a negative number on error (null handle, bad blob, inference
+//! error).
 
-use sumi_core::Model;
+use sumi_core::{Model, Prepared};
 
-/// A loaded model: the blob (leaked while the handle lives), the model over it, its arena.
+/// A loaded model: the blob, the model over it and the prepared weights' storage (all three
+/// leaked while the handle lives, freed by `sumi_free`), the prepared model, its arena.
 pub struct Handle {
-    model: Option<Model<'static>>,
+    prepared: Option<Prepared<'static>>,
+    model: *mut Model<'static>,
+    storage: *mut [u8],
     blob: *mut [u8],
     arena: Vec<u8>,
 }
@@ -32,8 +37,17 @@ pub unsafe extern "C" fn sumi_load(blob: *const u8, len: usize) -> *mut Handle {
             // A host's arena: room for every whole map, so `predict` runs layer by layer
             // (`sumi_set_streamed` switches to the smallest, streamed arena).
             let arena = vec![0u8; model.observed_arena_bytes()];
+            let model: *mut Model<'static> = Box::into_raw(Box::new(model));
+            // SAFETY: `model` stays allocated until `sumi_free` drops `prepared` first.
+            let m: &'static Model<'static> = unsafe { &*model };
+            let storage: *mut [u8] =
+                Box::into_raw(vec![0u8; m.prepared_bytes()].into_boxed_slice());
+            // SAFETY: as `model`; nothing else touches the storage.
+            let prepared = m.prepare(unsafe { &mut *storage }).ok();
             Box::into_raw(Box::new(Handle {
-                model: Some(model),
+                prepared,
+                model,
+                storage,
                 blob: raw,
                 arena,
             }))
@@ -59,7 +73,7 @@ pub unsafe extern "C" fn sumi_set_streamed(h: *mut Handle, streamed: i32) -> i32
     let Some(h) = (unsafe { h.as_mut() }) else {
         return -1;
     };
-    let Some(model) = h.model.as_ref() else {
+    let Some(model) = h.prepared.map(|p| p.model()) else {
         return -1;
     };
     let n = if streamed != 0 {
@@ -82,9 +96,14 @@ pub unsafe extern "C" fn sumi_free(h: *mut Handle) {
     }
     // SAFETY: `h` came from `Box::into_raw` in `sumi_load`.
     let mut h = unsafe { Box::from_raw(h) };
-    h.model = None;
-    // SAFETY: the model that borrowed the bytes is gone.
-    drop(unsafe { Box::from_raw(h.blob) });
+    h.prepared = None;
+    // SAFETY: nothing borrows the model or the storage any more (the prepared model is gone),
+    // then nothing borrows the bytes (the model is gone).
+    unsafe {
+        drop(Box::from_raw(h.model));
+        drop(Box::from_raw(h.storage));
+        drop(Box::from_raw(h.blob));
+    }
 }
 
 /// Pixels one input takes (`h · w · c`).
@@ -94,13 +113,13 @@ pub unsafe extern "C" fn sumi_free(h: *mut Handle) {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn sumi_input_len(h: *const Handle) -> i64 {
     // SAFETY: the caller passes a live handle or null.
-    match unsafe { h.as_ref() }.and_then(|h| h.model.as_ref()) {
-        Some(m) => m.input_shape().len() as i64,
+    match unsafe { h.as_ref() }.and_then(|h| h.prepared) {
+        Some(p) => p.model().input_shape().len() as i64,
         None => -1,
     }
 }
 
-/// Classifies one image through `Model::predict`: returns the digit, and writes the
+/// Classifies one image through `Prepared::predict`: returns the digit, and writes the
 /// `classes` int32 logits to `logits` unless it is null.
 ///
 /// # Safety
@@ -112,13 +131,13 @@ pub unsafe extern "C" fn sumi_predict(h: *mut Handle, pixels: *const u8, logits:
     let Some(h) = (unsafe { h.as_mut() }) else {
         return -1;
     };
-    let Some(model) = h.model.as_ref() else {
+    let Some(prepared) = h.prepared else {
         return -1;
     };
-    let n = model.input_shape().len();
+    let n = prepared.model().input_shape().len();
     // SAFETY: the caller promises `n` readable bytes.
     let input = unsafe { std::slice::from_raw_parts(pixels, n) };
-    match model.predict(input, &mut h.arena) {
+    match prepared.predict(input, &mut h.arena) {
         Ok(p) => {
             if !logits.is_null() {
                 let l = p.logits();
@@ -131,7 +150,7 @@ pub unsafe extern "C" fn sumi_predict(h: *mut Handle, pixels: *const u8, logits:
     }
 }
 
-/// Classifies `n` consecutive images (a loop over `Model::predict`), writing the digits.
+/// Classifies `n` consecutive images (a loop over `Prepared::predict`), writing the digits.
 /// Returns `n`, or a negative number on error.
 ///
 /// # Safety
@@ -148,10 +167,10 @@ pub unsafe extern "C" fn sumi_predict_batch(
     let Some(h) = (unsafe { h.as_mut() }) else {
         return -1;
     };
-    let Some(model) = h.model.as_ref() else {
+    let Some(prepared) = h.prepared else {
         return -1;
     };
-    let len = model.input_shape().len();
+    let len = prepared.model().input_shape().len();
     // SAFETY: the caller promises the sizes.
     let (input, out) = unsafe {
         (
@@ -160,7 +179,7 @@ pub unsafe extern "C" fn sumi_predict_batch(
         )
     };
     for (img, d) in input.chunks_exact(len).zip(out) {
-        match model.predict(img, &mut h.arena) {
+        match prepared.predict(img, &mut h.arena) {
             Ok(p) => *d = p.class(),
             Err(_) => return -2,
         }
