@@ -495,7 +495,8 @@ impl<'a> Model<'a> {
     /// band of rows through the smallest memory. Given at least
     /// [`Model::observed_arena_bytes`], the layers run one after the other on whole maps
     /// instead — one kernel call per layer, not one per band (each call unpacks or lays out its
-    /// layer's weights), so faster where memory is plentiful (the 4-bit tiny model: 11 µs
+    /// layer's weights, unless they were prepared once: [`Model::prepare`]), so faster where
+    /// memory is plentiful (the 4-bit tiny model: 11 µs
     /// instead of 24 on one x86-64 core, `cargo run --release -p sumi-core --example latency`); the logits are the same. (Bare-metal builds,
     /// `target_os = "none"`, always stream, which keeps the whole-map code out of their flash.)
     ///
