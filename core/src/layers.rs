@@ -942,7 +942,7 @@ fn conv2d_wide_avx2(
 /// tile, input and output channel instead of 36, exact in integers, so the logits are the
 /// same bit for bit. Each call transforms the weights (`(2G) w (2G)ᵀ`, eight output channels
 /// per vector: [`crate::simd::Avx2::pair_blocks`], [`crate::simd::Avx2::winograd_weights`]),
-/// then per pair of tiles their inputs (`Bᵀ d B`, [`crate::simd::Avx2::winograd_input`]); a
+/// then per run of tiles their inputs (`Bᵀ d B`, [`crate::simd::Avx2::winograd_inputs`]); a
 /// pooled layer's tile is exactly one pooled output. Returns `false` (computing nothing) for
 /// other layers. Dispatched where [`wide_pays`] (whole maps: the default model 77 → 59 µs by
 /// minimum, `cargo run --release -p sumi-core --example latency`), before
@@ -1054,12 +1054,16 @@ fn winograd_tiles(
     let at = |j: usize| (y0 + 2 * (j / across), 2 * (j % across));
     for first in (0..all).step_by(WINOGRAD_TILES) {
         let tiles = (all - first).min(WINOGRAD_TILES);
-        for t in 0..tiles {
-            // Pixels past the rows `src` holds or its last column read as zero: only outputs
-            // that are dropped depend on them.
+        // The inputs, one call per run of tiles in the same row (they share columns). Pixels
+        // past the rows `src` holds or its last column read as zero: only outputs that are
+        // dropped depend on them.
+        let mut t = 0;
+        while t < tiles {
             let (ty, tx) = at(first + t);
-            let pixel = (ty - src.y0, tx);
-            avx2.winograd_input((src.data, w, c), pixel, &mut u[t * 16 * stride..], stride);
+            let run = (t..tiles).take_while(|&k| at(first + k).0 == ty).count();
+            let u = &mut u[t * 16 * stride..];
+            avx2.winograd_inputs((src.data, w, c), (ty - src.y0, tx), run, u, stride);
+            t += run;
         }
         let n = if pooled { tiles } else { 4 * tiles } * oc;
         let tile_out = &mut tile_out[..n];

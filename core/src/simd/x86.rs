@@ -1179,7 +1179,7 @@ pub const WINOGRAD_TILES: usize = 4;
 
 impl Avx2 {
     /// Outputs of `tiles` (1 to [`WINOGRAD_TILES`]) 2×2 tiles of a [`WinogradLayer`], all their
-    /// channels: `u` holds each tile's transformed input `Bᵀ d B` ([`Avx2::winograd_input`]),
+    /// channels: `u` holds each tile's transformed input `Bᵀ d B` ([`Avx2::winograd_inputs`]),
     /// its 16 positions `stride` int16 apart (`stride ≥ 2 · pairs`), the tiles `16 · stride`
     /// apart. Per position and two groups of eight channels at a time, one `vpmaddwd` per
     /// pair, group and tile multiplies the broadcast pair with eight channels' transformed
@@ -1439,23 +1439,27 @@ impl Avx2 {
         }
     }
 
-    /// `Bᵀ d B` of one tile: `d` the 4×4 pixels from row `y`, column `x` of `data` (an int8
-    /// map `w` pixels wide, `c` channels each, `c` at most 64; pixels past its last row or
-    /// column count as zero); `u` receives the 16 positions, row-major, each at a multiple of
+    /// `Bᵀ d B` of `count` (1 to [`WINOGRAD_TILES`]) tiles side by side: tile `k`'s `d` the
+    /// 4×4 pixels from row `y`, column `x + 2k` of `data` (an int8 map `w` pixels wide, `c`
+    /// channels each, `c` at most 64; pixels past its last row or column count as zero);
+    /// `u[k · 16 · stride..]` receives its 16 positions, row-major, each at a multiple of
     /// `stride` (a multiple of 16, at least `c`). With
     /// `Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0, −1]]` each value sums four
-    /// inputs: at most 512 in magnitude.
+    /// inputs: at most 512 in magnitude. Neighbouring tiles share two columns of pixels, so
+    /// `Bᵀ d` is computed once per column, then `· B` per tile.
     #[inline(always)]
-    pub fn winograd_input(
+    pub fn winograd_inputs(
         self,
         (data, w, c): (&[i8], usize, usize),
         (y, x): (usize, usize),
+        count: usize,
         u: &mut [i16],
         stride: usize,
     ) {
-        assert!(c <= 64 && stride.is_multiple_of(16) && stride >= c && u.len() >= 16 * stride);
+        assert!(c <= 64 && stride.is_multiple_of(16) && stride >= c);
+        assert!((1..=WINOGRAD_TILES).contains(&count) && u.len() >= count * 16 * stride);
         // SAFETY: the token proves AVX2 is available; the asserts bound every access.
-        unsafe { winograd_input_avx2((data, w, c), (y, x), u, stride) }
+        unsafe { winograd_inputs_avx2((data, w, c), (y, x), count, u, stride) }
     }
 }
 
@@ -1538,56 +1542,69 @@ fn winograd_weights_avx2(
     }
 }
 
-/// [`Avx2::winograd_input`].
+/// [`Avx2::winograd_inputs`].
 #[target_feature(enable = "avx2")]
-fn winograd_input_avx2(
+fn winograd_inputs_avx2(
     (data, w, c): (&[i8], usize, usize),
     (y, x): (usize, usize),
+    count: usize,
     u: &mut [i16],
     stride: usize,
 ) {
     let rows = data.len() / (w * c).max(1);
+    let columns = 2 * count + 2;
     for q in (0..c).step_by(16) {
         let n = (c - q).min(16);
-        let mut d = [_mm256_setzero_si256(); 16];
-        for (k, d) in d.iter_mut().enumerate() {
-            let (iy, ix) = (y + k / 4, x + k % 4);
-            if iy < rows && ix < w {
-                let px = &data[(iy * w + ix) * c..][..c];
-                let x = if n == 16 {
-                    let src = &px[q..q + 16];
-                    // SAFETY: 16 bytes inside `px` (the slice above is bounds-checked).
+        // `t[j][i]`: row i of `Bᵀ d` for pixel column `x + j`.
+        let mut t = [[_mm256_setzero_si256(); 4]; 2 * WINOGRAD_TILES + 2];
+        for (j, t) in t.iter_mut().enumerate().take(columns) {
+            let mut d = [_mm256_setzero_si256(); 4];
+            for (r, d) in d.iter_mut().enumerate() {
+                let (iy, ix) = (y + r, x + j);
+                if iy >= rows || ix >= w {
+                    continue;
+                }
+                let at = (iy * w + ix) * c + q;
+                let v = if n == 16 {
+                    let src = &data[at..at + 16];
+                    // SAFETY: 16 bytes inside `data` (the slice above is bounds-checked).
                     unsafe { _mm_loadu_si128(src.as_ptr() as *const __m128i) }
                 } else {
                     let mut bytes = [0i8; 16];
-                    bytes[..n].copy_from_slice(&px[q..q + n]);
+                    bytes[..n].copy_from_slice(&data[at..at + n]);
                     // SAFETY: a whole `[i8; 16]`.
                     unsafe { _mm_loadu_si128(bytes.as_ptr() as *const __m128i) }
                 };
-                *d = _mm256_cvtepi8_epi16(x);
+                *d = _mm256_cvtepi8_epi16(v);
             }
-        }
-        // Bᵀ d along the columns (rows of d combined), then · B along the rows.
-        let mut t = [_mm256_setzero_si256(); 16];
-        for j in 0..4 {
-            let (d0, d1, d2, d3) = (d[j], d[4 + j], d[8 + j], d[12 + j]);
-            t[j] = _mm256_sub_epi16(d0, d2);
-            t[4 + j] = _mm256_add_epi16(d1, d2);
-            t[8 + j] = _mm256_sub_epi16(d2, d1);
-            t[12 + j] = _mm256_sub_epi16(d1, d3);
-        }
-        for i in 0..4 {
-            let (a0, a1, a2, a3) = (t[4 * i], t[4 * i + 1], t[4 * i + 2], t[4 * i + 3]);
-            let row = [
-                _mm256_sub_epi16(a0, a2),
-                _mm256_add_epi16(a1, a2),
-                _mm256_sub_epi16(a2, a1),
-                _mm256_sub_epi16(a1, a3),
+            *t = [
+                _mm256_sub_epi16(d[0], d[2]),
+                _mm256_add_epi16(d[1], d[2]),
+                _mm256_sub_epi16(d[2], d[1]),
+                _mm256_sub_epi16(d[1], d[3]),
             ];
-            for (j, r) in row.into_iter().enumerate() {
-                let at = &mut u[(4 * i + j) * stride + q..][..16];
-                // SAFETY: 16 int16 inside `u` (the slice above is bounds-checked).
-                unsafe { _mm256_storeu_si256(at.as_mut_ptr() as *mut __m256i, r) };
+        }
+        // · B along each tile's four columns.
+        for k in 0..count {
+            let tile = &mut u[k * 16 * stride..(k + 1) * 16 * stride];
+            for i in 0..4 {
+                let (a0, a1, a2, a3) = (
+                    t[2 * k][i],
+                    t[2 * k + 1][i],
+                    t[2 * k + 2][i],
+                    t[2 * k + 3][i],
+                );
+                let row = [
+                    _mm256_sub_epi16(a0, a2),
+                    _mm256_add_epi16(a1, a2),
+                    _mm256_sub_epi16(a2, a1),
+                    _mm256_sub_epi16(a1, a3),
+                ];
+                for (j, r) in row.into_iter().enumerate() {
+                    let at = &mut tile[(4 * i + j) * stride + q..][..16];
+                    // SAFETY: 16 int16 inside `u` (the slice above is bounds-checked).
+                    unsafe { _mm256_storeu_si256(at.as_mut_ptr() as *mut __m256i, r) };
+                }
             }
         }
     }
