@@ -1,8 +1,8 @@
 //! Single-image latency of a model, min and median over interleaved rounds, per kernel path
 //! this CPU runs, streamed (the smallest arena) and on whole maps (a host's arena). `cargo run --release -p sumi-core --example latency [-- MODEL.sumi|default [ROUNDS]]`
 //! (default: the embedded default model, 2,000 rounds). A third argument `sse2` times the layers
-//! on the SSE2 baseline instead of the dispatched kernels. The dispatched path is also timed on
-//! weights prepared once (`Model::prepare`), on whole maps.
+//! on the SSE2 baseline instead of the dispatched kernels. Each path is also timed on weights
+//! prepared once (`Model::prepare`), on whole maps.
 
 use std::time::Instant;
 use sumi_core::{Model, models};
@@ -30,16 +30,16 @@ fn main() {
     } else {
         &["native"]
     };
-    let mut runs: Vec<(String, &str, bool)> = paths
+    let runs: Vec<(String, &str, bool)> = paths
         .iter()
         .flat_map(|&p| {
             [
                 (format!("{p} streamed"), p, false),
                 (format!("{p} whole"), p, true),
+                (format!("{p} prepared"), p, true),
             ]
         })
         .collect();
-    runs.insert(2, (format!("{} prepared", paths[0]), paths[0], true));
     let mut storage = vec![0u8; model.prepared_bytes()];
     let prepared = model
         .prepare(&mut storage)

@@ -138,7 +138,7 @@ pub(crate) fn conv2d(
                         || conv2d_first_avx2(avx2, src, zp_in, d, rows, out)
                         || conv2d_lanes_avx2(avx2, src, d, rows, out)
                         || (wide_pays(src, d, rows)
-                            && (conv2d_winograd_avx2(avx2, src, d, rows, out, prepared)
+                            && (conv2d_winograd(avx2, src, d, rows, out, (prepared, Some(avx2)))
                                 || conv2d_wide_avx2(avx2, src, d, rows, out)));
                     if !done {
                         conv2d_tiled(avx2, src, zp_in, d, rows, out, scratch)
@@ -146,7 +146,11 @@ pub(crate) fn conv2d(
                 },
             );
         }
-        conv2d_tiled(crate::simd::Sse2, src, zp_in, d, rows, out, scratch)
+        let sse2 = crate::simd::Sse2;
+        if !(wide_pays(src, d, rows) && conv2d_winograd(sse2, src, d, rows, out, (prepared, None)))
+        {
+            conv2d_tiled(crate::simd::Sse2, src, zp_in, d, rows, out, scratch)
+        }
     }
     // Only the x86-64 kernels take prepared weights.
     #[cfg(not(target_arch = "x86_64"))]
@@ -936,26 +940,28 @@ fn conv2d_wide_avx2(
     true
 }
 
-/// 3×3 convolutions with int8 weights on AVX2 (stride 1, no padding, no pool or a 2×2 max
-/// pool, an even number of input channels up to 64, up to 64 output channels, no left shift),
-/// in Winograd's F(2×2, 3×3) form ([`crate::simd::Avx2::conv_winograd`]): 16 products per 2×2
-/// tile, input and output channel instead of 36, exact in integers, so the logits are the
-/// same bit for bit. Each call transforms the weights (`(2G) w (2G)ᵀ`, eight output channels
-/// per vector: [`crate::simd::Avx2::pair_blocks`], [`crate::simd::Avx2::winograd_weights`]),
-/// then per run of tiles their inputs (`Bᵀ d B`, [`crate::simd::Avx2::winograd_inputs`]); a
-/// pooled layer's tile is exactly one pooled output. Returns `false` (computing nothing) for
-/// other layers. Dispatched where [`wide_pays`] (whole maps: the default model 77 → 59 µs by
-/// minimum, `cargo run --release -p sumi-core --example latency`), before
-/// [`conv2d_wide_avx2`].
+/// 3×3 convolutions with int8 weights (stride 1, no padding, no pool or a 2×2 max pool, an
+/// even number of input channels up to 64, up to 64 output channels, no left shift) in
+/// Winograd's F(2×2, 3×3) form, on AVX2 ([`crate::simd::Avx2::conv_winograd`]) or SSE2
+/// ([`crate::simd::Sse2::conv_winograd`]): 16 products per 2×2 tile, input and output channel
+/// instead of 36, exact in integers, so the logits are the same bit for bit. The weights
+/// transformed (`(2G) w (2G)ᵀ`, eight output channels per block) are `prepared` once
+/// ([`prepare_conv`]) or, with `per_call`, laid out on the stack by each call
+/// ([`crate::simd::Avx2::with_winograd_layer`]; SSE2 without prepared weights takes the tiles:
+/// transforming them would cost more than the products it saves); then per run of tiles their
+/// inputs (`Bᵀ d B`); a pooled layer's tile is exactly one pooled output. Returns `false`
+/// (computing nothing) for other layers. Dispatched where [`wide_pays`] (whole maps: the
+/// default model 77 → 59 µs by minimum on AVX2, `cargo run --release -p sumi-core --example
+/// latency`), before [`conv2d_wide_avx2`].
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn conv2d_winograd_avx2(
-    avx2: crate::simd::Avx2,
+fn conv2d_winograd<K: crate::simd::WinogradKernel>(
+    kernel: K,
     src: Rows<'_>,
     d: &ConvDesc<'_>,
     rows: (usize, usize),
     out: &mut [i8],
-    prepared: &[[i16; 16]],
+    (prepared, per_call): (&[[i16; 16]], Option<crate::simd::Avx2>),
 ) -> bool {
     let (c, oc) = (src.s.c as usize, d.out_channels as usize);
     let Some((weights, n)) = winograd_shape(c, d) else {
@@ -965,17 +971,19 @@ fn conv2d_winograd_avx2(
     let groups = &groups[..oc.div_ceil(8)];
     if prepared.len() == n {
         let layer = crate::simd::WinogradLayer::new(prepared, c / 2, groups, oc, clamp);
-        winograd_tiles(avx2, src, d, rows, &layer, out);
-        return true;
+        winograd_tiles(kernel, src, d, rows, &layer, out);
+    } else if let Some(avx2) = per_call {
+        avx2.with_winograd_layer((weights, c, oc), groups, clamp, |layer| {
+            winograd_tiles(kernel, src, d, rows, layer, out)
+        });
+    } else {
+        return false;
     }
-    avx2.with_winograd_layer((weights, c, oc), groups, clamp, |layer| {
-        winograd_tiles(avx2, src, d, rows, layer, out)
-    });
     true
 }
 
 /// The int8 weights and the blocks of transformed weights of a convolution over `c` input
-/// channels that [`conv2d_winograd_avx2`] takes; `None` for the others.
+/// channels that [`conv2d_winograd`] takes; `None` for the others.
 #[cfg(target_arch = "x86_64")]
 fn winograd_shape<'d>(c: usize, d: &ConvDesc<'d>) -> Option<(&'d [i8], usize)> {
     use crate::simd::{WINOGRAD_MAX_BLOCKS, WINOGRAD_MAX_PAIRS, winograd_blocks};
@@ -995,40 +1003,44 @@ fn winograd_shape<'d>(c: usize, d: &ConvDesc<'d>) -> Option<(&'d [i8], usize)> {
 }
 
 /// Blocks of prepared weights [`prepare_conv`] writes for a convolution over `c` input
-/// channels on this CPU: the transformed weights of the AVX2 Winograd kernel, or none (the
-/// other kernels read the blob's weights in place, or lay them out per call).
+/// channels: on x86-64 the transformed weights of the Winograd kernels (AVX2 and SSE2 read the
+/// same blocks), elsewhere none (the other kernels read the blob's weights in place, or lay
+/// them out per call).
 pub(crate) fn prepared_blocks(c: usize, d: &ConvDesc<'_>) -> usize {
     #[cfg(target_arch = "x86_64")]
-    if crate::simd::Avx2::detect().is_some() {
-        return winograd_shape(c, d).map_or(0, |(_, n)| n);
+    return winograd_shape(c, d).map_or(0, |(_, n)| n);
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (c, d);
+        0
     }
-    let _ = (c, d);
-    0
 }
 
 /// Writes a convolution's prepared weights (exactly [`prepared_blocks`] of them) into `out`,
-/// for [`conv2d`] to read on every call instead of laying them out each time.
+/// for [`conv2d`] to read on every call instead of laying them out each time (with AVX2 where
+/// the CPU has it, else one channel at a time: the same blocks).
 pub(crate) fn prepare_conv(c: usize, d: &ConvDesc<'_>, out: &mut [[i16; 16]]) {
     #[cfg(target_arch = "x86_64")]
-    if let (Some(avx2), Some((weights, n))) = (crate::simd::Avx2::detect(), winograd_shape(c, d)) {
+    if let Some((weights, n)) = winograd_shape(c, d) {
         assert_eq!(out.len(), n);
-        avx2.winograd_weights((weights, c, d.out_channels as usize), out);
+        let spec = (weights, c, d.out_channels as usize);
+        match crate::simd::Avx2::detect() {
+            Some(avx2) => avx2.winograd_weights(spec, out),
+            None => crate::simd::winograd_weights_scalar(spec, out),
+        }
         return;
     }
     let _ = (c, d);
-    assert!(
-        out.is_empty(),
-        "this CPU's kernels take no prepared weights"
-    );
+    assert!(out.is_empty(), "these kernels take no prepared weights");
 }
 
-/// The tiles of [`conv2d_winograd_avx2`], row by row, up to [`crate::simd::WINOGRAD_TILES`]
+/// The tiles of [`conv2d_winograd`], row by row, up to [`crate::simd::WINOGRAD_TILES`]
 /// per kernel call (a call may span two rows of tiles): each tile's input transformed, then
 /// its outputs (one pooled output, or four) stored where they belong.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn winograd_tiles(
-    avx2: crate::simd::Avx2,
+fn winograd_tiles<K: crate::simd::WinogradKernel>(
+    kernel: K,
     src: Rows<'_>,
     d: &ConvDesc<'_>,
     rows: (usize, usize),
@@ -1062,12 +1074,12 @@ fn winograd_tiles(
             let (ty, tx) = at(first + t);
             let run = (t..tiles).take_while(|&k| at(first + k).0 == ty).count();
             let u = &mut u[t * 16 * stride..];
-            avx2.winograd_inputs((src.data, w, c), (ty - src.y0, tx), run, u, stride);
+            kernel.inputs((src.data, w, c), (ty - src.y0, tx), run, u, stride);
             t += run;
         }
         let n = if pooled { tiles } else { 4 * tiles } * oc;
         let tile_out = &mut tile_out[..n];
-        avx2.conv_winograd((&u, stride), tiles, pooled, layer, tile_out);
+        kernel.conv((&u, stride), tiles, pooled, layer, tile_out);
         for t in 0..tiles {
             let (ty, x) = at(first + t);
             if pooled {
@@ -1838,7 +1850,7 @@ mod tests {
             (0, 0, 0, 0);
         #[cfg(target_arch = "x86_64")]
         let (mut checked_wide, mut checked_3x3_wide, mut checked_winograd) = (0, 0, 0);
-        let mut checked_prepared = 0;
+        let (mut checked_prepared, mut checked_sse2_winograd) = (0, 0);
         #[cfg(target_arch = "aarch64")]
         let mut checked_sdot = 0;
         for case in 0..400 {
@@ -2065,7 +2077,7 @@ mod tests {
                         avx2.vectorize(|| conv2d_wide_avx2(avx2, r, &d, rows, o))
                     });
                     let wino = optional!("AVX2 Winograd", checked_winograd, |r, rows, o| {
-                        avx2.vectorize(|| conv2d_winograd_avx2(avx2, r, &d, rows, o, &[]))
+                        avx2.vectorize(|| conv2d_winograd(avx2, r, &d, rows, o, (&[], Some(avx2))))
                     });
                     assert!(!wino_case || wino || left);
                     if wino {
@@ -2075,8 +2087,27 @@ mod tests {
                         assert!(!prepared.is_empty());
                         prepare_conv(c, &d, &mut prepared);
                         optional!("AVX2 Winograd, prepared", checked_prepared, |r, rows, o| {
-                            avx2.vectorize(|| conv2d_winograd_avx2(avx2, r, &d, rows, o, &prepared))
+                            avx2.vectorize(|| {
+                                conv2d_winograd(avx2, r, &d, rows, o, (&prepared, None))
+                            })
                         });
+                        optional!(
+                            "SSE2 Winograd, prepared",
+                            checked_sse2_winograd,
+                            |r, rows, o| conv2d_winograd(
+                                crate::simd::Sse2,
+                                r,
+                                &d,
+                                rows,
+                                o,
+                                (&prepared, None)
+                            )
+                        );
+                        // A CPU without AVX2 prepares the same blocks one channel at a time.
+                        let mut scalar = std::vec![[0x5a5a_i16; 16]; prepared.len()];
+                        let weights = d.weights_i8().unwrap();
+                        crate::simd::winograd_weights_scalar((weights, c, oc_n), &mut scalar);
+                        assert_eq!(scalar, prepared);
                     }
                 }
             }
@@ -2110,7 +2141,7 @@ mod tests {
              sub-byte 3x3 one on {checked_3x3}, the sub-byte lanes kernel on {checked_lanes}, \
              the int8 lanes kernel on {checked_wide}, the int8 3x3 first-layer one on \
              {checked_3x3_wide}, the Winograd one on {checked_winograd} (and on prepared weights on \
-             {checked_prepared})"
+             {checked_prepared}, the SSE2 one on {checked_sse2_winograd})"
         );
         #[cfg(target_arch = "x86_64")]
         if crate::simd::Avx2::detect().is_some() {
@@ -2120,6 +2151,7 @@ mod tests {
             assert!(checked_3x3_wide >= 20, "{checked_3x3_wide}");
             assert!(checked_winograd >= 30, "{checked_winograd}");
             assert_eq!(checked_prepared, checked_winograd);
+            assert_eq!(checked_sse2_winograd, checked_winograd);
         }
         #[cfg(target_arch = "aarch64")]
         std::println!("NEON SDOT kernel checked on {checked_sdot} of 400 random layers");

@@ -1,7 +1,8 @@
 //! A model with its weights prepared once for this CPU's kernels ("prepacking", as onnxruntime
-//! does when a session is created): on x86-64 with AVX2, the Winograd-transformed weights of
-//! the 3×3 convolutions, which [`Model::predict`] otherwise computes on every call (6.8 µs of
-//! the default model's 56). The storage is the caller's, like the arena: no heap.
+//! does when a session is created): on x86-64, the Winograd-transformed weights of the 3×3
+//! convolutions, which [`Model::predict`] otherwise computes on every call with AVX2 (6.8 µs
+//! of the default model's 56) and which the SSE2 baseline's Winograd kernel runs on only when
+//! prepared. The storage is the caller's, like the arena: no heap.
 
 use crate::layers;
 use crate::model::{Model, PredictError, PreparedWeights};
@@ -21,10 +22,9 @@ pub struct Prepared<'p> {
 }
 
 impl<'a> Model<'a> {
-    /// Bytes of storage [`Model::prepare`] needs on this CPU: the prepared weights, 32-byte
-    /// aligned inside it. Zero where the kernels this CPU runs take none (they read the blob's
-    /// weights in place): anywhere but x86-64 with AVX2, and for models without 3×3
-    /// convolutions of that kernel's shape.
+    /// Bytes of storage [`Model::prepare`] needs: the prepared weights, 32-byte aligned inside
+    /// it. Zero where the kernels take none (they read the blob's weights in place): anywhere
+    /// but x86-64, and for models without 3×3 int8 convolutions of the Winograd kernels' shape.
     pub fn prepared_bytes(&self) -> usize {
         match self.prepared_blocks() {
             0 => 0,

@@ -1,6 +1,7 @@
 //! `Model::prepare`: weights prepared once give exactly `Model::predict`'s logits, whatever the
-//! storage's alignment and the arena (streamed or whole maps), on every bundled model; storage
-//! that is too small is refused with the size it needs.
+//! storage's alignment and the arena (streamed or whole maps), on every bundled model and, on
+//! x86-64, on the SSE2 baseline too (weights prepared without AVX2); storage that is too small
+//! is refused with the size it needs.
 
 use sumi_core::{Model, PredictError, models};
 
@@ -38,19 +39,40 @@ fn prepared_weights_give_the_same_logits_on_every_bundled_model() {
                 assert_eq!(got.logits(), want.logits(), "{name} model, image {seed}");
             }
         }
+        // The SSE2 baseline, on weights prepared without AVX2 (the switch is process-wide: the
+        // other tests here may run on either path meanwhile, with the same answers).
+        #[cfg(target_arch = "x86_64")]
+        {
+            sumi_core::set_avx2_allowed(false);
+            let mut storage = vec![0u8; model.prepared_bytes()];
+            let sse2 = model.prepare(&mut storage).unwrap();
+            let mut arena = vec![0u8; model.observed_arena_bytes()];
+            for seed in 0..20 {
+                let img = image(seed, n);
+                let want = model.predict(&img, &mut arena).unwrap();
+                let got = sse2.predict(&img, &mut arena).unwrap();
+                assert_eq!(
+                    got.logits(),
+                    want.logits(),
+                    "{name} model, SSE2, image {seed}"
+                );
+            }
+            sumi_core::set_avx2_allowed(true);
+        }
     }
 }
 
 #[test]
-fn the_default_model_prepares_its_winograd_weights_where_the_cpu_has_avx2() {
+fn the_default_model_prepares_its_winograd_weights_on_x86_64() {
     let model = Model::from_bytes(models::DEFAULT).unwrap();
-    #[cfg(target_arch = "x86_64")]
-    let avx2 = std::is_x86_feature_detected!("avx2");
-    #[cfg(not(target_arch = "x86_64"))]
-    let avx2 = false;
-    // Three 3×3 layers (16→32, 32→32, 32→40): 16 positions × pairs × groups of 32 bytes.
+    // Three 3×3 layers (16→32, 32→32, 32→40): 16 positions × pairs × groups of 32 bytes, read
+    // by the AVX2 and the SSE2 Winograd kernels alike.
     let blocks = 16 * (8 * 4 + 16 * 4 + 16 * 5);
-    let want = if avx2 { blocks * 32 + 31 } else { 0 };
+    let want = if cfg!(target_arch = "x86_64") {
+        blocks * 32 + 31
+    } else {
+        0
+    };
     assert_eq!(model.prepared_bytes(), want);
 }
 

@@ -12,6 +12,7 @@
 //! |---|---|---|
 //! | `portable.rs` | any (Cortex-M0/M0+, RISC-V, wasm) | plain Rust; the reference |
 //! | `x86.rs` | x86-64 SSE2 (baseline) | `pcmpgtb` sign extension, `pmaddwd`, SSE2 requantization |
+//! | `winograd_sse2.rs` | x86-64 SSE2 (baseline) | 3×3 int8 convolutions in Winograd's F(2×2, 3×3) form on whole maps, on weights prepared once (`Model::prepare`): the AVX2 kernel's layouts, 128 bits wide, requantized per channel |
 //! | `x86.rs` | x86-64 AVX2 (CPUID at run time, [`set_avx2_allowed`] to forbid) | 256-bit `vpmaddwd`, vector requantization, first-layer kernels, output channels in lanes (`vpmaddwd` on int16-widened input for int8 weights, `vpmaddubsw` for sub-byte weights), 3×3 int8 convolutions in Winograd's F(2×2, 3×3) form on whole maps (exact in integers) |
 //! | `dsp.rs` | Cortex-M4/M7/M33 | CMSIS-NN-style 2×2 blocks of `SXTB16` + `SMLAD` (inline asm) |
 //! | `neon.rs` | aarch64 | NEON widening multiply-accumulate (SMULL + SADALP); SDOT (dotprod) chosen at run time |
@@ -27,12 +28,65 @@
 #[allow(dead_code)]
 mod portable;
 
+/// Winograd F(2, 3)'s input step along one axis of a tile, `Bᵀ a` =
+/// `[a0 − a2, a1 + a2, a2 − a1, a1 − a3]`, with the ISA's 16-bit `$add` and `$sub`: the same
+/// arithmetic for every vector width (`winograd_sse2.rs`, `x86.rs`).
+#[cfg(target_arch = "x86_64")]
+macro_rules! winograd_bt {
+    ($add:ident, $sub:ident, $a:expr) => {{
+        let [a0, a1, a2, a3] = $a;
+        [$sub(a0, a2), $add(a1, a2), $sub(a2, a1), $sub(a1, a3)]
+    }};
+}
+
+/// The input transform's second step for `$count` tiles side by side: tile `k`'s rows of
+/// `Bᵀ d` are columns `2k .. 2k + 4` of `$t` (`$t[column][row]`); each row's `· B` goes to
+/// position `4i + j` of the tile in `$u` (positions `$stride` apart, tiles `16 · $stride`),
+/// stored by the block `$store` given `$at`, the slice from that position, and the vector `$r`
+/// (expanded in place: a closure would not inherit the caller's target features).
+#[cfg(target_arch = "x86_64")]
+macro_rules! winograd_b_rows {
+    ($add:ident, $sub:ident, $t:expr, $count:expr, ($u:expr, $stride:expr),
+     |$at:ident, $r:ident| $store:block) => {
+        for k in 0..$count {
+            let tile = &mut $u[k * 16 * $stride..(k + 1) * 16 * $stride];
+            for i in 0..4 {
+                let a = [
+                    $t[2 * k][i],
+                    $t[2 * k + 1][i],
+                    $t[2 * k + 2][i],
+                    $t[2 * k + 3][i],
+                ];
+                for (j, $r) in winograd_bt!($add, $sub, a).into_iter().enumerate() {
+                    let $at = &mut tile[(4 * i + j) * $stride..];
+                    $store
+                }
+            }
+        }
+    };
+}
+
+/// Winograd F(2, 3)'s output step along one axis, `Aᵀ m` = `[m0 + m1 + m2, m1 − m2 − m3]`,
+/// with the ISA's 32-bit `$add` and `$sub` (as [`winograd_bt`]).
+#[cfg(target_arch = "x86_64")]
+macro_rules! winograd_at {
+    ($add:ident, $sub:ident, $m:expr) => {{
+        let [m0, m1, m2, m3] = $m;
+        [$add($add(m0, m1), m2), $sub($sub(m1, m2), m3)]
+    }};
+}
+
+#[cfg(target_arch = "x86_64")]
+mod winograd_sse2;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 #[cfg(target_arch = "x86_64")]
+pub use winograd_sse2::winograd_weights_scalar;
+#[cfg(target_arch = "x86_64")]
 pub use x86::{
     Avx2, FirstLayer3x3, FirstLayerGroup, LanesLayer, Sse2, WINOGRAD_MAX_BLOCKS,
-    WINOGRAD_MAX_PAIRS, WINOGRAD_TILES, WinogradLayer, dot, set_avx2_allowed, winograd_blocks,
+    WINOGRAD_MAX_PAIRS, WINOGRAD_TILES, WinogradKernel, WinogradLayer, dot, set_avx2_allowed,
+    winograd_blocks,
 };
 
 #[cfg(target_arch = "aarch64")]

@@ -441,7 +441,7 @@ fn requant_pairs(x: __m256i, q: &Requant4x2) -> __m256i {
 /// gemmlowp requantization of eight lanes with per-lane multiplier `m` (never negative) and
 /// right shift `e` (`0..=31`), then clamp to `[lo, hi]` and add the zero point.
 #[target_feature(enable = "avx2")]
-fn requant8(x: __m256i, m: __m256i, e: __m256i, lo: i32, hi: i32, zp: i32) -> __m256i {
+pub(super) fn requant8(x: __m256i, m: __m256i, e: __m256i, lo: i32, hi: i32, zp: i32) -> __m256i {
     // SaturatingRoundingDoublingHighMul with a non-negative multiplier never saturates and
     // equals floor((x·m + 2^30) / 2^31) (gemmlowp's nudge and truncation, combined): 64-bit
     // products of the even and odd lanes, a logical shift keeps the low 32 bits of the floor.
@@ -1125,12 +1125,67 @@ unsafe fn wide_acc<const G: usize, const P: usize>(
 /// the bounds below keep every intermediate inside int16 (inputs, weights) or int32 (sums).
 #[derive(Clone, Copy, Debug)]
 pub struct WinogradLayer<'a> {
-    v: &'a [[i16; 16]],
-    pairs: usize,
-    groups: &'a [FirstLayerGroup],
-    channels: usize,
-    clamp: (i32, i32, i32),
+    pub(super) v: &'a [[i16; 16]],
+    pub(super) pairs: usize,
+    pub(super) groups: &'a [FirstLayerGroup],
+    pub(super) channels: usize,
+    pub(super) clamp: (i32, i32, i32),
 }
+
+/// The two steps of a Winograd convolution's tiles on one ISA: [`Avx2`] here, [`Sse2`] in
+/// `winograd_sse2.rs` (the same layouts of `u` and of the weights, the same results).
+pub trait WinogradKernel: Copy {
+    /// `Bᵀ d B` of `count` tiles side by side ([`Avx2::winograd_inputs`]).
+    fn inputs(
+        self,
+        map: (&[i8], usize, usize),
+        at: (usize, usize),
+        count: usize,
+        u: &mut [i16],
+        stride: usize,
+    );
+    /// The outputs of `tiles` tiles ([`Avx2::conv_winograd`]).
+    fn conv(
+        self,
+        u: (&[i16], usize),
+        tiles: usize,
+        pooled: bool,
+        layer: &WinogradLayer<'_>,
+        out: &mut [i8],
+    );
+}
+
+/// [`WinogradKernel`] for an ISA token whose `winograd_inputs` and `conv_winograd` it calls.
+macro_rules! winograd_kernel {
+    ($isa:ty) => {
+        impl WinogradKernel for $isa {
+            #[inline(always)]
+            fn inputs(
+                self,
+                map: (&[i8], usize, usize),
+                at: (usize, usize),
+                count: usize,
+                u: &mut [i16],
+                stride: usize,
+            ) {
+                self.winograd_inputs(map, at, count, u, stride)
+            }
+            #[inline(always)]
+            fn conv(
+                self,
+                u: (&[i16], usize),
+                tiles: usize,
+                pooled: bool,
+                layer: &WinogradLayer<'_>,
+                out: &mut [i8],
+            ) {
+                self.conv_winograd(u, tiles, pooled, layer, out)
+            }
+        }
+    };
+}
+winograd_kernel!(Avx2);
+winograd_kernel!(Sse2);
 
 /// Most input-channel pairs of a [`WinogradLayer`] (64 channels): a transformed input is at
 /// most `4 · 128 = 512`, a transformed weight at most `9 · 128 = 1,152`, so 64 channels sum to
@@ -1171,11 +1226,34 @@ impl<'a> WinogradLayer<'a> {
             clamp,
         }
     }
+
+    /// The bounds every ISA's `conv_winograd` relies on: 1 to [`WINOGRAD_TILES`] tiles of 16
+    /// positions `stride ≥ 2 · pairs` apart in `u`, and `out` holding their outputs.
+    pub(super) fn check_call(
+        &self,
+        (u, stride): (&[i16], usize),
+        tiles: usize,
+        pooled: bool,
+        out: &[i8],
+    ) {
+        assert!((1..=WINOGRAD_TILES).contains(&tiles) && stride >= 2 * self.pairs);
+        assert!(u.len() >= tiles * 16 * stride);
+        let outputs = if pooled { tiles } else { 4 * tiles };
+        assert_eq!(out.len(), outputs * self.channels);
+    }
 }
 
 /// Most tiles one [`Avx2::conv_winograd`] call takes: each weight vector loaded serves them
 /// all (the transformed weights of a 32→40 layer, 40 KiB, come from L2 once per four tiles).
 pub const WINOGRAD_TILES: usize = 4;
+
+/// The bounds every ISA's `winograd_inputs` relies on: at most 64 channels, positions a
+/// multiple of 16 int16 apart and at least `c`, room in `u` for `count` (1 to
+/// [`WINOGRAD_TILES`]) tiles.
+pub(super) fn check_winograd_inputs(c: usize, count: usize, (u, stride): (&[i16], usize)) {
+    assert!(c <= 64 && stride.is_multiple_of(16) && stride >= c);
+    assert!((1..=WINOGRAD_TILES).contains(&count) && u.len() >= count * 16 * stride);
+}
 
 impl Avx2 {
     /// Outputs of `tiles` (1 to [`WINOGRAD_TILES`]) 2×2 tiles of a [`WinogradLayer`], all their
@@ -1197,10 +1275,7 @@ impl Avx2 {
         layer: &WinogradLayer<'_>,
         out: &mut [i8],
     ) {
-        assert!((1..=WINOGRAD_TILES).contains(&tiles) && stride >= 2 * layer.pairs);
-        assert!(u.len() >= tiles * 16 * stride);
-        let outputs = if pooled { tiles } else { 4 * tiles };
-        assert_eq!(out.len(), outputs * layer.channels);
+        layer.check_call((u, stride), tiles, pooled, out);
         let groups = layer.channels.div_ceil(8);
         macro_rules! by_tiles {
             ($g:literal, $g0:expr) => {
@@ -1265,14 +1340,11 @@ unsafe fn winograd_avx2<const G: usize, const P: usize>(
         for g in 0..G {
             let (mut top, mut bottom) = ([_mm256_setzero_si256(); 4], [_mm256_setzero_si256(); 4]);
             for (j, (top, bottom)) in top.iter_mut().zip(&mut bottom).enumerate() {
-                let (m0, m1, m2, m3) =
-                    (m(j, t, g), m(4 + j, t, g), m(8 + j, t, g), m(12 + j, t, g));
-                *top = _mm256_add_epi32(_mm256_add_epi32(m0, m1), m2);
-                *bottom = _mm256_sub_epi32(_mm256_sub_epi32(m1, m2), m3);
+                let col = [m(j, t, g), m(4 + j, t, g), m(8 + j, t, g), m(12 + j, t, g)];
+                [*top, *bottom] = winograd_at!(_mm256_add_epi32, _mm256_sub_epi32, col);
             }
-            for (a, r) in [top, bottom].iter().enumerate() {
-                let left = _mm256_add_epi32(_mm256_add_epi32(r[0], r[1]), r[2]);
-                let right = _mm256_sub_epi32(_mm256_sub_epi32(r[1], r[2]), r[3]);
+            for (a, r) in [top, bottom].into_iter().enumerate() {
+                let [left, right] = winograd_at!(_mm256_add_epi32, _mm256_sub_epi32, r);
                 y[2 * a][g] = _mm256_srai_epi32(left, 2);
                 y[2 * a + 1][g] = _mm256_srai_epi32(right, 2);
             }
@@ -1456,8 +1528,7 @@ impl Avx2 {
         u: &mut [i16],
         stride: usize,
     ) {
-        assert!(c <= 64 && stride.is_multiple_of(16) && stride >= c);
-        assert!((1..=WINOGRAD_TILES).contains(&count) && u.len() >= count * 16 * stride);
+        check_winograd_inputs(c, count, (u, stride));
         // SAFETY: the token proves AVX2 is available; the asserts bound every access.
         unsafe { winograd_inputs_avx2((data, w, c), (y, x), count, u, stride) }
     }
@@ -1577,35 +1648,20 @@ fn winograd_inputs_avx2(
                 };
                 *d = _mm256_cvtepi8_epi16(v);
             }
-            *t = [
-                _mm256_sub_epi16(d[0], d[2]),
-                _mm256_add_epi16(d[1], d[2]),
-                _mm256_sub_epi16(d[2], d[1]),
-                _mm256_sub_epi16(d[1], d[3]),
-            ];
+            *t = winograd_bt!(_mm256_add_epi16, _mm256_sub_epi16, d);
         }
         // · B along each tile's four columns.
-        for k in 0..count {
-            let tile = &mut u[k * 16 * stride..(k + 1) * 16 * stride];
-            for i in 0..4 {
-                let (a0, a1, a2, a3) = (
-                    t[2 * k][i],
-                    t[2 * k + 1][i],
-                    t[2 * k + 2][i],
-                    t[2 * k + 3][i],
-                );
-                let row = [
-                    _mm256_sub_epi16(a0, a2),
-                    _mm256_add_epi16(a1, a2),
-                    _mm256_sub_epi16(a2, a1),
-                    _mm256_sub_epi16(a1, a3),
-                ];
-                for (j, r) in row.into_iter().enumerate() {
-                    let at = &mut tile[(4 * i + j) * stride + q..][..16];
-                    // SAFETY: 16 int16 inside `u` (the slice above is bounds-checked).
-                    unsafe { _mm256_storeu_si256(at.as_mut_ptr() as *mut __m256i, r) };
-                }
+        winograd_b_rows!(
+            _mm256_add_epi16,
+            _mm256_sub_epi16,
+            t,
+            count,
+            (u, stride),
+            |at, r| {
+                let at = &mut at[q..q + 16];
+                // SAFETY: 16 int16 inside `u` (the slice above is bounds-checked).
+                unsafe { _mm256_storeu_si256(at.as_mut_ptr() as *mut __m256i, r) }
             }
-        }
+        );
     }
 }
