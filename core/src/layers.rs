@@ -134,7 +134,7 @@ pub(crate) fn conv2d(
                 #[inline(always)]
                 || {
                     let done = conv2d_first_3x3_avx2(avx2, src, d, rows, out)
-                        || conv2d_first_3x3_wide_avx2(avx2, src, d, rows, out)
+                        || conv2d_first_3x3_wide(avx2, src, d, rows, out)
                         || conv2d_first_avx2(avx2, src, zp_in, d, rows, out)
                         || conv2d_lanes_avx2(avx2, src, d, rows, out)
                         || (wide_pays(src, d, rows)
@@ -147,8 +147,10 @@ pub(crate) fn conv2d(
             );
         }
         let sse2 = crate::simd::Sse2;
-        if !(wide_pays(src, d, rows) && conv2d_winograd(sse2, src, d, rows, out, (prepared, None)))
-        {
+        let done = conv2d_first_3x3_wide(sse2, src, d, rows, out)
+            || (wide_pays(src, d, rows)
+                && conv2d_winograd(sse2, src, d, rows, out, (prepared, None)));
+        if !done {
             conv2d_tiled(crate::simd::Sse2, src, zp_in, d, rows, out, scratch)
         }
     }
@@ -669,15 +671,16 @@ fn conv2d_first_3x3_avx2(
     true
 }
 
-/// The first layer of the int8 models on AVX2 (one input channel, 3×3, no padding, no pool or
-/// a 2×2 max pool, up to 32 channels): its input rows widened to int16, `vpmaddwd` over output
-/// channels in lanes, a whole output row per call
-/// ([`crate::simd::Avx2::first_layer_3x3_wide_row`]). Returns `false` (computing nothing) for
+/// The first layer of the int8 models (one input channel, 3×3, no padding, no pool or a 2×2 max
+/// pool, up to 32 channels) on AVX2 or SSE2: its input rows widened to int16, `vpmaddwd` /
+/// `pmaddwd` over output channels in lanes, a whole output row per call
+/// ([`crate::simd::Avx2::first_layer_3x3_wide_row`],
+/// [`crate::simd::Sse2::first_layer_3x3_wide_row`]). Returns `false` (computing nothing) for
 /// other layers.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn conv2d_first_3x3_wide_avx2(
-    avx2: crate::simd::Avx2,
+fn conv2d_first_3x3_wide<K: crate::simd::WideRowKernel>(
+    kernel: K,
     src: Rows<'_>,
     d: &ConvDesc<'_>,
     rows: (usize, usize),
@@ -732,7 +735,7 @@ fn conv2d_first_3x3_wide_avx2(
             *row = &wide[at + r * wd..len.min(at + (r + 1) * wd + 1)];
         }
         let o = &mut out[(y - rows.0) * n * oc..][..n * oc];
-        avx2.first_layer_3x3_wide_row(&input[..input_rows], pooled, &layer, o);
+        kernel.wide_row(&input[..input_rows], pooled, &layer, o);
     }
     true
 }
@@ -1851,6 +1854,7 @@ mod tests {
         #[cfg(target_arch = "x86_64")]
         let (mut checked_wide, mut checked_3x3_wide, mut checked_winograd) = (0, 0, 0);
         let (mut checked_prepared, mut checked_sse2_winograd) = (0, 0);
+        let mut checked_sse2_3x3_wide = 0;
         #[cfg(target_arch = "aarch64")]
         let mut checked_sdot = 0;
         for case in 0..400 {
@@ -2062,13 +2066,19 @@ mod tests {
                     // The forced cases, at least (a left shift sends one elsewhere).
                     let left = !right_shifts_only(&d);
                     assert!(!sub_byte_first || first || left);
-                    optional!(
+                    let wide_first = optional!(
                         "AVX2 int8 3x3 first-layer",
                         checked_3x3_wide,
                         |r, rows, o| {
-                            avx2.vectorize(|| conv2d_first_3x3_wide_avx2(avx2, r, &d, rows, o))
+                            avx2.vectorize(|| conv2d_first_3x3_wide(avx2, r, &d, rows, o))
                         }
                     );
+                    let sse2_first = optional!(
+                        "SSE2 int8 3x3 first-layer",
+                        checked_sse2_3x3_wide,
+                        |r, rows, o| conv2d_first_3x3_wide(crate::simd::Sse2, r, &d, rows, o)
+                    );
+                    assert_eq!(wide_first, sse2_first);
                     let lanes = optional!("AVX2 sub-byte lanes", checked_lanes, |r, rows, o| {
                         avx2.vectorize(|| conv2d_lanes_avx2(avx2, r, &d, rows, o))
                     });
@@ -2141,7 +2151,8 @@ mod tests {
              sub-byte 3x3 one on {checked_3x3}, the sub-byte lanes kernel on {checked_lanes}, \
              the int8 lanes kernel on {checked_wide}, the int8 3x3 first-layer one on \
              {checked_3x3_wide}, the Winograd one on {checked_winograd} (and on prepared weights on \
-             {checked_prepared}, the SSE2 one on {checked_sse2_winograd})"
+             {checked_prepared}, the SSE2 one on {checked_sse2_winograd}), the SSE2 int8 3x3 \
+             first-layer one on {checked_sse2_3x3_wide}"
         );
         #[cfg(target_arch = "x86_64")]
         if crate::simd::Avx2::detect().is_some() {

@@ -12,7 +12,7 @@
 //! |---|---|---|
 //! | `portable.rs` | any (Cortex-M0/M0+, RISC-V, wasm) | plain Rust; the reference |
 //! | `x86.rs` | x86-64 SSE2 (baseline) | `pcmpgtb` sign extension, `pmaddwd`, SSE2 requantization |
-//! | `winograd_sse2.rs` | x86-64 SSE2 (baseline) | 3×3 int8 convolutions in Winograd's F(2×2, 3×3) form on whole maps, on weights prepared once (`Model::prepare`): the AVX2 kernel's layouts, 128 bits wide, requantized per channel |
+//! | `sse2_lanes.rs` | x86-64 SSE2 (baseline) | output channels in lanes, the AVX2 kernels' layouts 128 bits wide, requantized per channel: 3×3 int8 convolutions in Winograd's F(2×2, 3×3) form on whole maps (on weights prepared once, `Model::prepare`), the int8 3×3 first layer |
 //! | `x86.rs` | x86-64 AVX2 (CPUID at run time, [`set_avx2_allowed`] to forbid) | 256-bit `vpmaddwd`, vector requantization, first-layer kernels, output channels in lanes (`vpmaddwd` on int16-widened input for int8 weights, `vpmaddubsw` for sub-byte weights), 3×3 int8 convolutions in Winograd's F(2×2, 3×3) form on whole maps (exact in integers) |
 //! | `dsp.rs` | Cortex-M4/M7/M33 | CMSIS-NN-style 2×2 blocks of `SXTB16` + `SMLAD` (inline asm) |
 //! | `neon.rs` | aarch64 | NEON widening multiply-accumulate (SMULL + SADALP); SDOT (dotprod) chosen at run time |
@@ -30,7 +30,7 @@ mod portable;
 
 /// Winograd F(2, 3)'s input step along one axis of a tile, `Bᵀ a` =
 /// `[a0 − a2, a1 + a2, a2 − a1, a1 − a3]`, with the ISA's 16-bit `$add` and `$sub`: the same
-/// arithmetic for every vector width (`winograd_sse2.rs`, `x86.rs`).
+/// arithmetic for every vector width (`sse2_lanes.rs`, `x86.rs`).
 #[cfg(target_arch = "x86_64")]
 macro_rules! winograd_bt {
     ($add:ident, $sub:ident, $a:expr) => {{
@@ -77,16 +77,16 @@ macro_rules! winograd_at {
 }
 
 #[cfg(target_arch = "x86_64")]
-mod winograd_sse2;
+mod sse2_lanes;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 #[cfg(target_arch = "x86_64")]
-pub use winograd_sse2::winograd_weights_scalar;
+pub use sse2_lanes::winograd_weights_scalar;
 #[cfg(target_arch = "x86_64")]
 pub use x86::{
     Avx2, FirstLayer3x3, FirstLayerGroup, LanesLayer, Sse2, WINOGRAD_MAX_BLOCKS,
-    WINOGRAD_MAX_PAIRS, WINOGRAD_TILES, WinogradKernel, WinogradLayer, dot, set_avx2_allowed,
-    winograd_blocks,
+    WINOGRAD_MAX_PAIRS, WINOGRAD_TILES, WideRowKernel, WinogradKernel, WinogradLayer, dot,
+    set_avx2_allowed, winograd_blocks,
 };
 
 #[cfg(target_arch = "aarch64")]

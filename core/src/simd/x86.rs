@@ -659,6 +659,34 @@ pub type SubByteTaps = [[[i8; 32]; 3]; 2];
 /// lane per channel): `h = 0`: `(w0, w1)`, `h = 1`: `(w2, 0)`.
 pub type WideTaps = [[[i16; 16]; 2]; 3];
 
+impl FirstLayer3x3<WideTaps> {
+    /// The bounds every ISA's `first_layer_3x3_wide_row` relies on: three input rows (four
+    /// with `pooled`), each holding the elements up to 3 past the last pixel read (`n − 1`, or
+    /// `2n − 1` pooled), and `out` a whole number `n` of outputs, which it returns.
+    pub(super) fn check_wide_row(&self, rows: &[&[i16]], pooled: bool, out: &[i8]) -> usize {
+        let oc = self.channels;
+        assert!((1..=32).contains(&oc) && out.len().is_multiple_of(oc));
+        let n = out.len() / oc;
+        let need = if pooled { 2 * n + 3 } else { n + 3 };
+        assert_eq!(rows.len(), if pooled { 4 } else { 3 });
+        assert!(rows.iter().all(|r| r.len() >= need));
+        n
+    }
+}
+
+/// The int8 3×3 first-layer row kernel on one ISA: [`Avx2`] here, [`Sse2`] in
+/// `sse2_lanes.rs` (the same taps, the same results).
+pub trait WideRowKernel: Copy {
+    /// One output row ([`Avx2::first_layer_3x3_wide_row`]).
+    fn wide_row(
+        self,
+        rows: &[&[i16]],
+        pooled: bool,
+        layer: &FirstLayer3x3<WideTaps>,
+        out: &mut [i8],
+    );
+}
+
 impl Avx2 {
     /// One output row of a sub-byte [`FirstLayer3x3`] with a 2×2 max pool: `rows` are the
     /// four input rows its 2×2 windows read, `out` receives `out.len() / channels` pooled outputs. Per output, each
@@ -815,14 +843,8 @@ impl Avx2 {
         layer: &FirstLayer3x3<WideTaps>,
         out: &mut [i8],
     ) {
-        let oc = layer.channels;
-        assert!((1..=32).contains(&oc) && out.len().is_multiple_of(oc));
-        let n = out.len() / oc;
-        // The last pixel (`n − 1`, or `2n − 1` pooled) reads elements up to 3 past it.
-        let need = if pooled { 2 * n + 3 } else { n + 3 };
-        assert_eq!(rows.len(), if pooled { 4 } else { 3 });
-        assert!(rows.iter().all(|r| r.len() >= need));
-        // SAFETY: the token proves AVX2 is available; the assertions bound every read.
+        let n = layer.check_wide_row(rows, pooled, out);
+        // SAFETY: the token proves AVX2 is available; `check_wide_row` bounds every read.
         unsafe { by_groups!(layer, 4, first_wide_row_avx2(rows, pooled, n, layer, out)) }
     }
 }
@@ -1133,7 +1155,7 @@ pub struct WinogradLayer<'a> {
 }
 
 /// The two steps of a Winograd convolution's tiles on one ISA: [`Avx2`] here, [`Sse2`] in
-/// `winograd_sse2.rs` (the same layouts of `u` and of the weights, the same results).
+/// `sse2_lanes.rs` (the same layouts of `u` and of the weights, the same results).
 pub trait WinogradKernel: Copy {
     /// `Bᵀ d B` of `count` tiles side by side ([`Avx2::winograd_inputs`]).
     fn inputs(
@@ -1155,9 +1177,22 @@ pub trait WinogradKernel: Copy {
     );
 }
 
-/// [`WinogradKernel`] for an ISA token whose `winograd_inputs` and `conv_winograd` it calls.
-macro_rules! winograd_kernel {
+/// [`WinogradKernel`] and [`WideRowKernel`] for an ISA token whose `winograd_inputs`,
+/// `conv_winograd` and `first_layer_3x3_wide_row` they call.
+macro_rules! lane_kernels {
     ($isa:ty) => {
+        impl WideRowKernel for $isa {
+            #[inline(always)]
+            fn wide_row(
+                self,
+                rows: &[&[i16]],
+                pooled: bool,
+                layer: &FirstLayer3x3<WideTaps>,
+                out: &mut [i8],
+            ) {
+                self.first_layer_3x3_wide_row(rows, pooled, layer, out)
+            }
+        }
         impl WinogradKernel for $isa {
             #[inline(always)]
             fn inputs(
@@ -1184,8 +1219,8 @@ macro_rules! winograd_kernel {
         }
     };
 }
-winograd_kernel!(Avx2);
-winograd_kernel!(Sse2);
+lane_kernels!(Avx2);
+lane_kernels!(Sse2);
 
 /// Most input-channel pairs of a [`WinogradLayer`] (64 channels): a transformed input is at
 /// most `4 · 128 = 512`, a transformed weight at most `9 · 128 = 1,152`, so 64 channels sum to

@@ -1,15 +1,19 @@
-//! Winograd's F(2×2, 3×3) on the SSE2 baseline, beside the AVX2 kernels of `x86.rs`: the same
-//! transformed weights ([`WinogradLayer`], four output channels per 128-bit half of a block),
-//! the same tiles and the same exact integer arithmetic, so the same logits. It runs on weights
-//! prepared once (`Model::prepare`; on a CPU without AVX2 they are transformed by
-//! [`winograd_weights_scalar`]); SSE2 has no per-lane shifts and no 32-bit maximum, so the
-//! output transform's sums are requantized one channel at a time ([`requant_scalar`], the
-//! scalar twin of the AVX2 vector requantization).
+//! SSE2 kernels with output channels in vector lanes (the x86-64 baseline), beside the AVX2
+//! ones of `x86.rs`, with their layouts and exact integer arithmetic, so the same logits:
+//!
+//! - Winograd's F(2×2, 3×3) for 3×3 int8 convolutions on whole maps ([`Sse2::conv_winograd`]),
+//!   on weights prepared once (`Model::prepare`; on a CPU without AVX2 they are transformed by
+//!   [`winograd_weights_scalar`]), four output channels per 128-bit half of a block;
+//! - the int8 3×3 first layer ([`Sse2::first_layer_3x3_wide_row`]), its input widened to int16.
+//!
+//! SSE2 has no per-lane shifts and no 32-bit maximum, so sums are requantized one channel at a
+//! time ([`requant_scalar`], the scalar twin of the AVX2 vector requantization).
 #![allow(unsafe_code)]
 
 use super::winograd_blocks;
 use super::x86::{
-    FirstLayerGroup, Sse2, WINOGRAD_MAX_PAIRS, WINOGRAD_TILES, WinogradLayer, check_winograd_inputs,
+    FirstLayer3x3, FirstLayerGroup, Sse2, WINOGRAD_MAX_PAIRS, WINOGRAD_TILES, WideTaps,
+    WinogradLayer, check_winograd_inputs,
 };
 use core::arch::x86_64::*;
 
@@ -52,6 +56,16 @@ pub fn requant_scalar(x: i32, m: i32, e: i32, (lo, hi, zp): (i32, i32, i32)) -> 
     let threshold = ((mask as u32) >> 1) as i32 + i32::from(high < 0);
     let rounded = (high >> e) + i32::from((high & mask) > threshold);
     rounded.max(lo).min(hi) + zp
+}
+
+/// The sums `acc` of up to eight channels of one group (`group`: bias, multiplier, right
+/// shift per lane) requantized into `out` (`out.len()` channels).
+#[inline(always)]
+fn requant_lanes(acc: &[i32; 8], group: &FirstLayerGroup, clamp: (i32, i32, i32), out: &mut [i8]) {
+    for (l, o) in out.iter_mut().enumerate() {
+        let x = acc[l].wrapping_add(group.bias[l]);
+        *o = requant_scalar(x, group.multiplier[l], group.right_shift[l], clamp) as i8;
+    }
 }
 
 impl Sse2 {
@@ -194,25 +208,82 @@ fn winograd_sse2<const P: usize>(
                     _mm_storeu_si128(y[2 * a + 1][4 * h..].as_mut_ptr() as *mut __m128i, rt);
                 }
             }
-            let requant = |l: usize, acc: i32| {
-                let x = acc.wrapping_add(group.bias[l]);
-                requant_scalar(x, group.multiplier[l], group.right_shift[l], layer.clamp) as i8
-            };
             if pooled {
                 // A 2×2 max pool (requantization is monotonic).
-                for (l, o) in out[t * oc + lo..t * oc + hi].iter_mut().enumerate() {
-                    *o = requant(l, y[0][l].max(y[1][l]).max(y[2][l].max(y[3][l])));
-                }
+                let best = core::array::from_fn(|l| y[0][l].max(y[1][l]).max(y[2][l].max(y[3][l])));
+                requant_lanes(
+                    &best,
+                    group,
+                    layer.clamp,
+                    &mut out[t * oc + lo..t * oc + hi],
+                );
             } else {
                 for (k, y) in y.iter().enumerate() {
                     let at = (4 * t + k) * oc;
-                    for (l, o) in out[at + lo..at + hi].iter_mut().enumerate() {
-                        *o = requant(l, y[l]);
-                    }
+                    requant_lanes(y, group, layer.clamp, &mut out[at + lo..at + hi]);
                 }
             }
         }
     }
+}
+
+impl Sse2 {
+    /// [`super::Avx2::first_layer_3x3_wide_row`] on SSE2: per pixel and kernel row, the pairs
+    /// `(x, x + 1)` and `(x + 2, x + 3)` broadcast into every int32 lane, one `pmaddwd` each
+    /// per four channels; a pool's maximum and the requantization per channel.
+    #[inline(always)]
+    pub fn first_layer_3x3_wide_row(
+        self,
+        rows: &[&[i16]],
+        pooled: bool,
+        layer: &FirstLayer3x3<WideTaps>,
+        out: &mut [i8],
+    ) {
+        let n = layer.check_wide_row(rows, pooled, out);
+        let oc = layer.channels;
+        for i in 0..n {
+            for g in 0..oc.div_ceil(8) {
+                let (lo, hi) = (i * oc + 8 * g, i * oc + (8 * g + 8).min(oc));
+                let taps = &layer.taps[g];
+                let sums = if pooled {
+                    let x = 2 * i;
+                    let p = [(0, x), (0, x + 1), (1, x), (1, x + 1)]
+                        .map(|(r0, x)| first_pixel(rows, r0, x, taps));
+                    core::array::from_fn(|l| p[0][l].max(p[1][l]).max(p[2][l].max(p[3][l])))
+                } else {
+                    first_pixel(rows, 0, i, taps)
+                };
+                requant_lanes(&sums, &layer.groups[g], layer.clamp, &mut out[lo..hi]);
+            }
+        }
+    }
+}
+
+/// The sums of the eight channels of one group (`taps`) at column `x` of a first layer whose
+/// kernel rows start at `rows[r0]`.
+#[inline(always)]
+fn first_pixel(rows: &[&[i16]], r0: usize, x: usize, taps: &WideTaps) -> [i32; 8] {
+    let mut sums = [0i32; 8];
+    // SAFETY: SSE2 is part of the x86-64 baseline; every load reads a bounds-checked slice of
+    // the length it loads (`row[x..x + 4]`, whole halves of the taps), the stores whole
+    // halves of `sums`.
+    unsafe {
+        let mut acc = [_mm_setzero_si128(); 2];
+        for (r, taps) in taps.iter().enumerate() {
+            let row = &rows[r0 + r][x..x + 4];
+            let a = _mm_set1_epi32(core::ptr::read_unaligned(row.as_ptr() as *const i32));
+            let b = _mm_set1_epi32(core::ptr::read_unaligned(row[2..].as_ptr() as *const i32));
+            for (h, acc) in acc.iter_mut().enumerate() {
+                let wa = _mm_loadu_si128(taps[0][8 * h..].as_ptr() as *const __m128i);
+                let wb = _mm_loadu_si128(taps[1][8 * h..].as_ptr() as *const __m128i);
+                let s = _mm_add_epi32(_mm_madd_epi16(a, wa), _mm_madd_epi16(b, wb));
+                *acc = _mm_add_epi32(*acc, s);
+            }
+        }
+        _mm_storeu_si128(sums.as_mut_ptr() as *mut __m128i, acc[0]);
+        _mm_storeu_si128(sums[4..].as_mut_ptr() as *mut __m128i, acc[1]);
+    }
+    sums
 }
 
 #[cfg(test)]
