@@ -474,7 +474,6 @@ impl<'a> Model<'a> {
             .filter_map(|l| l.ok().map(|l| l.0))
     }
 
-    /// Layer `i`, decoded from the blob (validated at load).
     /// The convolutions of the streamed stages: `(stage, input channels, layer)`.
     pub(crate) fn stage_convs(&self) -> impl Iterator<Item = (usize, usize, ConvDesc<'a>)> + '_ {
         (1..=self.plan.spatial).filter_map(|i| match self.layer(i - 1) {
@@ -483,6 +482,7 @@ impl<'a> Model<'a> {
         })
     }
 
+    /// Layer `i`, decoded from the blob (validated at load).
     fn layer(&self, i: usize) -> LayerDesc<'a> {
         match blob::layer_at(self.layers, self.version(), self.plan.offsets[i]) {
             Some(layer) => layer,
