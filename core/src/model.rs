@@ -210,8 +210,20 @@ struct Run<'r> {
     prepared: PreparedWeights<'r>,
 }
 
-/// Per stage, the weights of its layer prepared once for this CPU's kernels, or empty.
-pub(crate) type PreparedWeights<'p> = [&'p [[i16; 16]]; MAX_STAGES];
+/// Per stage, the weights of its layer prepared once for this CPU's kernels, or empty. Only
+/// x86-64 kernels take any; elsewhere the array is empty, so a microcontroller's run pays no
+/// stack for it.
+pub(crate) type PreparedWeights<'p> = [&'p [[i16; 16]]; PREPARED_STAGES];
+
+/// Stages [`PreparedWeights`] holds.
+const PREPARED_STAGES: usize = if cfg!(target_arch = "x86_64") {
+    MAX_STAGES
+} else {
+    0
+};
+
+/// No prepared weights: every kernel lays out or reads its layer's weights itself.
+pub(crate) const NOT_PREPARED: PreparedWeights<'static> = [&[]; PREPARED_STAGES];
 
 /// The row source of a whole image in memory (`rb` bytes per row).
 fn rows_of(input: &[u8], rb: usize) -> impl FnMut(usize, &mut [u8]) -> bool + '_ {
@@ -511,7 +523,7 @@ impl<'a> Model<'a> {
     /// # Ok::<(), Box<dyn core::error::Error>>(())
     /// ```
     pub fn predict(&self, input: &[u8], arena: &mut [u8]) -> Result<Prediction, PredictError> {
-        self.predict_prepared(input, arena, [&[]; MAX_STAGES])
+        self.predict_prepared(input, arena, NOT_PREPARED)
     }
 
     /// [`Model::predict`] with the weights `prepared` for this CPU ([`crate::Prepared`]).
@@ -584,7 +596,7 @@ impl<'a> Model<'a> {
             &self.plan.stages,
             self.plan.arena_bytes,
             Exec::Streamed,
-            [&[]; MAX_STAGES],
+            NOT_PREPARED,
         )
     }
 
@@ -635,7 +647,7 @@ impl<'a> Model<'a> {
             &stages,
             self.plan.whole_arena_bytes,
             Exec::Observed(&mut observe),
-            [&[]; MAX_STAGES],
+            NOT_PREPARED,
         )
     }
 
@@ -801,7 +813,8 @@ impl<'a> Model<'a> {
         let zp_in = self.plan.zero_points[i - 1];
         match self.layer(i - 1) {
             LayerDesc::Conv2d(d) => {
-                layers::conv2d(src, zp_in, &d, rows, out, run.scratch, run.prepared[i])
+                let prepared = run.prepared.get(i).copied().unwrap_or(&[]);
+                layers::conv2d(src, zp_in, &d, rows, out, run.scratch, prepared)
             }
             LayerDesc::DepthwiseConv2d(d) => layers::depthwise_conv2d(src, zp_in, &d, rows, out),
             LayerDesc::Pool(p) => layers::pool2(src, p, rows, out),

@@ -5,8 +5,7 @@
 //! prepared. The storage is the caller's, like the arena: no heap.
 
 use crate::layers;
-use crate::model::{Model, PredictError, PreparedWeights};
-use crate::plan::MAX_STAGES;
+use crate::model::{Model, NOT_PREPARED, PredictError, PreparedWeights};
 use crate::prediction::Prediction;
 
 /// Bytes of one block of prepared weights (sixteen int16).
@@ -62,7 +61,7 @@ impl<'a> Model<'a> {
                 given: storage.len(),
             });
         }
-        let mut weights: PreparedWeights<'p> = [&[]; MAX_STAGES];
+        let mut weights: PreparedWeights<'p> = NOT_PREPARED;
         if needed == 0 {
             return Ok(Prepared {
                 model: self,
@@ -77,7 +76,10 @@ impl<'a> Model<'a> {
             let (mine, tail) =
                 core::mem::take(&mut rest).split_at_mut(layers::prepared_blocks(c, &d));
             layers::prepare_conv(c, &d, &mut *mine);
-            weights[stage] = mine;
+            // Every stage has a slot where any layer prepares weights (x86-64).
+            if let Some(slot) = weights.get_mut(stage) {
+                *slot = mine;
+            }
             rest = tail;
         }
         Ok(Prepared {
