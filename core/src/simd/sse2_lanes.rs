@@ -6,8 +6,10 @@
 //!   [`winograd_weights_scalar`]), four output channels per 128-bit half of a block;
 //! - the int8 3×3 first layer ([`Sse2::first_layer_3x3_wide_row`]), its input widened to int16.
 //!
-//! SSE2 has no per-lane shifts and no 32-bit maximum, so sums are requantized one channel at a
-//! time ([`requant_scalar`], the scalar twin of the AVX2 vector requantization).
+//! Both requantize eight channels in vector lanes with the AVX2 kernels' arithmetic, though
+//! SSE2 has no per-lane shifts, no signed 32×32→64 multiply and no 32-bit maximum
+//! (`LaneRequant`: multiplications stand in for the shifts, packing with saturation for the
+//! clamp).
 #![allow(unsafe_code)]
 
 use super::winograd_blocks;
@@ -45,26 +47,151 @@ pub fn winograd_weights_scalar((weights, c, oc): (&[i8], usize, usize), v: &mut 
     }
 }
 
-/// One lane of the AVX2 vector requantization (`requant8`): gemmlowp's
-/// SaturatingRoundingDoublingHighMul with a non-negative multiplier `m` (the low 32 bits of
-/// `⌊(x·m + 2^30) / 2^31⌋`), RoundingDivideByPOT by `e` (`0..=31`), the clamp to `[lo, hi]`
-/// and the zero point.
-#[inline(always)]
-pub fn requant_scalar(x: i32, m: i32, e: i32, (lo, hi, zp): (i32, i32, i32)) -> i32 {
-    let high = ((i64::from(x) * i64::from(m) + (1 << 30)) >> 31) as i32;
-    let mask = 1i32.wrapping_shl(e as u32).wrapping_sub(1);
-    let threshold = ((mask as u32) >> 1) as i32 + i32::from(high < 0);
-    let rounded = (high >> e) + i32::from((high & mask) > threshold);
-    rounded.max(lo).min(hi) + zp
+/// Per-lane requantization constants of four channels (one half of a group), computed once
+/// per group and call by [`LaneRequant::new`].
+#[derive(Clone, Copy)]
+struct LaneRequant {
+    /// Bias of each channel.
+    bias: __m128i,
+    /// Q31 multiplier (never negative).
+    m: __m128i,
+    /// `2^e − 1`: the bits a right shift by `e` drops.
+    mask: __m128i,
+    /// `mask >> 1`: the remainder at or below which RoundingDivideByPOT rounds down.
+    half: __m128i,
+    /// `2^(31 − e)` as an unsigned 32-bit lane: `(s · pow) >> 31 = s >> e` for `0 ≤ s < 2^31`.
+    pow: __m128i,
 }
 
-/// The sums `acc` of up to eight channels of one group (`group`: bias, multiplier, right
-/// shift per lane) requantized into `out` (`out.len()` channels).
+impl LaneRequant {
+    /// The constants of channels `8g + 4h..8g + 4h + 4` of `group` (right shifts `0..=31`).
+    #[inline(always)]
+    fn new(group: &FirstLayerGroup, h: usize) -> LaneRequant {
+        debug_assert!(group.right_shift.iter().all(|e| (0..=31).contains(e)));
+        // SAFETY: SSE2 is part of the x86-64 baseline; 16-byte loads of whole halves of the
+        // group's eight-element arrays.
+        unsafe {
+            let load = |a: &[i32; 8]| _mm_loadu_si128(a[4 * h..].as_ptr() as *const __m128i);
+            // 2^k through the float with exponent k (exact); 2^31 converts to 0x8000_0000,
+            // which is 2^31 read unsigned and `1i32.wrapping_shl(31)` read signed.
+            let pow2 = |k: __m128i| {
+                let bits = _mm_slli_epi32(_mm_add_epi32(k, _mm_set1_epi32(127)), 23);
+                _mm_cvttps_epi32(_mm_castsi128_ps(bits))
+            };
+            let e = load(&group.right_shift);
+            let mask = _mm_sub_epi32(pow2(e), _mm_set1_epi32(1));
+            LaneRequant {
+                bias: load(&group.bias),
+                m: load(&group.multiplier),
+                mask,
+                half: _mm_srli_epi32(mask, 1),
+                pow: pow2(_mm_sub_epi32(_mm_set1_epi32(31), e)),
+            }
+        }
+    }
+
+    /// The AVX2 vector requantization (`requant8`) of four sums, one multiplier and right
+    /// shift per lane, before the clamp: gemmlowp's SaturatingRoundingDoublingHighMul with a
+    /// non-negative multiplier (the low 32 bits of `⌊(x·m + 2^30) / 2^31⌋`), then
+    /// RoundingDivideByPOT. SSE2 has neither a signed 32×32→64 multiply nor per-lane shifts:
+    /// the unsigned multiply is corrected by `m · 2^32` where `x` is negative, and the shift
+    /// is a multiplication by `2^(31 − e)` of the sum's magnitude bits (`high ^ sign`, the
+    /// arithmetic shift's identity `x >> e = !(!x >> e)` for negative `x`).
+    #[inline(always)]
+    fn apply(&self, x: __m128i) -> __m128i {
+        // SAFETY: SSE2 is part of the x86-64 baseline; register-only operations.
+        unsafe {
+            let x = _mm_add_epi32(x, self.bias);
+            let nudge = _mm_set1_epi64x(1 << 30);
+            // Signed 64-bit products of lanes 0 and 2 of `v` and `m`, plus the nudge, >> 31.
+            let mul = |v: __m128i, m: __m128i| {
+                let neg = _mm_and_si128(_mm_srai_epi32(v, 31), m);
+                let p = _mm_sub_epi64(_mm_mul_epu32(v, m), _mm_slli_epi64(neg, 32));
+                _mm_srli_epi64(_mm_add_epi64(p, nudge), 31)
+            };
+            let even = mul(x, self.m);
+            let odd = mul(_mm_srli_epi64(x, 32), _mm_srli_epi64(self.m, 32));
+            let high = _mm_or_si128(
+                _mm_and_si128(even, _mm_set_epi32(0, -1, 0, -1)),
+                _mm_slli_epi64(odd, 32),
+            );
+            let negative = _mm_cmpgt_epi32(_mm_setzero_si128(), high);
+            // `s < 2^31`, so `(s · 2^(31 − e)) >> 31 < 2^31` leaves the upper half zero.
+            let s = _mm_xor_si128(high, negative);
+            let even = _mm_srli_epi64(_mm_mul_epu32(s, self.pow), 31);
+            let odd = _mm_srli_epi64(
+                _mm_mul_epu32(_mm_srli_epi64(s, 32), _mm_srli_epi64(self.pow, 32)),
+                31,
+            );
+            let shifted = _mm_xor_si128(_mm_or_si128(even, _mm_slli_epi64(odd, 32)), negative);
+            let threshold = _mm_sub_epi32(self.half, negative);
+            let remainder = _mm_and_si128(high, self.mask);
+            _mm_sub_epi32(shifted, _mm_cmpgt_epi32(remainder, threshold))
+        }
+    }
+}
+
+/// The two halves' constants of every group of `groups` (at most eight groups: 64 channels).
 #[inline(always)]
-fn requant_lanes(acc: &[i32; 8], group: &FirstLayerGroup, clamp: (i32, i32, i32), out: &mut [i8]) {
-    for (l, o) in out.iter_mut().enumerate() {
-        let x = acc[l].wrapping_add(group.bias[l]);
-        *o = requant_scalar(x, group.multiplier[l], group.right_shift[l], clamp) as i8;
+fn lane_constants(groups: &[FirstLayerGroup]) -> [[LaneRequant; 2]; 8] {
+    // SAFETY: SSE2 is part of the x86-64 baseline; a register-only zero.
+    let zero = unsafe { _mm_setzero_si128() };
+    let unused = LaneRequant {
+        bias: zero,
+        m: zero,
+        mask: zero,
+        half: zero,
+        pow: zero,
+    };
+    assert!(groups.len() <= 8, "at most 64 output channels");
+    let mut c = [[unused; 2]; 8];
+    for (c, group) in c.iter_mut().zip(groups) {
+        *c = [LaneRequant::new(group, 0), LaneRequant::new(group, 1)];
+    }
+    c
+}
+
+/// The maximum of two vectors of int32 lanes (SSE2 has no `pmaxsd`).
+#[inline(always)]
+fn max_epi32(a: __m128i, b: __m128i) -> __m128i {
+    // SAFETY: SSE2 is part of the x86-64 baseline; register-only operations.
+    unsafe {
+        let greater = _mm_cmpgt_epi32(a, b);
+        _mm_or_si128(_mm_and_si128(greater, a), _mm_andnot_si128(greater, b))
+    }
+}
+
+/// The sums of up to eight channels of one group (two halves, `c`'s constants) requantized,
+/// clamped to `[lo, hi]`, plus `zp`, into `out` (`out.len()` channels): packed to int16 with
+/// saturation, which leaves the clamp unchanged (`lo` and `hi` lie within ±255), clamped and
+/// offset in int16 lanes, packed to int8.
+#[inline(always)]
+fn requant_store(
+    sums: [__m128i; 2],
+    c: &[LaneRequant; 2],
+    (lo, hi, zp): (i32, i32, i32),
+    out: &mut [i8],
+) {
+    debug_assert!((-255..=255).contains(&lo) && (-255..=255).contains(&hi));
+    // SAFETY: SSE2 is part of the x86-64 baseline; an 8-byte store into eight bytes of `out`,
+    // or a 16-byte one into a local array.
+    unsafe {
+        let words = _mm_packs_epi32(c[0].apply(sums[0]), c[1].apply(sums[1]));
+        let words = _mm_min_epi16(
+            _mm_max_epi16(words, _mm_set1_epi16(lo as i16)),
+            _mm_set1_epi16(hi as i16),
+        );
+        let words = _mm_add_epi16(words, _mm_set1_epi16(zp as i16));
+        let bytes = _mm_packs_epi16(words, words);
+        if let Ok(out) = <&mut [i8; 8]>::try_from(&mut *out) {
+            _mm_storel_epi64(out.as_mut_ptr() as *mut __m128i, bytes);
+        } else {
+            // A group's last few channels (a call to `memcpy`: kept off the common path).
+            let mut all = [0i8; 16];
+            _mm_storeu_si128(all.as_mut_ptr() as *mut __m128i, bytes);
+            let n = out.len();
+            out.copy_from_slice(&all[..n]);
+        }
     }
 }
 
@@ -99,9 +226,13 @@ impl Sse2 {
                             continue;
                         }
                         let at = (iy * w + ix) * c + q;
-                        let mut bytes = [0i8; 8];
-                        bytes[..n].copy_from_slice(&data[at..at + n]);
-                        let v = _mm_loadl_epi64(bytes.as_ptr() as *const __m128i);
+                        let v = if let Ok(eight) = <&[i8; 8]>::try_from(&data[at..at + n]) {
+                            _mm_loadl_epi64(eight.as_ptr() as *const __m128i)
+                        } else {
+                            let mut bytes = [0i8; 8];
+                            bytes[..n].copy_from_slice(&data[at..at + n]);
+                            _mm_loadl_epi64(bytes.as_ptr() as *const __m128i)
+                        };
                         // Sign extension: each byte paired with its sign mask.
                         *d = _mm_unpacklo_epi8(v, _mm_cmpgt_epi8(zero, v));
                     }
@@ -163,8 +294,8 @@ fn winograd_sse2<const P: usize>(
     let mut m = [[[0i32; 8]; P]; 16];
     // SAFETY (whole body): SSE2 is part of the x86-64 baseline; the reads of `u` stay inside it
     // (the caller asserted `P` tiles of 16 positions `stride ≥ 2 · pairs` apart), those of `v`
-    // inside its `16 · pairs · groups` blocks (`WinogradLayer::new` checked), and `m` and `y`
-    // are read and written through bounds-checked references.
+    // inside its `16 · pairs · groups` blocks (`WinogradLayer::new` checked), and `m` is read
+    // and written through bounds-checked references.
     unsafe {
         for (xi, m) in m.iter_mut().enumerate() {
             let mut acc = [[_mm_setzero_si128(); 2]; P];
@@ -189,11 +320,13 @@ fn winograd_sse2<const P: usize>(
                 _mm_storeu_si128(m[4..].as_mut_ptr() as *mut __m128i, acc[1]);
             }
         }
-        let group: &FirstLayerGroup = &layer.groups[g];
-        for t in 0..P {
+        let group = &layer.groups[g];
+        let consts = [LaneRequant::new(group, 0), LaneRequant::new(group, 1)];
+        let per_tile = if pooled { oc } else { 4 * oc };
+        for (t, out) in out.chunks_mut(per_tile).take(P).enumerate() {
             // Aᵀ M A with Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]], rows first, then the exact
-            // division by four; `y[k]` output k (row-major in the tile) of the eight channels.
-            let mut y = [[0i32; 8]; 4];
+            // division by four; `y[k][h]` output k (row-major in the tile) of half h.
+            let mut y = [[_mm_setzero_si128(); 2]; 4];
             for h in 0..2 {
                 let at = |xi: usize| _mm_loadu_si128(m[xi][t][4 * h..].as_ptr() as *const __m128i);
                 let (mut top, mut bottom) = ([_mm_setzero_si128(); 4], [_mm_setzero_si128(); 4]);
@@ -203,24 +336,20 @@ fn winograd_sse2<const P: usize>(
                 }
                 for (a, r) in [top, bottom].into_iter().enumerate() {
                     let [left, right] = winograd_at!(_mm_add_epi32, _mm_sub_epi32, r);
-                    let (l, rt) = (_mm_srai_epi32(left, 2), _mm_srai_epi32(right, 2));
-                    _mm_storeu_si128(y[2 * a][4 * h..].as_mut_ptr() as *mut __m128i, l);
-                    _mm_storeu_si128(y[2 * a + 1][4 * h..].as_mut_ptr() as *mut __m128i, rt);
+                    y[2 * a][h] = _mm_srai_epi32(left, 2);
+                    y[2 * a + 1][h] = _mm_srai_epi32(right, 2);
                 }
             }
             if pooled {
                 // A 2×2 max pool (requantization is monotonic).
-                let best = core::array::from_fn(|l| y[0][l].max(y[1][l]).max(y[2][l].max(y[3][l])));
-                requant_lanes(
-                    &best,
-                    group,
-                    layer.clamp,
-                    &mut out[t * oc + lo..t * oc + hi],
-                );
+                let best = core::array::from_fn(|h| {
+                    max_epi32(max_epi32(y[0][h], y[1][h]), max_epi32(y[2][h], y[3][h]))
+                });
+                requant_store(best, &consts, layer.clamp, &mut out[lo..hi]);
             } else {
-                for (k, y) in y.iter().enumerate() {
-                    let at = (4 * t + k) * oc;
-                    requant_lanes(y, group, layer.clamp, &mut out[at + lo..at + hi]);
+                for (k, y) in y.into_iter().enumerate() {
+                    let at = k * oc;
+                    requant_store(y, &consts, layer.clamp, &mut out[at + lo..at + hi]);
                 }
             }
         }
@@ -241,19 +370,22 @@ impl Sse2 {
     ) {
         let n = layer.check_wide_row(rows, pooled, out);
         let oc = layer.channels;
+        let consts = lane_constants(&layer.groups[..oc.div_ceil(8)]);
         for i in 0..n {
-            for g in 0..oc.div_ceil(8) {
+            let groups = layer.taps.iter().zip(&consts).take(oc.div_ceil(8));
+            for (g, (taps, consts)) in groups.enumerate() {
                 let (lo, hi) = (i * oc + 8 * g, i * oc + (8 * g + 8).min(oc));
-                let taps = &layer.taps[g];
                 let sums = if pooled {
                     let x = 2 * i;
                     let p = [(0, x), (0, x + 1), (1, x), (1, x + 1)]
                         .map(|(r0, x)| first_pixel(rows, r0, x, taps));
-                    core::array::from_fn(|l| p[0][l].max(p[1][l]).max(p[2][l].max(p[3][l])))
+                    core::array::from_fn(|h| {
+                        max_epi32(max_epi32(p[0][h], p[1][h]), max_epi32(p[2][h], p[3][h]))
+                    })
                 } else {
                     first_pixel(rows, 0, i, taps)
                 };
-                requant_lanes(&sums, &layer.groups[g], layer.clamp, &mut out[lo..hi]);
+                requant_store(sums, consts, layer.clamp, &mut out[lo..hi]);
             }
         }
     }
@@ -262,11 +394,9 @@ impl Sse2 {
 /// The sums of the eight channels of one group (`taps`) at column `x` of a first layer whose
 /// kernel rows start at `rows[r0]`.
 #[inline(always)]
-fn first_pixel(rows: &[&[i16]], r0: usize, x: usize, taps: &WideTaps) -> [i32; 8] {
-    let mut sums = [0i32; 8];
+fn first_pixel(rows: &[&[i16]], r0: usize, x: usize, taps: &WideTaps) -> [__m128i; 2] {
     // SAFETY: SSE2 is part of the x86-64 baseline; every load reads a bounds-checked slice of
-    // the length it loads (`row[x..x + 4]`, whole halves of the taps), the stores whole
-    // halves of `sums`.
+    // the length it loads (`row[x..x + 4]`, whole halves of the taps).
     unsafe {
         let mut acc = [_mm_setzero_si128(); 2];
         for (r, taps) in taps.iter().enumerate() {
@@ -280,24 +410,24 @@ fn first_pixel(rows: &[&[i16]], r0: usize, x: usize, taps: &WideTaps) -> [i32; 8
                 *acc = _mm_add_epi32(*acc, s);
             }
         }
-        _mm_storeu_si128(sums.as_mut_ptr() as *mut __m128i, acc[0]);
-        _mm_storeu_si128(sums[4..].as_mut_ptr() as *mut __m128i, acc[1]);
+        acc
     }
-    sums
 }
 
 #[cfg(test)]
 mod tests {
-    use super::requant_scalar;
+    use super::super::x86::FirstLayerGroup;
+    use super::{LaneRequant, requant_store};
+    use crate::quant::{Requant, requantize};
+    use core::arch::x86_64::*;
 
-    /// `requant_scalar` equals the AVX2 vector requantization lane for lane, on random sums and
-    /// on the ties of the rounding division (`x = ±(k + ½) · 2^e` after the multiplication),
-    /// where gemmlowp rounds away from zero.
+    /// The SSE2 requantization with a multiplier and right shift per lane, the clamp and the
+    /// zero point equal the portable reference ([`requantize`]) channel for channel: on random
+    /// sums, biases, multipliers, shifts `0..=31`, clamps and group widths, and on the ties of
+    /// the rounding division (`x = ±(k + ½) · 2^e` after the multiplication), where gemmlowp
+    /// rounds away from zero.
     #[test]
-    fn scalar_requantization_equals_the_vector_one() {
-        let Some(avx2) = super::super::Avx2::detect() else {
-            return; // nothing to compare with on this CPU
-        };
+    fn lane_requantization_equals_the_reference() {
         let mut s = 0x2545_f491_4f6c_dd1du64;
         let mut next = || {
             s ^= s << 13;
@@ -307,47 +437,54 @@ mod tests {
         };
         let mut checked = 0;
         for case in 0..20_000 {
-            let e = (next() % 32) as i32;
+            let ties = case % 2 == 0;
+            let e: [i32; 8] = core::array::from_fn(|_| (next() % 32) as i32);
             // A multiplier of exactly 2^30 (one half) turns x into x / 2 before the division.
-            let m = if case % 2 == 0 {
-                1 << 30
-            } else {
-                (next() >> 33) as i32
-            };
-            let x: [i32; 8] = core::array::from_fn(|l| match (case % 2, l % 2) {
+            let m: [i32; 8] =
+                core::array::from_fn(|_| if ties { 1 << 30 } else { (next() >> 33) as i32 });
+            let bias: [i32; 8] = core::array::from_fn(|_| {
+                if ties {
+                    0
+                } else {
+                    (next() % 20_001) as i32 - 10_000
+                }
+            });
+            let x: [i32; 8] = core::array::from_fn(|l| match (ties, l % 2) {
                 // Ties: 2x = ±(2k + 1) · 2^e, so x / 2 sits exactly half-way.
-                (0, _) if e >= 1 => {
+                (true, sign) if e[l] >= 1 => {
                     let k = (next() % 1000) as i64;
-                    let t = ((2 * k + 1) << (e - 1)) * if l % 2 == 0 { 1 } else { -1 };
+                    let t = ((2 * k + 1) << (e[l] - 1)) * if sign == 0 { 1 } else { -1 };
                     (2 * t).clamp(i32::MIN as i64, i32::MAX as i64) as i32
                 }
                 _ => next() as i32,
             });
-            let clamp = (-128 - 5, 127 - 5, 5);
-            let want = avx2.vectorize(|| {
-                use core::arch::x86_64::*;
-                // SAFETY: AVX2 is available (the token); whole arrays are loaded and stored.
-                unsafe {
-                    let load = |a: &[i32; 8]| _mm256_loadu_si256(a.as_ptr() as *const __m256i);
-                    let r = super::super::x86::requant8(
-                        load(&x),
-                        _mm256_set1_epi32(m),
-                        _mm256_set1_epi32(e),
-                        clamp.0,
-                        clamp.1,
-                        clamp.2,
-                    );
-                    let mut out = [0i32; 8];
-                    _mm256_storeu_si256(out.as_mut_ptr() as *mut __m256i, r);
-                    out
-                }
-            });
+            let zp = (next() % 256) as i32 - 128;
+            let lo = if case % 3 == 0 { 0 } else { -128 } - zp;
+            let clamp = (lo, 127 - zp, zp);
+            let n = 1 + (next() % 8) as usize;
+            let group = FirstLayerGroup {
+                bias,
+                multiplier: m,
+                right_shift: e,
+            };
+            let consts = [LaneRequant::new(&group, 0), LaneRequant::new(&group, 1)];
+            // SAFETY: SSE2 is part of the x86-64 baseline; whole halves of `x` are loaded.
+            let sums =
+                unsafe { [0, 4].map(|h| _mm_loadu_si128(x[h..].as_ptr() as *const __m128i)) };
+            let mut out = [0i8; 8];
+            requant_store(sums, &consts, clamp, &mut out[..n]);
             for l in 0..8 {
+                let rq = Requant {
+                    multiplier: m[l],
+                    shift: -(e[l] as i8),
+                };
+                let want = requantize(x[l].wrapping_add(bias[l]), rq).clamp(clamp.0, clamp.1) + zp;
+                let got = if l < n { out[l] } else { 0 };
+                let want = if l < n { want as i8 } else { 0 };
                 assert_eq!(
-                    requant_scalar(x[l], m, e, clamp),
-                    want[l],
-                    "x {} m {m} e {e}",
-                    x[l]
+                    got, want,
+                    "x {} bias {} m {} e {} clamp {clamp:?}",
+                    x[l], bias[l], m[l], e[l]
                 );
                 checked += 1;
             }
