@@ -131,26 +131,6 @@ impl LaneRequant {
     }
 }
 
-/// The two halves' constants of every group of `groups` (at most eight groups: 64 channels).
-#[inline(always)]
-fn lane_constants(groups: &[FirstLayerGroup]) -> [[LaneRequant; 2]; 8] {
-    // SAFETY: SSE2 is part of the x86-64 baseline; a register-only zero.
-    let zero = unsafe { _mm_setzero_si128() };
-    let unused = LaneRequant {
-        bias: zero,
-        m: zero,
-        mask: zero,
-        half: zero,
-        pow: zero,
-    };
-    assert!(groups.len() <= 8, "at most 64 output channels");
-    let mut c = [[unused; 2]; 8];
-    for (c, group) in c.iter_mut().zip(groups) {
-        *c = [LaneRequant::new(group, 0), LaneRequant::new(group, 1)];
-    }
-    c
-}
-
 /// The maximum of two vectors of int32 lanes (SSE2 has no `pmaxsd`).
 #[inline(always)]
 fn max_epi32(a: __m128i, b: __m128i) -> __m128i {
@@ -369,45 +349,82 @@ impl Sse2 {
         out: &mut [i8],
     ) {
         let n = layer.check_wide_row(rows, pooled, out);
-        let oc = layer.channels;
-        let consts = lane_constants(&layer.groups[..oc.div_ceil(8)]);
-        for i in 0..n {
-            let groups = layer.taps.iter().zip(&consts).take(oc.div_ceil(8));
-            for (g, (taps, consts)) in groups.enumerate() {
-                let (lo, hi) = (i * oc + 8 * g, i * oc + (8 * g + 8).min(oc));
-                let sums = if pooled {
-                    let x = 2 * i;
-                    let p = [(0, x), (0, x + 1), (1, x), (1, x + 1)]
-                        .map(|(r0, x)| first_pixel(rows, r0, x, taps));
-                    core::array::from_fn(|h| {
-                        max_epi32(max_epi32(p[0][h], p[1][h]), max_epi32(p[2][h], p[3][h]))
-                    })
-                } else {
-                    first_pixel(rows, 0, i, taps)
-                };
-                requant_store(sums, consts, layer.clamp, &mut out[lo..hi]);
-            }
+        match layer.channels.div_ceil(8) {
+            1 => wide_row::<1>(rows, pooled, n, layer, out),
+            2 => wide_row::<2>(rows, pooled, n, layer, out),
+            3 => wide_row::<3>(rows, pooled, n, layer, out),
+            _ => wide_row::<4>(rows, pooled, n, layer, out),
         }
     }
 }
 
-/// The sums of the eight channels of one group (`taps`) at column `x` of a first layer whose
+/// [`Sse2::first_layer_3x3_wide_row`] of a layer with `G` groups of eight channels: each
+/// pixel's broadcast input pairs serve every group.
+#[inline(always)]
+fn wide_row<const G: usize>(
+    rows: &[&[i16]],
+    pooled: bool,
+    n: usize,
+    layer: &FirstLayer3x3<WideTaps>,
+    out: &mut [i8],
+) {
+    let oc = layer.channels;
+    let consts: [[LaneRequant; 2]; G] = core::array::from_fn(|g| {
+        let group = &layer.groups[g];
+        [LaneRequant::new(group, 0), LaneRequant::new(group, 1)]
+    });
+    for (i, out) in out.chunks_mut(oc).take(n).enumerate() {
+        let sums: [[__m128i; 2]; G] = if pooled {
+            let x = 2 * i;
+            let p = [(0, x), (0, x + 1), (1, x), (1, x + 1)]
+                .map(|(r0, x)| first_pixel::<G>(rows, r0, x, &layer.taps));
+            core::array::from_fn(|g| {
+                core::array::from_fn(|h| {
+                    let (a, b) = (
+                        max_epi32(p[0][g][h], p[1][g][h]),
+                        max_epi32(p[2][g][h], p[3][g][h]),
+                    );
+                    max_epi32(a, b)
+                })
+            })
+        } else {
+            first_pixel::<G>(rows, 0, i, &layer.taps)
+        };
+        for (g, (sums, consts)) in sums.into_iter().zip(&consts).enumerate() {
+            requant_store(
+                sums,
+                consts,
+                layer.clamp,
+                &mut out[8 * g..(8 * g + 8).min(oc)],
+            );
+        }
+    }
+}
+
+/// The sums of `G` groups of eight channels (`taps`) at column `x` of a first layer whose
 /// kernel rows start at `rows[r0]`.
 #[inline(always)]
-fn first_pixel(rows: &[&[i16]], r0: usize, x: usize, taps: &WideTaps) -> [__m128i; 2] {
+fn first_pixel<const G: usize>(
+    rows: &[&[i16]],
+    r0: usize,
+    x: usize,
+    taps: &[WideTaps; 4],
+) -> [[__m128i; 2]; G] {
     // SAFETY: SSE2 is part of the x86-64 baseline; every load reads a bounds-checked slice of
     // the length it loads (`row[x..x + 4]`, whole halves of the taps).
     unsafe {
-        let mut acc = [_mm_setzero_si128(); 2];
-        for (r, taps) in taps.iter().enumerate() {
+        let mut acc = [[_mm_setzero_si128(); 2]; G];
+        for r in 0..3 {
             let row = &rows[r0 + r][x..x + 4];
             let a = _mm_set1_epi32(core::ptr::read_unaligned(row.as_ptr() as *const i32));
             let b = _mm_set1_epi32(core::ptr::read_unaligned(row[2..].as_ptr() as *const i32));
-            for (h, acc) in acc.iter_mut().enumerate() {
-                let wa = _mm_loadu_si128(taps[0][8 * h..].as_ptr() as *const __m128i);
-                let wb = _mm_loadu_si128(taps[1][8 * h..].as_ptr() as *const __m128i);
-                let s = _mm_add_epi32(_mm_madd_epi16(a, wa), _mm_madd_epi16(b, wb));
-                *acc = _mm_add_epi32(*acc, s);
+            for (acc, taps) in acc.iter_mut().zip(taps) {
+                for (h, acc) in acc.iter_mut().enumerate() {
+                    let wa = _mm_loadu_si128(taps[r][0][8 * h..].as_ptr() as *const __m128i);
+                    let wb = _mm_loadu_si128(taps[r][1][8 * h..].as_ptr() as *const __m128i);
+                    let s = _mm_add_epi32(_mm_madd_epi16(a, wa), _mm_madd_epi16(b, wb));
+                    *acc = _mm_add_epi32(*acc, s);
+                }
             }
         }
         acc
