@@ -945,17 +945,18 @@ fn conv2d_wide_avx2(
 
 /// 3×3 convolutions with int8 weights (stride 1, no padding, no pool or a 2×2 max pool, an
 /// even number of input channels up to 64, up to 64 output channels, no left shift) in
-/// Winograd's F(2×2, 3×3) form, on AVX2 ([`crate::simd::Avx2::conv_winograd`]) or SSE2
-/// ([`crate::simd::Sse2::conv_winograd`]): 16 products per 2×2 tile, input and output channel
-/// instead of 36, exact in integers, so the logits are the same bit for bit. The weights
-/// transformed (`(2G) w (2G)ᵀ`, eight output channels per block) are `prepared` once
-/// ([`prepare_conv`]) or, with `per_call`, laid out on the stack by each call
-/// ([`crate::simd::Avx2::with_winograd_layer`]; SSE2 without prepared weights takes the tiles:
-/// transforming them would cost more than the products it saves); then per run of tiles their
-/// inputs (`Bᵀ d B`); a pooled layer's tile is exactly one pooled output. Returns `false`
-/// (computing nothing) for other layers. Dispatched where [`wide_pays`] (whole maps: the
-/// default model 77 → 59 µs by minimum on AVX2, `cargo run --release -p sumi-core --example
-/// latency`), before [`conv2d_wide_avx2`].
+/// Winograd's form, exact in integers, so the logits are the same bit for bit:
+/// - on weights `prepared` once ([`prepare_conv`]), F(4×4, 3×3) on AVX2 or SSE2
+///   (`simd/winograd4.rs`, [`winograd4_tiles`]): 36 products per 4×4 tile, input and output
+///   channel, instead of 144;
+/// - otherwise, with `per_call`, F(2×2, 3×3) on AVX2 ([`crate::simd::Avx2::conv_winograd`],
+///   [`winograd_tiles`]): 16 products per 2×2 tile instead of 36, on weights transformed by
+///   each call onto the stack ([`crate::simd::Avx2::with_winograd_layer`]; SSE2 without
+///   prepared weights takes the tiles: transforming them would cost more than it saves).
+///
+/// Returns `false` (computing nothing) for other layers. Dispatched where [`wide_pays`] (whole
+/// maps: the default model 77 → 59 µs by minimum on AVX2 with F(2×2, 3×3) per call, `cargo run
+/// --release -p sumi-core --example latency`), before [`conv2d_wide_avx2`].
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn conv2d_winograd<K: crate::simd::WinogradKernel>(
@@ -967,17 +968,17 @@ fn conv2d_winograd<K: crate::simd::WinogradKernel>(
     (prepared, per_call): (&[[i16; 16]], Option<crate::simd::Avx2>),
 ) -> bool {
     let (c, oc) = (src.s.c as usize, d.out_channels as usize);
-    let Some((weights, n)) = winograd_shape(c, d) else {
+    let Some((weights, _)) = winograd_shape(c, d) else {
         return false;
     };
     let (groups, clamp) = lane_groups::<8>(d, |_| 0);
     let groups = &groups[..oc.div_ceil(8)];
-    if prepared.len() == n {
-        let layer = crate::simd::WinogradLayer::new(prepared, c / 2, groups, oc, clamp);
-        winograd_tiles(kernel, src, d, rows, &layer, out);
+    if !prepared.is_empty() && prepared.len() == crate::simd::winograd4_blocks(c, oc) {
+        let layer = crate::simd::WinogradLayer::new((prepared, 36), c / 2, groups, oc, clamp);
+        winograd4_tiles(kernel, src, d, rows, &layer, out);
     } else if let Some(avx2) = per_call {
         avx2.with_winograd_layer((weights, c, oc), groups, clamp, |layer| {
-            winograd_tiles(kernel, src, d, rows, layer, out)
+            winograd_tiles(avx2, src, d, rows, layer, out)
         });
     } else {
         return false;
@@ -1006,12 +1007,14 @@ fn winograd_shape<'d>(c: usize, d: &ConvDesc<'d>) -> Option<(&'d [i8], usize)> {
 }
 
 /// Blocks of prepared weights [`prepare_conv`] writes for a convolution over `c` input
-/// channels: on x86-64 the transformed weights of the Winograd kernels (AVX2 and SSE2 read the
-/// same blocks), elsewhere none (the other kernels read the blob's weights in place, or lay
+/// channels: on x86-64 the F(4×4, 3×3) transformed weights of the Winograd kernels (AVX2 and
+/// SSE2 read the same blocks), elsewhere none (the other kernels read the blob's weights in place, or lay
 /// them out per call).
 pub(crate) fn prepared_blocks(c: usize, d: &ConvDesc<'_>) -> usize {
     #[cfg(target_arch = "x86_64")]
-    return winograd_shape(c, d).map_or(0, |(_, n)| n);
+    return winograd_shape(c, d).map_or(0, |_| {
+        crate::simd::winograd4_blocks(c, d.out_channels as usize)
+    });
     #[cfg(not(target_arch = "x86_64"))]
     {
         let _ = (c, d);
@@ -1020,21 +1023,77 @@ pub(crate) fn prepared_blocks(c: usize, d: &ConvDesc<'_>) -> usize {
 }
 
 /// Writes a convolution's prepared weights (exactly [`prepared_blocks`] of them) into `out`,
-/// for [`conv2d`] to read on every call instead of laying them out each time (with AVX2 where
-/// the CPU has it, else one channel at a time: the same blocks).
+/// for [`conv2d`] to read on every call instead of laying them out each time
+/// ([`crate::simd::winograd4_weights`], one channel at a time: it runs once).
 pub(crate) fn prepare_conv(c: usize, d: &ConvDesc<'_>, out: &mut [[i16; 16]]) {
     #[cfg(target_arch = "x86_64")]
-    if let Some((weights, n)) = winograd_shape(c, d) {
-        assert_eq!(out.len(), n);
-        let spec = (weights, c, d.out_channels as usize);
-        match crate::simd::Avx2::detect() {
-            Some(avx2) => avx2.winograd_weights(spec, out),
-            None => crate::simd::winograd_weights_scalar(spec, out),
-        }
+    if let Some((weights, _)) = winograd_shape(c, d) {
+        crate::simd::winograd4_weights((weights, c, d.out_channels as usize), out);
         return;
     }
     let _ = (c, d);
     assert!(out.is_empty(), "these kernels take no prepared weights");
+}
+
+/// Where the tiles of a Winograd convolution's output rows `rows` lie: the layer's channels
+/// and widths, and its `tiles` tiles of `size × size` outputs of the convolution (before a
+/// pool), row by row.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+struct WinogradSpan {
+    /// Input channels, input width, output channels, the convolution's width.
+    c: usize,
+    w: usize,
+    oc: usize,
+    cw: usize,
+    /// Whether a 2×2 max pool follows.
+    pooled: bool,
+    /// The convolution's rows these outputs cover, `y0..y1`.
+    y0: usize,
+    y1: usize,
+    /// Tiles per row of tiles, tiles in all, and their size.
+    across: usize,
+    tiles: usize,
+    size: usize,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl WinogradSpan {
+    #[inline(always)]
+    fn new(src: Rows<'_>, d: &ConvDesc<'_>, rows: (usize, usize), size: usize) -> Self {
+        let (c, w, oc) = (src.s.c as usize, src.s.w as usize, d.out_channels as usize);
+        let cw = w - 2;
+        let pooled = d.pool != Pool::None;
+        // The convolution's rows and columns these outputs cover.
+        let (y0, y1, x1) = if pooled {
+            (2 * rows.0, 2 * rows.1, cw / 2 * 2)
+        } else {
+            (rows.0, rows.1, cw)
+        };
+        let across = x1.div_ceil(size);
+        let tiles = (y1 - y0).div_ceil(size) * across;
+        WinogradSpan {
+            c,
+            w,
+            oc,
+            cw,
+            pooled,
+            y0,
+            y1,
+            across,
+            tiles,
+            size,
+        }
+    }
+
+    /// Tile `j`'s first row and column in the convolution.
+    #[inline(always)]
+    fn at(&self, j: usize) -> (usize, usize) {
+        (
+            self.y0 + self.size * (j / self.across),
+            self.size * (j % self.across),
+        )
+    }
 }
 
 /// The tiles of [`conv2d_winograd`], row by row, up to [`crate::simd::WINOGRAD_TILES`]
@@ -1042,8 +1101,8 @@ pub(crate) fn prepare_conv(c: usize, d: &ConvDesc<'_>, out: &mut [[i16; 16]]) {
 /// its outputs (one pooled output, or four) stored where they belong.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn winograd_tiles<K: crate::simd::WinogradKernel>(
-    kernel: K,
+fn winograd_tiles(
+    avx2: crate::simd::Avx2,
     src: Rows<'_>,
     d: &ConvDesc<'_>,
     rows: (usize, usize),
@@ -1051,22 +1110,21 @@ fn winograd_tiles<K: crate::simd::WinogradKernel>(
     out: &mut [i8],
 ) {
     use crate::simd::{WINOGRAD_MAX_PAIRS, WINOGRAD_TILES};
-    let (c, w, oc) = (src.s.c as usize, src.s.w as usize, d.out_channels as usize);
-    let cw = w - 2;
-    let pooled = d.pool != Pool::None;
-    // The convolution's rows and columns these outputs cover.
-    let (y0, y1, x1) = if pooled {
-        (2 * rows.0, 2 * rows.1, cw / 2 * 2)
-    } else {
-        (rows.0, rows.1, cw)
-    };
-    let across = x1.div_ceil(2);
-    let all = (y1 - y0).div_ceil(2) * across;
-    let stride = c.next_multiple_of(16);
+    let span = WinogradSpan::new(src, d, rows, 2);
+    let WinogradSpan {
+        c,
+        w,
+        oc,
+        cw,
+        y1,
+        pooled,
+        ..
+    } = span;
+    let (all, stride) = (span.tiles, c.next_multiple_of(16));
     let mut u = [0i16; WINOGRAD_TILES * 16 * 2 * WINOGRAD_MAX_PAIRS];
     let mut tile_out = [0i8; WINOGRAD_TILES * 4 * 64];
     // Tile `j`: rows `ty, ty + 1` and columns `tx, tx + 1` of the convolution.
-    let at = |j: usize| (y0 + 2 * (j / across), 2 * (j % across));
+    let at = |j: usize| span.at(j);
     for first in (0..all).step_by(WINOGRAD_TILES) {
         let tiles = (all - first).min(WINOGRAD_TILES);
         // The inputs, one call per run of tiles in the same row (they share columns). Pixels
@@ -1077,17 +1135,17 @@ fn winograd_tiles<K: crate::simd::WinogradKernel>(
             let (ty, tx) = at(first + t);
             let run = (t..tiles).take_while(|&k| at(first + k).0 == ty).count();
             let u = &mut u[t * 16 * stride..];
-            kernel.inputs((src.data, w, c), (ty - src.y0, tx), run, u, stride);
+            avx2.winograd_inputs((src.data, w, c), (ty - src.y0, tx), run, u, stride);
             t += run;
         }
         let n = if pooled { tiles } else { 4 * tiles } * oc;
         let tile_out = &mut tile_out[..n];
-        kernel.conv((&u, stride), tiles, pooled, layer, tile_out);
+        avx2.conv_winograd((&u, stride), tiles, pooled, layer, tile_out);
         for t in 0..tiles {
             let (ty, x) = at(first + t);
             if pooled {
                 let o = ((ty / 2 - rows.0) * (cw / 2) + x / 2) * oc;
-                out[o..o + oc].copy_from_slice(&tile_out[t * oc..(t + 1) * oc]);
+                copy_pixel(&mut out[o..o + oc], &tile_out[t * oc..(t + 1) * oc]);
                 continue;
             }
             // A tile past the map's last row or column: its outputs there are dropped.
@@ -1096,7 +1154,85 @@ fn winograd_tiles<K: crate::simd::WinogradKernel>(
                 if y < y1 && x < cw {
                     let o = ((y - rows.0) * cw + x) * oc;
                     let from = (4 * t + q) * oc;
-                    out[o..o + oc].copy_from_slice(&tile_out[from..from + oc]);
+                    copy_pixel(&mut out[o..o + oc], &tile_out[from..from + oc]);
+                }
+            }
+        }
+    }
+}
+
+/// `dst.copy_from_slice(src)` for one output pixel's channels, eight bytes at a time: a
+/// variable-length `copy_from_slice` is a call to `memcpy` per pixel (6 % of a prepared run
+/// of the default model).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn copy_pixel(dst: &mut [i8], src: &[i8]) {
+    let (mut d, mut s) = (dst.chunks_exact_mut(8), src.chunks_exact(8));
+    for (d, s) in (&mut d).zip(&mut s) {
+        d.copy_from_slice(s);
+    }
+    let (d, s) = (d.into_remainder(), s.remainder());
+    if !d.is_empty() {
+        d.copy_from_slice(s);
+    }
+}
+
+/// The 4×4 tiles of an F(4×4, 3×3) [`conv2d_winograd`] on prepared weights, row by row, up
+/// to [`crate::simd::WINOGRAD_TILES`] per kernel call: each tile's input transformed, then
+/// its outputs (four pooled outputs, or sixteen) stored where they belong; outputs past the
+/// map's last row or column are dropped.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn winograd4_tiles<K: crate::simd::WinogradKernel>(
+    kernel: K,
+    src: Rows<'_>,
+    d: &ConvDesc<'_>,
+    rows: (usize, usize),
+    layer: &crate::simd::WinogradLayer<'_>,
+    out: &mut [i8],
+) {
+    use crate::simd::{WINOGRAD_MAX_PAIRS, WINOGRAD_TILES};
+    const POSITIONS: usize = 36;
+    let span = WinogradSpan::new(src, d, rows, 4);
+    let WinogradSpan {
+        c,
+        w,
+        oc,
+        cw,
+        y1,
+        pooled,
+        ..
+    } = span;
+    let (all, stride) = (span.tiles, c.next_multiple_of(16));
+    let mut u = [0i16; WINOGRAD_TILES * POSITIONS * 2 * WINOGRAD_MAX_PAIRS];
+    let mut tile_out = [0i8; WINOGRAD_TILES * 16 * 64];
+    // Tile `j`: rows `ty..ty + 4` and columns `tx..tx + 4` of the convolution.
+    let at = |j: usize| span.at(j);
+    for first in (0..all).step_by(WINOGRAD_TILES) {
+        let tiles = (all - first).min(WINOGRAD_TILES);
+        // Pixels past the rows `src` holds or its last column read as zero: only outputs
+        // that are dropped depend on them.
+        for t in 0..tiles {
+            let (ty, tx) = at(first + t);
+            let u = &mut u[t * POSITIONS * stride..];
+            kernel.inputs((src.data, w, c), (ty - src.y0, tx), u, stride);
+        }
+        let per_tile = if pooled { 4 } else { 16 };
+        let tile_out = &mut tile_out[..tiles * per_tile * oc];
+        kernel.conv((&u, stride), tiles, pooled, layer, tile_out);
+        for (t, outs) in tile_out.chunks(per_tile * oc).enumerate() {
+            let (ty, tx) = at(first + t);
+            for (q, o) in outs.chunks(oc).enumerate() {
+                let to = if pooled {
+                    // Pooled output `q` (row-major in the tile's 2×2 of them).
+                    let (y, x) = (ty / 2 + q / 2, tx / 2 + q % 2);
+                    (y < rows.1 && x < cw / 2).then(|| ((y - rows.0) * (cw / 2) + x) * oc)
+                } else {
+                    let (y, x) = (ty + q / 4, tx + q % 4);
+                    (y < y1 && x < cw).then(|| ((y - rows.0) * cw + x) * oc)
+                };
+                if let Some(to) = to {
+                    copy_pixel(&mut out[to..to + oc], o);
                 }
             }
         }
@@ -2113,11 +2249,6 @@ mod tests {
                                 (&prepared, None)
                             )
                         );
-                        // A CPU without AVX2 prepares the same blocks one channel at a time.
-                        let mut scalar = std::vec![[0x5a5a_i16; 16]; prepared.len()];
-                        let weights = d.weights_i8().unwrap();
-                        crate::simd::winograd_weights_scalar((weights, c, oc_n), &mut scalar);
-                        assert_eq!(scalar, prepared);
                     }
                 }
             }

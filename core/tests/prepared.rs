@@ -65,9 +65,9 @@ fn prepared_weights_give_the_same_logits_on_every_bundled_model() {
 #[test]
 fn the_default_model_prepares_its_winograd_weights_on_x86_64() {
     let model = Model::from_bytes(models::DEFAULT).unwrap();
-    // Three 3×3 layers (16→32, 32→32, 32→40): 16 positions × pairs × groups of 32 bytes, read
-    // by the AVX2 and the SSE2 Winograd kernels alike.
-    let blocks = 16 * (8 * 4 + 16 * 4 + 16 * 5);
+    // Three 3×3 layers (16→32, 32→32, 32→40) in F(4×4, 3×3) form: 36 positions × pairs ×
+    // groups of 32 bytes, read by the AVX2 and the SSE2 Winograd kernels alike.
+    let blocks = 36 * (8 * 4 + 16 * 4 + 16 * 5);
     let want = if cfg!(target_arch = "x86_64") {
         blocks * 32 + 31
     } else {

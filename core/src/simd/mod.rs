@@ -79,9 +79,11 @@ macro_rules! winograd_at {
 #[cfg(target_arch = "x86_64")]
 mod sse2_lanes;
 #[cfg(target_arch = "x86_64")]
+mod winograd4;
+#[cfg(target_arch = "x86_64")]
 mod x86;
 #[cfg(target_arch = "x86_64")]
-pub use sse2_lanes::winograd_weights_scalar;
+pub use winograd4::{winograd4_blocks, winograd4_weights};
 #[cfg(target_arch = "x86_64")]
 pub use x86::{
     Avx2, FirstLayer3x3, FirstLayerGroup, LanesLayer, Sse2, WINOGRAD_MAX_BLOCKS,

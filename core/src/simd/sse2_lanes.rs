@@ -1,9 +1,8 @@
 //! SSE2 kernels with output channels in vector lanes (the x86-64 baseline), beside the AVX2
 //! ones of `x86.rs`, with their layouts and exact integer arithmetic, so the same logits:
 //!
-//! - Winograd's F(2×2, 3×3) for 3×3 int8 convolutions on whole maps ([`Sse2::conv_winograd`]),
-//!   on weights prepared once (`Model::prepare`; on a CPU without AVX2 they are transformed by
-//!   [`winograd_weights_scalar`]), four output channels per 128-bit half of a block;
+//! - the products of Winograd's tiles ([`winograd_acc`], for `winograd4.rs`), four output
+//!   channels per 128-bit half of a block of prepared weights;
 //! - the int8 3×3 first layer ([`Sse2::first_layer_3x3_wide_row`]), its input widened to int16.
 //!
 //! Both requantize eight channels in vector lanes with the AVX2 kernels' arithmetic, though
@@ -12,45 +11,13 @@
 //! clamp).
 #![allow(unsafe_code)]
 
-use super::winograd_blocks;
-use super::x86::{
-    FirstLayer3x3, FirstLayerGroup, Sse2, WINOGRAD_MAX_PAIRS, WINOGRAD_TILES, WideTaps,
-    WinogradLayer, check_winograd_inputs,
-};
+use super::x86::{FirstLayer3x3, FirstLayerGroup, Sse2, WideTaps, WinogradLayer};
 use core::arch::x86_64::*;
-
-/// The transformed weights of [`super::Avx2::winograd_weights`], computed without AVX2 (one
-/// output and input channel at a time, `(2G) w (2G)ᵀ` in two passes of F(2, 3)): the same
-/// blocks, bit for bit.
-pub fn winograd_weights_scalar((weights, c, oc): (&[i8], usize, usize), v: &mut [[i16; 16]]) {
-    let (pairs, groups, k) = (c / 2, oc.div_ceil(8), 9 * c);
-    assert!(c.is_multiple_of(2) && (1..=WINOGRAD_MAX_PAIRS).contains(&pairs));
-    assert!((1..=64).contains(&oc) && v.len() == winograd_blocks(c, oc));
-    assert!(weights.len() >= oc * k);
-    // Channels past `oc` in the last group stay zero.
-    v.fill([0; 16]);
-    // [2a, a + b + c, a − b + c, 2c]: F(2, 3) along one axis with 2G.
-    let f23 = |a: i16, b: i16, c: i16| [2 * a, a + b + c, a - b + c, 2 * c];
-    for o in 0..oc {
-        let (g, lane) = (o / 8, o % 8);
-        for ci in 0..c {
-            let w = |ky: usize, kx: usize| i16::from(weights[o * k + (3 * ky + kx) * c + ci]);
-            // Along the kernel's rows (per column kx), then along its columns.
-            let cols: [[i16; 4]; 3] = core::array::from_fn(|kx| f23(w(0, kx), w(1, kx), w(2, kx)));
-            for i in 0..4 {
-                let row = f23(cols[0][i], cols[1][i], cols[2][i]);
-                for (j, r) in row.into_iter().enumerate() {
-                    v[((4 * i + j) * pairs + ci / 2) * groups + g][2 * lane + ci % 2] = r;
-                }
-            }
-        }
-    }
-}
 
 /// Per-lane requantization constants of four channels (one half of a group), computed once
 /// per group and call by [`LaneRequant::new`].
 #[derive(Clone, Copy)]
-struct LaneRequant {
+pub(super) struct LaneRequant {
     /// Bias of each channel.
     bias: __m128i,
     /// Q31 multiplier (never negative).
@@ -66,7 +33,7 @@ struct LaneRequant {
 impl LaneRequant {
     /// The constants of channels `8g + 4h..8g + 4h + 4` of `group` (right shifts `0..=31`).
     #[inline(always)]
-    fn new(group: &FirstLayerGroup, h: usize) -> LaneRequant {
+    pub(super) fn new(group: &FirstLayerGroup, h: usize) -> LaneRequant {
         debug_assert!(group.right_shift.iter().all(|e| (0..=31).contains(e)));
         // SAFETY: SSE2 is part of the x86-64 baseline; 16-byte loads of whole halves of the
         // group's eight-element arrays.
@@ -133,7 +100,7 @@ impl LaneRequant {
 
 /// The maximum of two vectors of int32 lanes (SSE2 has no `pmaxsd`).
 #[inline(always)]
-fn max_epi32(a: __m128i, b: __m128i) -> __m128i {
+pub(super) fn max_epi32(a: __m128i, b: __m128i) -> __m128i {
     // SAFETY: SSE2 is part of the x86-64 baseline; register-only operations.
     unsafe {
         let greater = _mm_cmpgt_epi32(a, b);
@@ -146,7 +113,7 @@ fn max_epi32(a: __m128i, b: __m128i) -> __m128i {
 /// saturation, which leaves the clamp unchanged (`lo` and `hi` lie within ±255), clamped and
 /// offset in int16 lanes, packed to int8.
 #[inline(always)]
-fn requant_store(
+pub(super) fn requant_store(
     sums: [__m128i; 2],
     c: &[LaneRequant; 2],
     (lo, hi, zp): (i32, i32, i32),
@@ -175,164 +142,42 @@ fn requant_store(
     }
 }
 
-impl Sse2 {
-    /// [`super::Avx2::winograd_inputs`] on SSE2 (eight channels per vector; `u` laid out the
-    /// same way).
-    #[inline(always)]
-    pub fn winograd_inputs(
-        self,
-        (data, w, c): (&[i8], usize, usize),
-        (y, x): (usize, usize),
-        count: usize,
-        u: &mut [i16],
-        stride: usize,
-    ) {
-        check_winograd_inputs(c, count, (u, stride));
-        let rows = data.len() / (w * c).max(1);
-        let columns = 2 * count + 2;
-        // SAFETY (whole body): SSE2 is part of the x86-64 baseline; every load and store goes
-        // through a bounds-checked slice of the length it touches.
-        unsafe {
-            let zero = _mm_setzero_si128();
-            for q in (0..c).step_by(8) {
-                let n = (c - q).min(8);
-                // `t[j][i]`: row i of `Bᵀ d` for pixel column `x + j`.
-                let mut t = [[zero; 4]; 2 * WINOGRAD_TILES + 2];
-                for (j, t) in t.iter_mut().enumerate().take(columns) {
-                    let mut d = [zero; 4];
-                    for (r, d) in d.iter_mut().enumerate() {
-                        let (iy, ix) = (y + r, x + j);
-                        if iy >= rows || ix >= w {
-                            continue;
-                        }
-                        let at = (iy * w + ix) * c + q;
-                        let v = if let Ok(eight) = <&[i8; 8]>::try_from(&data[at..at + n]) {
-                            _mm_loadl_epi64(eight.as_ptr() as *const __m128i)
-                        } else {
-                            let mut bytes = [0i8; 8];
-                            bytes[..n].copy_from_slice(&data[at..at + n]);
-                            _mm_loadl_epi64(bytes.as_ptr() as *const __m128i)
-                        };
-                        // Sign extension: each byte paired with its sign mask.
-                        *d = _mm_unpacklo_epi8(v, _mm_cmpgt_epi8(zero, v));
-                    }
-                    *t = winograd_bt!(_mm_add_epi16, _mm_sub_epi16, d);
-                }
-                winograd_b_rows!(
-                    _mm_add_epi16,
-                    _mm_sub_epi16,
-                    t,
-                    count,
-                    (u, stride),
-                    |at, r| {
-                        let at = &mut at[q..q + 8];
-                        _mm_storeu_si128(at.as_mut_ptr() as *mut __m128i, r);
-                    }
-                );
-            }
-        }
-    }
-
-    /// [`super::Avx2::conv_winograd`] on SSE2: per group of eight channels, one `pmaddwd` per
-    /// pair, half block and tile (all tiles share each weight vector loaded), the output
-    /// transform in vectors, then the pool's maximum and the requantization per channel.
-    #[inline(always)]
-    pub fn conv_winograd(
-        self,
-        (u, stride): (&[i16], usize),
-        tiles: usize,
-        pooled: bool,
-        layer: &WinogradLayer<'_>,
-        out: &mut [i8],
-    ) {
-        layer.check_call((u, stride), tiles, pooled, out);
-        for g in 0..layer.channels.div_ceil(8) {
-            match tiles {
-                1 => winograd_sse2::<1>(u, stride, pooled, layer, g, out),
-                2 => winograd_sse2::<2>(u, stride, pooled, layer, g, out),
-                3 => winograd_sse2::<3>(u, stride, pooled, layer, g, out),
-                _ => winograd_sse2::<4>(u, stride, pooled, layer, g, out),
-            }
-        }
-    }
-}
-
-/// [`Sse2::conv_winograd`] for group `g` (channels `8g..8g + 8`), `P` tiles.
+/// The sums `M_ξ` of position `xi` of `P` tiles (`positions · stride` int16 apart in `u`) of a
+/// [`WinogradLayer`], channels `8g..8g + 8` in two halves: per pair of input channels, each
+/// tile's pair broadcast into every int32 lane, one `pmaddwd` per half and tile (each weight
+/// vector loaded once for the `P` tiles). Panics unless `u` holds the `P` tiles.
 #[inline(always)]
-fn winograd_sse2<const P: usize>(
+pub(super) fn winograd_acc<const P: usize>(
     u: &[i16],
     stride: usize,
-    pooled: bool,
+    xi: usize,
     layer: &WinogradLayer<'_>,
     g: usize,
-    out: &mut [i8],
-) {
-    let (oc, pairs, groups) = (layer.channels, layer.pairs, layer.channels.div_ceil(8));
-    let v = layer.v;
-    let (lo, hi) = (8 * g, (8 * g + 8).min(oc));
-    // `m[ξ][t]`: tile t's sums at position ξ, channels 8g..8g + 4 and 8g + 4..8g + 8.
-    let mut m = [[[0i32; 8]; P]; 16];
-    // SAFETY (whole body): SSE2 is part of the x86-64 baseline; the reads of `u` stay inside it
-    // (the caller asserted `P` tiles of 16 positions `stride ≥ 2 · pairs` apart), those of `v`
-    // inside its `16 · pairs · groups` blocks (`WinogradLayer::new` checked), and `m` is read
-    // and written through bounds-checked references.
+) -> [[__m128i; 2]; P] {
+    let (pairs, groups, positions) = (layer.pairs, layer.channels.div_ceil(8), layer.positions);
+    assert!(xi < positions && stride >= 2 * pairs && u.len() >= P * positions * stride);
+    // SAFETY: SSE2 is part of the x86-64 baseline; the reads of `u` stay inside it (the last:
+    // pair `(P − 1) · positions · stride + ξ · stride + 2 · pairs − 1 < P · positions · stride`,
+    // asserted above), those of `v` inside its `positions · pairs · groups` blocks
+    // (`WinogradLayer::new` checked; the last read is block
+    // `(ξ · pairs + pairs − 1) · groups + g`).
     unsafe {
-        for (xi, m) in m.iter_mut().enumerate() {
-            let mut acc = [[_mm_setzero_si128(); 2]; P];
-            // Position ξ's blocks of group g, `groups` apart, and its pairs in each tile (the
-            // last read: block `(ξ · pairs + pairs − 1) · groups + g < 16 · pairs · groups`,
-            // pair `(P − 1) · 16 · stride + ξ · stride + 2 · pairs − 1 < P · 16 · stride`).
-            let w = v[xi * pairs * groups + g..].as_ptr();
-            let at = u[xi * stride..].as_ptr();
-            for p in 0..pairs {
-                let block = w.add(p * groups) as *const i16;
-                let w0 = _mm_loadu_si128(block as *const __m128i);
-                let w1 = _mm_loadu_si128(block.add(8) as *const __m128i);
-                for (t, acc) in acc.iter_mut().enumerate() {
-                    let pair = at.add(t * 16 * stride + 2 * p) as *const i32;
-                    let x = _mm_set1_epi32(core::ptr::read_unaligned(pair));
-                    acc[0] = _mm_add_epi32(acc[0], _mm_madd_epi16(x, w0));
-                    acc[1] = _mm_add_epi32(acc[1], _mm_madd_epi16(x, w1));
-                }
-            }
-            for (m, acc) in m.iter_mut().zip(acc) {
-                _mm_storeu_si128(m.as_mut_ptr() as *mut __m128i, acc[0]);
-                _mm_storeu_si128(m[4..].as_mut_ptr() as *mut __m128i, acc[1]);
+        let mut acc = [[_mm_setzero_si128(); 2]; P];
+        // Position ξ's blocks of group g, `groups` apart, and its pairs in each tile.
+        let w = layer.v[xi * pairs * groups + g..].as_ptr();
+        let at = u[xi * stride..].as_ptr();
+        for p in 0..pairs {
+            let block = w.add(p * groups) as *const i16;
+            let w0 = _mm_loadu_si128(block as *const __m128i);
+            let w1 = _mm_loadu_si128(block.add(8) as *const __m128i);
+            for (t, acc) in acc.iter_mut().enumerate() {
+                let pair = at.add(t * positions * stride + 2 * p) as *const i32;
+                let x = _mm_set1_epi32(core::ptr::read_unaligned(pair));
+                acc[0] = _mm_add_epi32(acc[0], _mm_madd_epi16(x, w0));
+                acc[1] = _mm_add_epi32(acc[1], _mm_madd_epi16(x, w1));
             }
         }
-        let group = &layer.groups[g];
-        let consts = [LaneRequant::new(group, 0), LaneRequant::new(group, 1)];
-        let per_tile = if pooled { oc } else { 4 * oc };
-        for (t, out) in out.chunks_mut(per_tile).take(P).enumerate() {
-            // Aᵀ M A with Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]], rows first, then the exact
-            // division by four; `y[k][h]` output k (row-major in the tile) of half h.
-            let mut y = [[_mm_setzero_si128(); 2]; 4];
-            for h in 0..2 {
-                let at = |xi: usize| _mm_loadu_si128(m[xi][t][4 * h..].as_ptr() as *const __m128i);
-                let (mut top, mut bottom) = ([_mm_setzero_si128(); 4], [_mm_setzero_si128(); 4]);
-                for j in 0..4 {
-                    let col = [at(j), at(4 + j), at(8 + j), at(12 + j)];
-                    [top[j], bottom[j]] = winograd_at!(_mm_add_epi32, _mm_sub_epi32, col);
-                }
-                for (a, r) in [top, bottom].into_iter().enumerate() {
-                    let [left, right] = winograd_at!(_mm_add_epi32, _mm_sub_epi32, r);
-                    y[2 * a][h] = _mm_srai_epi32(left, 2);
-                    y[2 * a + 1][h] = _mm_srai_epi32(right, 2);
-                }
-            }
-            if pooled {
-                // A 2×2 max pool (requantization is monotonic).
-                let best = core::array::from_fn(|h| {
-                    max_epi32(max_epi32(y[0][h], y[1][h]), max_epi32(y[2][h], y[3][h]))
-                });
-                requant_store(best, &consts, layer.clamp, &mut out[lo..hi]);
-            } else {
-                for (k, y) in y.into_iter().enumerate() {
-                    let at = k * oc;
-                    requant_store(y, &consts, layer.clamp, &mut out[at + lo..at + hi]);
-                }
-            }
-        }
+        acc
     }
 }
 

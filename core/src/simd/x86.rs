@@ -779,7 +779,7 @@ unsafe fn first_layer_3x3_row_avx2<const G: usize>(
 /// them as int8 to `out` (`out.len()` channels, at most `8 · G`).
 #[target_feature(enable = "avx2")]
 #[inline]
-fn requant_store<const G: usize>(
+pub(super) fn requant_store<const G: usize>(
     acc: [__m256i; G],
     groups: &[FirstLayerGroup],
     (lo, hi, zp): (i32, i32, i32),
@@ -1148,25 +1148,21 @@ unsafe fn wide_acc<const G: usize, const P: usize>(
 #[derive(Clone, Copy, Debug)]
 pub struct WinogradLayer<'a> {
     pub(super) v: &'a [[i16; 16]],
+    /// Positions of a transformed tile: 16 (F(2×2, 3×3)) or 36 (F(4×4, 3×3)).
+    pub(super) positions: usize,
     pub(super) pairs: usize,
     pub(super) groups: &'a [FirstLayerGroup],
     pub(super) channels: usize,
     pub(super) clamp: (i32, i32, i32),
 }
 
-/// The two steps of a Winograd convolution's tiles on one ISA: [`Avx2`] here, [`Sse2`] in
-/// `sse2_lanes.rs` (the same layouts of `u` and of the weights, the same results).
+/// The two steps of an F(4×4, 3×3) Winograd convolution's tiles on one ISA (`winograd4.rs`:
+/// [`Avx2`] and [`Sse2`], the same layouts of `u` and of the prepared weights, the same
+/// results).
 pub trait WinogradKernel: Copy {
-    /// `Bᵀ d B` of `count` tiles side by side ([`Avx2::winograd_inputs`]).
-    fn inputs(
-        self,
-        map: (&[i8], usize, usize),
-        at: (usize, usize),
-        count: usize,
-        u: &mut [i16],
-        stride: usize,
-    );
-    /// The outputs of `tiles` tiles ([`Avx2::conv_winograd`]).
+    /// `Bᵀ d B` of one tile ([`Avx2::winograd4_inputs`]).
+    fn inputs(self, map: (&[i8], usize, usize), at: (usize, usize), u: &mut [i16], stride: usize);
+    /// The outputs of `tiles` tiles ([`Avx2::conv_winograd4`]).
     fn conv(
         self,
         u: (&[i16], usize),
@@ -1199,11 +1195,10 @@ macro_rules! lane_kernels {
                 self,
                 map: (&[i8], usize, usize),
                 at: (usize, usize),
-                count: usize,
                 u: &mut [i16],
                 stride: usize,
             ) {
-                self.winograd_inputs(map, at, count, u, stride)
+                self.winograd4_inputs(map, at, u, stride)
             }
             #[inline(always)]
             fn conv(
@@ -1214,7 +1209,7 @@ macro_rules! lane_kernels {
                 layer: &WinogradLayer<'_>,
                 out: &mut [i8],
             ) {
-                self.conv_winograd(u, tiles, pooled, layer, out)
+                self.conv_winograd4(u, tiles, pooled, layer, out)
             }
         }
     };
@@ -1238,23 +1233,27 @@ pub const fn winograd_blocks(c: usize, oc: usize) -> usize {
 }
 
 impl<'a> WinogradLayer<'a> {
-    /// `v[(ξ · pairs + p) · groups + g]`: for tile position `ξ` (`0..16`, row-major in the 4×4
-    /// tile), input channels `2p`, `2p + 1` and output channels `8g..8g + 8`, the transformed
-    /// weights `(2G) w (2G)ᵀ` as int16 pairs, one int32 lane per output channel (unused
-    /// channels zero); `groups`, `channels`, `clamp` as [`LanesLayer::new`]'s. Panics unless
-    /// `1 ≤ pairs ≤ 32`, `channels ≤ 64` and `v` holds every block.
+    /// `v[(ξ · pairs + p) · groups + g]`: for tile position `ξ` (`0..positions`, row-major in
+    /// the 4×4 or 6×6 input tile), input channels `2p`, `2p + 1` and output channels
+    /// `8g..8g + 8`, the transformed weights as int16 pairs (F(2×2, 3×3): `(2G) w (2G)ᵀ`, 16
+    /// positions; F(4×4, 3×3): `G' w G'ᵀ`, 36, [`super::winograd4_weights`]), one int32 lane
+    /// per output channel (unused channels zero); `groups`, `channels`, `clamp` as
+    /// [`LanesLayer::new`]'s. Panics unless `positions` is 16 or 36, `1 ≤ pairs ≤ 32`,
+    /// `channels ≤ 64` and `v` holds every block.
     pub fn new(
-        v: &'a [[i16; 16]],
+        (v, positions): (&'a [[i16; 16]], usize),
         pairs: usize,
         groups: &'a [FirstLayerGroup],
         channels: usize,
         clamp: (i32, i32, i32),
     ) -> Self {
+        assert!(positions == 16 || positions == 36);
         assert!((1..=WINOGRAD_MAX_PAIRS).contains(&pairs) && (1..=64).contains(&channels));
         assert!(groups.len() >= channels.div_ceil(8));
-        assert!(v.len() >= 16 * pairs * channels.div_ceil(8));
+        assert!(v.len() >= positions * pairs * channels.div_ceil(8));
         WinogradLayer {
             v,
+            positions,
             pairs,
             groups,
             channels,
@@ -1272,8 +1271,14 @@ impl<'a> WinogradLayer<'a> {
         out: &[i8],
     ) {
         assert!((1..=WINOGRAD_TILES).contains(&tiles) && stride >= 2 * self.pairs);
-        assert!(u.len() >= tiles * 16 * stride);
-        let outputs = if pooled { tiles } else { 4 * tiles };
+        assert!(u.len() >= tiles * self.positions * stride);
+        // A pooled tile is one output (2×2 tiles) or four (4×4).
+        let per_tile = if self.positions == 16 { 4 } else { 16 };
+        let outputs = if pooled {
+            tiles * per_tile / 4
+        } else {
+            tiles * per_tile
+        };
         assert_eq!(out.len(), outputs * self.channels);
     }
 }
@@ -1289,6 +1294,29 @@ pub(super) fn check_winograd_inputs(c: usize, count: usize, (u, stride): (&[i16]
     assert!(c <= 64 && stride.is_multiple_of(16) && stride >= c);
     assert!((1..=WINOGRAD_TILES).contains(&count) && u.len() >= count * 16 * stride);
 }
+
+/// Runs `$kernel::<G, P>(u, stride, pooled, layer, g0, out)` of a Winograd layer for each
+/// `g0` of its groups of eight channels taken two at a time (`G` = 2, or 1 for a last odd
+/// one), `P` = `tiles` (1 to 4).
+macro_rules! by_group_pairs {
+    ($kernel:ident($u:expr, $stride:expr, $tiles:expr, $pooled:expr, $layer:expr, $out:expr)) => {{
+        let (u, stride, pooled, layer, out) = ($u, $stride, $pooled, $layer, $out);
+        let groups = layer.channels.div_ceil(8);
+        for g0 in (0..groups).step_by(2) {
+            match (groups - g0 >= 2, $tiles) {
+                (true, 1) => $kernel::<2, 1>(u, stride, pooled, layer, g0, &mut *out),
+                (true, 2) => $kernel::<2, 2>(u, stride, pooled, layer, g0, &mut *out),
+                (true, 3) => $kernel::<2, 3>(u, stride, pooled, layer, g0, &mut *out),
+                (true, _) => $kernel::<2, 4>(u, stride, pooled, layer, g0, &mut *out),
+                (false, 1) => $kernel::<1, 1>(u, stride, pooled, layer, g0, &mut *out),
+                (false, 2) => $kernel::<1, 2>(u, stride, pooled, layer, g0, &mut *out),
+                (false, 3) => $kernel::<1, 3>(u, stride, pooled, layer, g0, &mut *out),
+                (false, _) => $kernel::<1, 4>(u, stride, pooled, layer, g0, &mut *out),
+            }
+        }
+    }};
+}
+pub(super) use by_group_pairs;
 
 impl Avx2 {
     /// Outputs of `tiles` (1 to [`WINOGRAD_TILES`]) 2×2 tiles of a [`WinogradLayer`], all their
@@ -1311,30 +1339,11 @@ impl Avx2 {
         out: &mut [i8],
     ) {
         layer.check_call((u, stride), tiles, pooled, out);
-        let groups = layer.channels.div_ceil(8);
-        macro_rules! by_tiles {
-            ($g:literal, $g0:expr) => {
-                match tiles {
-                    1 => winograd_avx2::<$g, 1>(u, stride, pooled, layer, $g0, out),
-                    2 => winograd_avx2::<$g, 2>(u, stride, pooled, layer, $g0, out),
-                    3 => winograd_avx2::<$g, 3>(u, stride, pooled, layer, $g0, out),
-                    _ => winograd_avx2::<$g, 4>(u, stride, pooled, layer, $g0, out),
-                }
-            };
-        }
-        for g0 in (0..groups).step_by(2) {
-            // SAFETY: the token proves AVX2 is available; the reads of `winograd_acc` stay
-            // inside `u` (a position's last pair ends `2 · pairs ≤ stride` after it, the last
-            // tile's last position `15 · stride` after the tile) and inside `v` (`new` checked
-            // its length; groups `g0 .. g0 + G` exist).
-            unsafe {
-                if groups - g0 >= 2 {
-                    by_tiles!(2, g0)
-                } else {
-                    by_tiles!(1, g0)
-                }
-            }
-        }
+        // SAFETY: the token proves AVX2 is available; the reads of `winograd_acc` stay inside
+        // `u` (a position's last pair ends `2 · pairs ≤ stride` after it, the last tile's last
+        // position `15 · stride` after the tile) and inside `v` (`new` checked its length;
+        // groups `g0 .. g0 + G` exist).
+        unsafe { by_group_pairs!(winograd_avx2(u, stride, tiles, pooled, layer, out)) }
     }
 }
 
@@ -1482,7 +1491,7 @@ impl Avx2 {
     /// `oc` rows of `9 · c` (`c` even, 2 to 64; `oc` up to 64; at most
     /// [`WINOGRAD_MAX_BLOCKS`] blocks) — and runs `f` on the [`WinogradLayer`] (`groups`,
     /// `clamp` as [`LanesLayer::new`]'s). The storage is not zeroed first (64 KiB per call):
-    /// [`Avx2::winograd_weights`] writes each block once.
+    /// `Avx2::winograd_weights_uninit` writes each block once.
     #[inline(always)]
     pub fn with_winograd_layer<R>(
         self,
@@ -1498,26 +1507,12 @@ impl Avx2 {
         // SAFETY: `winograd_weights_uninit` wrote every block of `v[..n]`;
         // `MaybeUninit<[i16; 16]>` has the layout of `[i16; 16]`.
         let v = unsafe { core::slice::from_raw_parts(v.as_ptr() as *const [i16; 16], n) };
-        f(&WinogradLayer::new(v, c / 2, groups, oc, clamp))
+        f(&WinogradLayer::new((v, 16), c / 2, groups, oc, clamp))
     }
 
-    /// The transformed weights of a 3×3 int8 convolution (`weights`: `oc` rows of `9 · c`, `c`
-    /// even, 2 to 64; `oc` up to 64) into `v`, exactly `16 · (c / 2) · ⌈oc / 8⌉` blocks
-    /// ([`winograd_blocks`]), in [`WinogradLayer::new`]'s order: for a model prepared once
-    /// (`Model::prepare`) instead of on every call.
-    pub fn winograd_weights(self, (weights, c, oc): (&[i8], usize, usize), v: &mut [[i16; 16]]) {
-        // SAFETY: `[i16; 16]` and `MaybeUninit<[i16; 16]>` have the same layout, and only
-        // initialised blocks are written through the view.
-        let v = unsafe {
-            core::slice::from_raw_parts_mut(
-                v.as_mut_ptr() as *mut core::mem::MaybeUninit<[i16; 16]>,
-                v.len(),
-            )
-        };
-        self.winograd_weights_uninit((weights, c, oc), v);
-    }
-
-    /// [`Avx2::winograd_weights`] into storage that need not be initialised: per group of
+    /// The transformed weights `(2G) w (2G)ᵀ` of a 3×3 int8 convolution (`weights`: `oc` rows
+    /// of `9 · c`, `c` even, 2 to 64; `oc` up to 64) into `v`, exactly [`winograd_blocks`]
+    /// blocks in [`WinogradLayer::new`]'s order, storage that need not be initialised: per group of
     /// eight output channels the rows become pair blocks ([`Avx2::pair_blocks`]) and each
     /// pair's nine taps the 16 positions of `(2G) w (2G)ᵀ` (every value within
     /// `9 · 128 = 1,152`), each block written once.
@@ -1569,17 +1564,18 @@ impl Avx2 {
     }
 }
 
-/// The sums `M_ξ` of position `xi` of `P` tiles (`16 · stride` int16 apart in `u`) of a
+/// The sums `M_ξ` of position `xi` of `P` tiles (`positions · stride` int16 apart in `u`) of a
 /// [`WinogradLayer`], the `G` groups of eight channels from group `g0`: per pair of input
 /// channels, each tile's pair broadcast into every int32 lane, one `vpmaddwd` per group and
 /// tile, each weight vector loaded once for the `P` tiles.
 ///
 /// # Safety
-/// AVX2; `u` holding `P` tiles of 16 positions `stride ≥ 2 · pairs` apart, `v` holding
-/// `16 · pairs · groups` blocks and `g0 + G ≤ groups` (as `conv_winograd` asserts).
+/// AVX2; `u` holding `P` tiles of `positions` positions `stride ≥ 2 · pairs` apart, `v`
+/// holding `positions · pairs · groups` blocks and `g0 + G ≤ groups` (as `conv_winograd`
+/// asserts).
 #[target_feature(enable = "avx2")]
 #[inline]
-unsafe fn winograd_acc<const G: usize, const P: usize>(
+pub(super) unsafe fn winograd_acc<const G: usize, const P: usize>(
     u: &[i16],
     stride: usize,
     xi: usize,
@@ -1595,7 +1591,7 @@ unsafe fn winograd_acc<const G: usize, const P: usize>(
         for p in 0..layer.pairs {
             let mut x = [_mm256_setzero_si256(); P];
             for (t, x) in x.iter_mut().enumerate() {
-                let pair = at.add(t * 16 * stride + 2 * p) as *const i32;
+                let pair = at.add(t * layer.positions * stride + 2 * p) as *const i32;
                 *x = _mm256_set1_epi32(core::ptr::read_unaligned(pair));
             }
             madd_step(&mut acc, &x, w.add(p * groups));
