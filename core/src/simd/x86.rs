@@ -445,11 +445,16 @@ pub(super) fn requant8(x: __m256i, m: __m256i, e: __m256i, lo: i32, hi: i32, zp:
     // SaturatingRoundingDoublingHighMul with a non-negative multiplier never saturates and
     // equals floor((x·m + 2^30) / 2^31) (gemmlowp's nudge and truncation, combined): 64-bit
     // products of the even and odd lanes, a logical shift keeps the low 32 bits of the floor.
+    // The odd lanes are moved onto the even ones with a shuffle: after a 64-bit shift LLVM
+    // no longer sees a `vpmuldq` and emulated a 64-bit signed multiply (three `vpmuludq`).
     let nudge = _mm256_set1_epi64x(1 << 30);
     let even = _mm256_srli_epi64(_mm256_add_epi64(_mm256_mul_epi32(x, m), nudge), 31);
     let odd = _mm256_srli_epi64(
         _mm256_add_epi64(
-            _mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(m, 32)),
+            _mm256_mul_epi32(
+                _mm256_shuffle_epi32(x, 0b11_11_01_01),
+                _mm256_shuffle_epi32(m, 0b11_11_01_01),
+            ),
             nudge,
         ),
         31,
