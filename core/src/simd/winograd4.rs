@@ -4,14 +4,18 @@
 //!
 //! With Lavin and Gray's matrices (interpolation points 0, ±1, ±2, ∞) `G` has fractions;
 //! its rows scaled by `D = diag(4, 6, 6, 24, 24, 1)` are integers, `G' = D G` (row sums at
-//! most 7, so `G' w G'ᵀ` stays within ±6,272 for int8 weights), and `Bᵀ d B` of int8 inputs
-//! within ±12,800: both int16, their pair products summed by `pmaddwd` without saturation.
-//! The output `Y = Aᵀ D⁻¹ M D⁻¹ A` becomes `576 Y = Ã M Ãᵀ` with `Ã = 24 Aᵀ D⁻¹` (integers), computed with
-//! wrapping 32-bit arithmetic (every step is linear, so the result is right modulo 2^32);
-//! `576 = 9 · 64`, and since `576 Y` is a multiple of 9, multiplying by the inverse of 9
-//! modulo 2^32 gives `64 Y` modulo 2^32, which is `64 Y` itself while `|Y| < 2^25` (a 3×3
-//! int8 convolution over at most 64 channels: `|Y| ≤ 9 · 64 · 128 · 128 < 2^24`); an
-//! arithmetic shift by 6 then gives `Y` exactly, so the logits are the same bit for bit.
+//! most 7), and `Bᵀ d B` of int8 inputs stays within ±12,800. The output
+//! `Y = Aᵀ D⁻¹ M D⁻¹ A` is `576 Y = Ã M Ãᵀ` with `Ã = 24 Aᵀ D⁻¹ = Aᵀ diag(6, 4, 4, 1, 1, 24)`;
+//! the weights' outer rows and columns (0 and 5) carry its two 6s ([`OUTER`]: `G' w G'ᵀ`
+//! then stays within ±5,376, so both operands are int16 and `pmaddwd` sums their pair
+//! products without saturation), and its rows' powers of two are left to the end
+//! (`Ã = diag(1, 2, 4, 4) Â`, [`SCALE`]): output `(k, l)` of `Â M' Âᵀ` is
+//! `9 · 2^(6 − SCALE[k] − SCALE[l]) · Y`. It is computed with wrapping 32-bit arithmetic
+//! (every step is linear, so the result is right modulo 2^32); multiplying by the inverse of
+//! 9 modulo 2^32 gives `2^(6 − …) · Y` modulo 2^32, which is that number itself while
+//! `|Y| < 2^25` (a 3×3 int8 convolution over at most 64 channels: `|Y| ≤ 9 · 64 · 128 · 128
+//! < 2^24`); an arithmetic shift then gives `Y` exactly, so the logits are the same bit for
+//! bit.
 #![allow(unsafe_code)]
 
 use super::sse2_lanes::{self, LaneRequant, max_epi32};
@@ -34,6 +38,14 @@ const G_ROWS: [[i16; 3]; 6] = [
     [1, -2, 4],
     [0, 0, 1],
 ];
+
+/// The factor of each row (and column) of the transformed weights: 6 for the outer ones, so
+/// that the output transform's remaining factors are powers of two.
+const OUTER: [i16; 6] = [6, 1, 1, 1, 1, 6];
+
+/// `log2` of the power of two each output row (and column) of `Â` leaves out: `Ã = S Â`,
+/// `S = diag(1, 2, 4, 4)`, so output `(k, l)` of `Â M Âᵀ` is `576 Y / 2^(SCALE[k] + SCALE[l])`.
+const SCALE: [i32; 4] = [0, 1, 2, 2];
 
 /// Blocks of transformed weights an F(4×4, 3×3) [`WinogradLayer`] of `c` input and `oc` output
 /// channels holds: 36 positions × `c / 2` pairs × `⌈oc / 8⌉` groups.
@@ -63,6 +75,9 @@ pub fn winograd4_weights((weights, c, oc): (&[i8], usize, usize), v: &mut [[i16;
             for (i, t) in t.iter().enumerate() {
                 for (j, g_row) in G_ROWS.iter().enumerate() {
                     let r: i16 = (0..3).map(|kx| t[kx] * g_row[kx]).sum();
+                    // Rows and columns 0 and 5 times 6: the factors of `Ã` that are not
+                    // powers of two (see the module), within ±5,376.
+                    let r = r * OUTER[i] * OUTER[j];
                     v[((6 * i + j) * pairs + ci / 2) * groups + g][2 * lane + ci % 2] = r;
                 }
             }
@@ -89,32 +104,20 @@ macro_rules! bt6 {
     }};
 }
 
-/// `Ã m` of F(4, 3) along one axis with the ISA's 32-bit `$add` and `$sub` (wrapping): rows
-/// `[6, 4, 4, 1, 1, 0]`, `[0, 4, −4, 2, −2, 0]`, `[0, 4, 4, 4, 4, 0]`, `[0, 4, −4, 8, −8, 24]`.
+/// `Â m` of F(4, 3) along one axis with the ISA's 32-bit `$add`, `$sub` and shift left `$shl`
+/// (wrapping): rows `[1, 4, 4, 1, 1, 0]`, `[0, 2, −2, 1, −1, 0]`, `[0, 1, 1, 1, 1, 0]`,
+/// `[0, 1, −1, 2, −2, 1]`, the output transform `Ã = Aᵀ diag(6, 4, 4, 1, 1, 24)` once the
+/// weights' outer rows carry its 6s ([`OUTER`]) and its rows' powers of two are left to the
+/// division ([`SCALE`]).
 macro_rules! at6 {
-    ($add:ident, $sub:ident, $m:expr) => {{
+    ($add:ident, $sub:ident, $shl:ident, $m:expr) => {{
         let [m0, m1, m2, m3, m4, m5] = $m;
         let (s12, d12, s34, d34) = ($add(m1, m2), $sub(m1, m2), $add(m3, m4), $sub(m3, m4));
-        // 6 m0, 4 s12, 2 d12, 2 d34, 6 m5 and s12 + s34 doubled twice.
-        let (m0_2, s12_2, d12_2, d34_2, m5_2) = (
-            $add(m0, m0),
-            $add(s12, s12),
-            $add(d12, d12),
-            $add(d34, d34),
-            $add(m5, m5),
-        );
-        let (m0_6, m5_3, s) = ($add($add(m0_2, m0_2), m0_2), $add(m5_2, m5), $add(s12, s34));
-        let (s_2, a1, a3) = (
-            $add(s, s),
-            $add(d12_2, d34),
-            $add($add(d12, d34_2), $add(m5_3, m5_3)),
-        );
-        let a3_2 = $add(a3, a3);
         [
-            $add($add(m0_6, $add(s12_2, s12_2)), s34),
-            $add(a1, a1),
-            $add(s_2, s_2),
-            $add(a3_2, a3_2),
+            $add($add(m0, $shl::<2>(s12)), s34),
+            $add($shl::<1>(d12), d34),
+            $add(s12, s34),
+            $add($add(d12, $shl::<1>(d34)), m5),
         ]
     }};
 }
@@ -153,8 +156,8 @@ impl Avx2 {
     /// Outputs of `tiles` (1 to [`super::WINOGRAD_TILES`]) 4×4 tiles of an F(4×4, 3×3)
     /// [`WinogradLayer`], all their channels: `u` holds each tile's
     /// [`Avx2::winograd4_inputs`], tiles `36 · stride` apart. The products as
-    /// [`Avx2::conv_winograd`]'s (two groups of eight channels at a time); then `Ã M Ãᵀ`
-    /// and the exact division by 576. With `pooled`, four outputs per tile (its 2×2 max
+    /// [`Avx2::conv_winograd`]'s (two groups of eight channels at a time); then `Â M Âᵀ`
+    /// and the exact division (see the module). With `pooled`, four outputs per tile (its 2×2 max
     /// pools, row-major); otherwise its sixteen, row-major.
     #[inline(always)]
     pub fn conv_winograd4(
@@ -257,7 +260,7 @@ unsafe fn winograd4_avx2<const G: usize, const P: usize>(
         let mut y = [[_mm256_setzero_si256(); G]; 16];
         #[allow(clippy::needless_range_loop)]
         for g in 0..G {
-            // Ã along the columns, then along the rows; then the exact division by 576.
+            // Â along the columns, then along the rows; then the exact division.
             let mut cols = [[_mm256_setzero_si256(); 6]; 4];
             for j in 0..6 {
                 let col = [
@@ -268,7 +271,7 @@ unsafe fn winograd4_avx2<const G: usize, const P: usize>(
                     m(24 + j, t, g),
                     m(30 + j, t, g),
                 ];
-                for (k, a) in at6!(_mm256_add_epi32, _mm256_sub_epi32, col)
+                for (k, a) in at6!(_mm256_add_epi32, _mm256_sub_epi32, _mm256_slli_epi32, col)
                     .into_iter()
                     .enumerate()
                 {
@@ -276,11 +279,12 @@ unsafe fn winograd4_avx2<const G: usize, const P: usize>(
                 }
             }
             for (k, col) in cols.into_iter().enumerate() {
-                for (l, r) in at6!(_mm256_add_epi32, _mm256_sub_epi32, col)
+                for (l, r) in at6!(_mm256_add_epi32, _mm256_sub_epi32, _mm256_slli_epi32, col)
                     .into_iter()
                     .enumerate()
                 {
-                    y[4 * k + l][g] = _mm256_srai_epi32(_mm256_mullo_epi32(r, inv9), 6);
+                    let shift = _mm_cvtsi32_si128(6 - SCALE[k] - SCALE[l]);
+                    y[4 * k + l][g] = _mm256_sra_epi32(_mm256_mullo_epi32(r, inv9), shift);
                 }
             }
         }
@@ -359,7 +363,7 @@ impl Sse2 {
 
     /// [`Avx2::conv_winograd4`] on SSE2: per group of eight channels, the products as
     /// [`Avx2::conv_winograd4`]'s (four channels per 128-bit half), the output transform in
-    /// vectors, the exact division by 576
+    /// vectors, the exact division
     /// with the low halves of unsigned 32×32-bit products (SSE2 has no `pmulld`), then the
     /// pools' maxima and the requantization in vector lanes.
     #[inline(always)]
@@ -384,9 +388,10 @@ impl Sse2 {
     }
 }
 
-/// `(r · 9⁻¹ mod 2^32) >> 6` per lane: `r / 576` for `r` a multiple of 576 (see the module).
+/// `(r · 9⁻¹ mod 2^32) >> shift` per lane: `r / (9 · 2^shift)` for `r` a multiple of it (see
+/// the module).
 #[inline(always)]
-fn div576_sse2(r: __m128i) -> __m128i {
+fn div9_sse2(r: __m128i, shift: i32) -> __m128i {
     // SAFETY: SSE2 is part of the x86-64 baseline; register-only operations.
     unsafe {
         let k = _mm_set1_epi32(INV9);
@@ -397,7 +402,7 @@ fn div576_sse2(r: __m128i) -> __m128i {
             _mm_shuffle_epi32(even, 0b10_00_10_00),
             _mm_shuffle_epi32(odd, 0b10_00_10_00),
         );
-        _mm_srai_epi32(low, 6)
+        _mm_sra_epi32(low, _mm_cvtsi32_si128(shift))
     }
 }
 
@@ -446,16 +451,16 @@ fn winograd4_sse2<const P: usize>(
                     m(30 + j, t, h),
                 ];
                 // SAFETY: as above.
-                let a = unsafe { at6!(_mm_add_epi32, _mm_sub_epi32, col) };
+                let a = unsafe { at6!(_mm_add_epi32, _mm_sub_epi32, _mm_slli_epi32, col) };
                 for (k, a) in a.into_iter().enumerate() {
                     cols[k][j] = a;
                 }
             }
             for (k, col) in cols.into_iter().enumerate() {
                 // SAFETY: as above.
-                let r = unsafe { at6!(_mm_add_epi32, _mm_sub_epi32, col) };
+                let r = unsafe { at6!(_mm_add_epi32, _mm_sub_epi32, _mm_slli_epi32, col) };
                 for (l, r) in r.into_iter().enumerate() {
-                    y[4 * k + l][h] = div576_sse2(r);
+                    y[4 * k + l][h] = div9_sse2(r, 6 - SCALE[k] - SCALE[l]);
                 }
             }
         }
