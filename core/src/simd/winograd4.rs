@@ -184,32 +184,28 @@ fn inputs4_avx2(
     stride: usize,
 ) {
     let rows = data.len() / (w * c).max(1);
-    let zero = _mm256_setzero_si256();
+    // A tile inside the map (most of them) reads its 6×6 pixels without per-pixel checks.
+    let inside = y + 6 <= rows && x + 6 <= w;
     for q in (0..c).step_by(16) {
         let n = (c - q).min(16);
         // `t[j][i]`: row i of `Bᵀ d` for pixel column `x + j` (each written once below, not
         // zeroed first: that was a `memset` per call).
         let mut t = [MaybeUninit::<[__m256i; 6]>::uninit(); 6];
-        for (j, t) in t.iter_mut().enumerate() {
-            let mut d = [zero; 6];
-            for (r, d) in d.iter_mut().enumerate() {
-                let (iy, ix) = (y + r, x + j);
-                if iy >= rows || ix >= w {
-                    continue;
-                }
-                let at = (iy * w + ix) * c + q;
-                let v = if let Ok(all) = <&[i8; 16]>::try_from(&data[at..at + n]) {
-                    // SAFETY: 16 bytes inside `data` (the slice above is bounds-checked).
-                    unsafe { _mm_loadu_si128(all.as_ptr() as *const __m128i) }
-                } else {
-                    let mut bytes = [0i8; 16];
-                    bytes[..n].copy_from_slice(&data[at..at + n]);
-                    // SAFETY: a whole `[i8; 16]`.
-                    unsafe { _mm_loadu_si128(bytes.as_ptr() as *const __m128i) }
-                };
-                *d = _mm256_cvtepi8_epi16(v);
+        if inside && n == 16 {
+            // Pixel (r, j) at `(r · w + j) · c` in `block`: its last 16 bytes end the slice.
+            let block = &data[(y * w + x) * c + q..((y + 5) * w + x + 5) * c + q + 16];
+            for (j, t) in t.iter_mut().enumerate() {
+                let d: [__m256i; 6] = core::array::from_fn(|r| {
+                    // SAFETY: 16 bytes at `(r · w + j) · c ≤ (5w + 5) · c`, inside `block`.
+                    unsafe {
+                        let at = block.as_ptr().add((r * w + j) * c);
+                        _mm256_cvtepi8_epi16(_mm_loadu_si128(at as *const __m128i))
+                    }
+                });
+                t.write(bt6!(_mm256_add_epi16, _mm256_sub_epi16, d));
             }
-            t.write(bt6!(_mm256_add_epi16, _mm256_sub_epi16, d));
+        } else {
+            inputs4_columns_avx2((data, w, c), (rows, y, x), (q, n), &mut t);
         }
         // SAFETY: every element was written above.
         let t = |j: usize, i: usize| unsafe { t[j].assume_init_ref()[i] };
@@ -223,6 +219,40 @@ fn inputs4_avx2(
                 unsafe { _mm256_storeu_si256(at.as_mut_ptr() as *mut __m256i, r) };
             }
         }
+    }
+}
+
+/// The columns `Bᵀ d` of [`inputs4_avx2`]'s tile for channels `q..q + n` where the tile
+/// reaches past the map or `n < 16`: pixels past the map read as zero, a short channel run
+/// through a zeroed copy.
+#[target_feature(enable = "avx2")]
+fn inputs4_columns_avx2(
+    (data, w, c): (&[i8], usize, usize),
+    (rows, y, x): (usize, usize, usize),
+    (q, n): (usize, usize),
+    t: &mut [MaybeUninit<[__m256i; 6]>; 6],
+) {
+    let zero = _mm256_setzero_si256();
+    for (j, t) in t.iter_mut().enumerate() {
+        let mut d = [zero; 6];
+        for (r, d) in d.iter_mut().enumerate() {
+            let (iy, ix) = (y + r, x + j);
+            if iy >= rows || ix >= w {
+                continue;
+            }
+            let at = (iy * w + ix) * c + q;
+            let v = if let Ok(all) = <&[i8; 16]>::try_from(&data[at..at + n]) {
+                // SAFETY: 16 bytes inside `data` (the slice above is bounds-checked).
+                unsafe { _mm_loadu_si128(all.as_ptr() as *const __m128i) }
+            } else {
+                let mut bytes = [0i8; 16];
+                bytes[..n].copy_from_slice(&data[at..at + n]);
+                // SAFETY: a whole `[i8; 16]`.
+                unsafe { _mm_loadu_si128(bytes.as_ptr() as *const __m128i) }
+            };
+            *d = _mm256_cvtepi8_epi16(v);
+        }
+        t.write(bt6!(_mm256_add_epi16, _mm256_sub_epi16, d));
     }
 }
 
