@@ -2041,6 +2041,8 @@ mod tests {
             let wino_case = matches!(case % 20, 7 | 10);
             let (kh, kw, c, padding, pool) = if wino_case {
                 let c = [2, 4, 6, 8, 16, 24, 32][rng.below(7) as usize];
+                // The larger maps below: 16 channels, a whole vector of them.
+                let c = if case % 40 >= 20 { 16 } else { c };
                 (
                     3,
                     3,
@@ -2051,8 +2053,12 @@ mod tests {
             } else {
                 (kh, kw, c, padding, pool)
             };
-            let h = kh + rng.below(7) as usize + 1;
-            let w = kw + rng.below(7) as usize + 1;
+            // Winograd's maps one in two times larger (up to 16×16 of 16 channels, the 4,096
+            // input bytes) and run whole (below), so that F(4×4, 3×3) tiles lie wholly inside
+            // as well as across the edges (two code paths).
+            let more = if wino_case && case % 40 >= 20 { 6 } else { 0 };
+            let h = kh + rng.below(7) as usize + 1 + more;
+            let w = kw + rng.below(7) as usize + 1 + more;
             let s = Shape {
                 h: h as u32,
                 w: w as u32,
@@ -2129,6 +2135,9 @@ mod tests {
             // Streamed as the plan runs it: bands of output rows, each given only the input rows
             // it reads and a scratch whose padding bytes hold garbage.
             let band = 1 + rng.below(3) as usize;
+            // The larger Winograd maps in one band, as whole maps run (F(4×4, 3×3) tiles read
+            // six input rows: narrower bands never hold a whole tile).
+            let band = if more > 0 { h } else { band };
             let stride = k.next_multiple_of(crate::plan::PATCH_ALIGN) + 16 * rng.below(2) as usize;
             let mut scratch = [0x55i8; 4 * (MAX_WINDOW + 16)];
             let scratch = &mut scratch[..4 * stride];
