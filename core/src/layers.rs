@@ -1989,7 +1989,9 @@ mod tests {
             (0, 0, 0, 0);
         #[cfg(target_arch = "x86_64")]
         let (mut checked_wide, mut checked_3x3_wide, mut checked_winograd) = (0, 0, 0);
+        #[cfg(target_arch = "x86_64")]
         let (mut checked_prepared, mut checked_sse2_winograd) = (0, 0);
+        #[cfg(target_arch = "x86_64")]
         let mut checked_sse2_3x3_wide = 0;
         #[cfg(target_arch = "aarch64")]
         let mut checked_sdot = 0;
