@@ -18,7 +18,7 @@
 //! | `plan` | the execution plan: each layer validated, shapes and costs, streamed row schedule and arena layout | – |
 //! | `layers` | the int8 kernels: the tiled conv2d driver (and an AVX2 first-layer kernel), depthwise conv2d, pooling, fully connected | [`MAX_WINDOW`] |
 //! | `quant` | fixed-point requantization (gemmlowp/TFLite style), scalar reference of the vector paths | [`Requant`], [`quantize_multiplier`], [`requantize`] |
-//! | `prepared` | a model with its weights prepared once for this CPU's kernels (the AVX2 Winograd weights), for hosts that run many predictions | [`Prepared`] |
+//! | `prepared` | a model with its weights prepared once for this CPU's kernels (the x86-64 F(4×4, 3×3) Winograd weights), for hosts that run many predictions | [`Prepared`] |
 //! | `prediction` | integer logits, class, softmax probabilities | [`Prediction`] |
 //! | [`preprocess`](mod@preprocess) | canvas → 28×28 MNIST convention (polarity, crop, 20×20 fit, centre of mass) | [`preprocess()`], [`PreprocessInfo`], [`PreprocessError`] |
 //! | `simd` | per-ISA micro-kernels (a 4 pixels × 2 channels tile): portable, SSE2 and AVX2 (chosen at run time), Cortex-M DSP (SMLAD), aarch64 NEON and SDOT | `set_avx2_allowed` (x86-64) |

@@ -1,8 +1,9 @@
 //! A model with its weights prepared once for this CPU's kernels ("prepacking", as onnxruntime
-//! does when a session is created): on x86-64, the Winograd-transformed weights of the 3×3
-//! convolutions, which [`Model::predict`] otherwise computes on every call with AVX2 (6.8 µs
-//! of the default model's 56) and which the SSE2 baseline's Winograd kernel runs on only when
-//! prepared. The storage is the caller's, like the arena: no heap.
+//! does when a session is created): on x86-64, the weights of the 3×3 convolutions transformed
+//! for Winograd's F(4×4, 3×3) (36 products per 4×4 output tile instead of 144), which the AVX2
+//! and SSE2 kernels read on every call; without them [`Model::predict`] transforms the weights
+//! for F(2×2, 3×3) on every call with AVX2 and the SSE2 baseline keeps the direct kernels. The
+//! storage is the caller's, like the arena: no heap.
 
 use crate::layers;
 use crate::model::{Model, NOT_PREPARED, PredictError, PreparedWeights};

@@ -12,8 +12,9 @@
 //! |---|---|---|
 //! | `portable.rs` | any (Cortex-M0/M0+, RISC-V, wasm) | plain Rust; the reference |
 //! | `x86.rs` | x86-64 SSE2 (baseline) | `pcmpgtb` sign extension, `pmaddwd`, SSE2 requantization |
-//! | `sse2_lanes.rs` | x86-64 SSE2 (baseline) | output channels in lanes, the AVX2 kernels' layouts 128 bits wide, requantized per channel: 3×3 int8 convolutions in Winograd's F(2×2, 3×3) form on whole maps (on weights prepared once, `Model::prepare`), the int8 3×3 first layer |
-//! | `x86.rs` | x86-64 AVX2 (CPUID at run time, [`set_avx2_allowed`] to forbid) | 256-bit `vpmaddwd`, vector requantization, first-layer kernels, output channels in lanes (`vpmaddwd` on int16-widened input for int8 weights, `vpmaddubsw` for sub-byte weights), 3×3 int8 convolutions in Winograd's F(2×2, 3×3) form on whole maps (exact in integers) |
+//! | `sse2_lanes.rs` | x86-64 SSE2 (baseline) | output channels in lanes, the AVX2 kernels' layouts 128 bits wide, requantized in vector lanes without per-lane shifts (`LaneRequant`): the int8 3×3 first layer, the products of Winograd's tiles |
+//! | `x86.rs` | x86-64 AVX2 (CPUID at run time, [`set_avx2_allowed`] to forbid) | 256-bit `vpmaddwd`, vector requantization, first-layer kernels, output channels in lanes (`vpmaddwd` on int16-widened input for int8 weights, `vpmaddubsw` for sub-byte weights), 3×3 int8 convolutions in Winograd's F(2×2, 3×3) form on whole maps with weights transformed per call (exact in integers) |
+//! | `winograd4.rs` | x86-64 AVX2 and SSE2 | 3×3 int8 convolutions in Winograd's F(4×4, 3×3) form on weights prepared once (`Model::prepare`): integer transforms, the output divided exactly by 576 modulo 2^32 |
 //! | `dsp.rs` | Cortex-M4/M7/M33 | CMSIS-NN-style 2×2 blocks of `SXTB16` + `SMLAD` (inline asm) |
 //! | `neon.rs` | aarch64 | NEON widening multiply-accumulate (SMULL + SADALP); SDOT (dotprod) chosen at run time |
 //!
