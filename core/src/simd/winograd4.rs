@@ -134,6 +134,13 @@ const fn pooled_from(q: usize) -> [usize; 4] {
     ]
 }
 
+/// The bounds both ISAs' input transforms rely on: at most 64 channels, positions a multiple
+/// of 16 int16 apart and at least `c`, room in `u` for one tile's 36 positions.
+fn check_inputs((c, u, stride): (usize, &[i16], usize)) {
+    check_winograd_inputs(c, 1, (u, stride));
+    assert!(u.len() >= POSITIONS * stride);
+}
+
 impl Avx2 {
     /// `Bᵀ d B` of one 6×6 input tile at `(y, x)` of a map (`data`: rows of `w` pixels of
     /// `c` int8 channels; pixels past its rows or columns read as zero), its 36 positions
@@ -147,8 +154,7 @@ impl Avx2 {
         u: &mut [i16],
         stride: usize,
     ) {
-        check_winograd_inputs(c, 1, (u, stride));
-        assert!(u.len() >= POSITIONS * stride);
+        check_inputs((c, u, stride));
         // SAFETY: the token proves AVX2 is available; the asserts bound every access.
         unsafe { inputs4_avx2((data, w, c), (y, x), u, stride) }
     }
@@ -350,8 +356,7 @@ impl Sse2 {
         u: &mut [i16],
         stride: usize,
     ) {
-        check_winograd_inputs(c, 1, (u, stride));
-        assert!(u.len() >= POSITIONS * stride);
+        check_inputs((c, u, stride));
         let rows = data.len() / (w * c).max(1);
         // SAFETY (whole body): SSE2 is part of the x86-64 baseline; every load and store goes
         // through a bounds-checked slice of the length it touches.

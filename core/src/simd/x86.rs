@@ -1266,8 +1266,9 @@ impl<'a> WinogradLayer<'a> {
         }
     }
 
-    /// The bounds every ISA's `conv_winograd` relies on: 1 to [`WINOGRAD_TILES`] tiles of 16
-    /// positions `stride ≥ 2 · pairs` apart in `u`, and `out` holding their outputs.
+    /// The bounds every Winograd kernel relies on: 1 to [`WINOGRAD_TILES`] tiles of
+    /// `positions` positions `stride ≥ 2 · pairs` apart in `u`, and `out` holding their
+    /// outputs.
     pub(super) fn check_call(
         &self,
         (u, stride): (&[i16], usize),
