@@ -15,85 +15,111 @@ use super::x86::{FirstLayer3x3, FirstLayerGroup, Sse2, WideTaps, WinogradLayer};
 use core::arch::x86_64::*;
 
 /// Per-lane requantization constants of four channels (one half of a group), computed once
-/// per group and call by [`LaneRequant::new`].
+/// per group and call by [`LaneRequant::new`]: each channel's multiplication, rounding and
+/// shift become one unsigned 32×32→64-bit product plus a constant, a uniform shift, and a
+/// second product that stands in for the per-lane shift (see [`LaneRequant::apply`]).
+/// Lanes 0 and 2 (`even`) and 1 and 3 (`odd`, moved down to 0 and 2) each fill the low
+/// halves of two 64-bit lanes.
 #[derive(Clone, Copy)]
 pub(super) struct LaneRequant {
     /// Bias of each channel.
     bias: __m128i,
-    /// Q31 multiplier (never negative).
-    m: __m128i,
-    /// `2^e − 1`: the bits a right shift by `e` drops.
-    mask: __m128i,
-    /// `mask >> 1`: the remainder at or below which RoundingDivideByPOT rounds down.
-    half: __m128i,
-    /// `2^(31 − e)` as an unsigned 32-bit lane: `(s · pow) >> 31 = s >> e` for `0 ≤ s < 2^31`.
-    pow: __m128i,
+    /// Per 64-bit lane: the multiplier `m` (`2m` where `e = 0`), low half.
+    m: [__m128i; 2],
+    /// Per 64-bit lane: the constant `A` added to the product.
+    a: [__m128i; 2],
+    /// Per 64-bit lane: `2^31` where `e ≥ 1` (subtracted for a negative sum), else 0.
+    d: [__m128i; 2],
+    /// Per 64-bit lane: `2^(32 − max(e, 1))`, the second product's factor.
+    pow: [__m128i; 2],
+    /// Per channel: `2^(31 − e)` (wrapping), the offset the result carries.
+    offset: __m128i,
 }
 
 impl LaneRequant {
-    /// The constants of channels `8g + 4h..8g + 4h + 4` of `group` (right shifts `0..=31`).
+    /// The constants of channels `8g + 4h..8g + 4h + 4` of `group` (right shifts `0..=31`,
+    /// multipliers `0..2^31`).
     #[inline(always)]
     pub(super) fn new(group: &FirstLayerGroup, h: usize) -> LaneRequant {
         debug_assert!(group.right_shift.iter().all(|e| (0..=31).contains(e)));
+        debug_assert!(group.multiplier.iter().all(|m| *m >= 0));
         // SAFETY: SSE2 is part of the x86-64 baseline; 16-byte loads of whole halves of the
-        // group's eight-element arrays.
+        // group's eight-element arrays, register-only operations.
         unsafe {
             let load = |a: &[i32; 8]| _mm_loadu_si128(a[4 * h..].as_ptr() as *const __m128i);
-            // 2^k through the float with exponent k (exact); 2^31 converts to 0x8000_0000,
-            // which is 2^31 read unsigned and `1i32.wrapping_shl(31)` read signed.
+            // 2^k for k in -1..=31 through the float with exponent k (exact, truncated:
+            // 2^-1 converts to 0); 2^31 converts to 0x8000_0000, which is 2^31 read unsigned.
             let pow2 = |k: __m128i| {
                 let bits = _mm_slli_epi32(_mm_add_epi32(k, _mm_set1_epi32(127)), 23);
                 _mm_cvttps_epi32(_mm_castsi128_ps(bits))
             };
-            let e = load(&group.right_shift);
-            let mask = _mm_sub_epi32(pow2(e), _mm_set1_epi32(1));
+            let (e, m) = (load(&group.right_shift), load(&group.multiplier));
+            let zero = _mm_cmpeq_epi32(e, _mm_setzero_si128());
+            let sign = _mm_set1_epi32(i32::MIN);
+            // `K = 2^31 + 2^(e − 1) − m` (no half where `e = 0`): below 2^32 unsigned.
+            let k = _mm_sub_epi32(
+                _mm_add_epi32(sign, pow2(_mm_sub_epi32(e, _mm_set1_epi32(1)))),
+                m,
+            );
+            // Even lanes in the low halves of the 64-bit lanes, odd lanes moved down.
+            let low = _mm_set_epi32(0, -1, 0, -1);
+            let split = |v: __m128i| [_mm_and_si128(v, low), _mm_srli_epi64(v, 32)];
+            // `A = 2^30 + 2^31 · K`, doubled where `e = 0` (the multiplier is doubled there).
+            let a =
+                split(k).map(|k| _mm_add_epi64(_mm_slli_epi64(k, 31), _mm_set1_epi64x(1 << 30)));
+            let [z0, z1] = [
+                _mm_shuffle_epi32(zero, 0b10_10_00_00),
+                _mm_shuffle_epi32(zero, 0b11_11_01_01),
+            ];
             LaneRequant {
                 bias: load(&group.bias),
-                m: load(&group.multiplier),
-                mask,
-                half: _mm_srli_epi32(mask, 1),
-                pow: pow2(_mm_sub_epi32(_mm_set1_epi32(31), e)),
+                m: split(_mm_add_epi32(m, _mm_and_si128(m, zero))),
+                a: [
+                    _mm_add_epi64(a[0], _mm_and_si128(a[0], z0)),
+                    _mm_add_epi64(a[1], _mm_and_si128(a[1], z1)),
+                ],
+                d: split(_mm_andnot_si128(zero, sign)),
+                pow: split(pow2(_mm_sub_epi32(
+                    _mm_set1_epi32(32),
+                    _mm_sub_epi32(e, zero),
+                ))),
+                offset: pow2(_mm_sub_epi32(_mm_set1_epi32(31), e)),
             }
         }
     }
 
-    /// The AVX2 vector requantization (`requant8`) of four sums, one multiplier and right
-    /// shift per lane, before the clamp: gemmlowp's SaturatingRoundingDoublingHighMul with a
-    /// non-negative multiplier (the low 32 bits of `⌊(x·m + 2^30) / 2^31⌋`), then
-    /// RoundingDivideByPOT. SSE2 has neither a signed 32×32→64 multiply nor per-lane shifts:
-    /// the unsigned multiply is corrected by `m · 2^32` where `x` is negative, and the shift
-    /// is a multiplication by `2^(31 − e)` of the sum's magnitude bits (`high ^ sign`, the
-    /// arithmetic shift's identity `x >> e = !(!x >> e)` for negative `x`).
+    /// The AVX2 vector requantization (`requant8`) of four sums, one multiplier `m` and
+    /// right shift `e` per lane, before the clamp: gemmlowp's SaturatingRoundingDoublingHighMul
+    /// with a non-negative multiplier, `h = ⌊(x·m + 2^30) / 2^31⌋`, then RoundingDivideByPOT,
+    /// `y = ⌊(h + 2^(e−1) − [h < 0]) / 2^e⌋` (ties away from zero; `y = h` where `e = 0`).
+    /// SSE2 has neither a signed 32×32→64 multiply nor per-lane shifts, so with
+    /// `x_u = x + 2^31` (unsigned) and `K = 2^31 + 2^(e−1) − m`, for `e ≥ 1`:
+    ///
+    /// `N = x_u · m + 2^30 + 2^31 · K − 2^31 · [x < 0]`, `⌊N / 2^31⌋ = h + 2^31 + 2^(e−1) − [x < 0]`
+    ///
+    /// (`x_u · m = x · m + 2^31 · m`; `[x < 0]` may stand for `[h < 0]`: they differ only
+    /// where `h = 0`, and there both round to 0). `0 ≤ N < 2^64`, so one unsigned product and
+    /// one 64-bit addition give it exactly; `⌊N / 2^32⌋ < 2^32` (a uniform shift), times
+    /// `2^(32 − e)`, shifted right by 31 (uniform) is `⌊N / 2^(31 + e)⌋ = y + 2^(31 − e)`.
+    /// Where `e = 0` the multiplier and the constant are doubled (`2m < 2^32`), so
+    /// `⌊N / 2^32⌋ = h + 2^31`, and the second factor is 2^31. Exact for every int32 sum.
     #[inline(always)]
     fn apply(&self, x: __m128i) -> __m128i {
         // SAFETY: SSE2 is part of the x86-64 baseline; register-only operations.
         unsafe {
             let x = _mm_add_epi32(x, self.bias);
-            let nudge = _mm_set1_epi64x(1 << 30);
-            // Signed 64-bit products of lanes 0 and 2 of `v` and `m`, plus the nudge, >> 31.
-            let mul = |v: __m128i, m: __m128i| {
-                let neg = _mm_and_si128(_mm_srai_epi32(v, 31), m);
-                let p = _mm_sub_epi64(_mm_mul_epu32(v, m), _mm_slli_epi64(neg, 32));
-                _mm_srli_epi64(_mm_add_epi64(p, nudge), 31)
+            let xu = _mm_xor_si128(x, _mm_set1_epi32(i32::MIN));
+            let negative = _mm_srai_epi32(x, 31);
+            // `y + 2^(31 − e)` of the lanes in the low halves of the 64-bit lanes, high halves
+            // zero (below 2^32).
+            let half = |xu: __m128i, negative: __m128i, i: usize| {
+                let n = _mm_add_epi64(_mm_mul_epu32(xu, self.m[i]), self.a[i]);
+                let n = _mm_sub_epi64(n, _mm_and_si128(negative, self.d[i]));
+                _mm_srli_epi64(_mm_mul_epu32(_mm_srli_epi64(n, 32), self.pow[i]), 31)
             };
-            let even = mul(x, self.m);
-            let odd = mul(_mm_srli_epi64(x, 32), _mm_srli_epi64(self.m, 32));
-            let high = _mm_or_si128(
-                _mm_and_si128(even, _mm_set_epi32(0, -1, 0, -1)),
-                _mm_slli_epi64(odd, 32),
-            );
-            let negative = _mm_cmpgt_epi32(_mm_setzero_si128(), high);
-            // `s < 2^31`, so `(s · 2^(31 − e)) >> 31 < 2^31` leaves the upper half zero.
-            let s = _mm_xor_si128(high, negative);
-            let even = _mm_srli_epi64(_mm_mul_epu32(s, self.pow), 31);
-            let odd = _mm_srli_epi64(
-                _mm_mul_epu32(_mm_srli_epi64(s, 32), _mm_srli_epi64(self.pow, 32)),
-                31,
-            );
-            let shifted = _mm_xor_si128(_mm_or_si128(even, _mm_slli_epi64(odd, 32)), negative);
-            let threshold = _mm_sub_epi32(self.half, negative);
-            let remainder = _mm_and_si128(high, self.mask);
-            _mm_sub_epi32(shifted, _mm_cmpgt_epi32(remainder, threshold))
+            let even = half(xu, negative, 0);
+            let odd = half(_mm_srli_epi64(xu, 32), _mm_srli_epi64(negative, 32), 1);
+            _mm_sub_epi32(_mm_or_si128(even, _mm_slli_epi64(odd, 32)), self.offset)
         }
     }
 }
@@ -302,10 +328,16 @@ mod tests {
             let ties = case % 2 == 0;
             let e: [i32; 8] = core::array::from_fn(|_| (next() % 32) as i32);
             // A multiplier of exactly 2^30 (one half) turns x into x / 2 before the division.
-            let m: [i32; 8] =
-                core::array::from_fn(|_| if ties { 1 << 30 } else { (next() >> 33) as i32 });
+            // Every fourth odd case takes the extremes: sums ±2^31 and near 0, multipliers
+            // 0, 1 and 2^31 − 1.
+            let extreme = case % 8 == 3;
+            let m: [i32; 8] = core::array::from_fn(|_| match (ties, extreme) {
+                (true, _) => 1 << 30,
+                (_, true) => [0, 1, 1 << 30, i32::MAX][(next() % 4) as usize],
+                _ => (next() >> 33) as i32,
+            });
             let bias: [i32; 8] = core::array::from_fn(|_| {
-                if ties {
+                if ties || extreme {
                     0
                 } else {
                     (next() % 20_001) as i32 - 10_000
@@ -318,6 +350,7 @@ mod tests {
                     let t = ((2 * k + 1) << (e[l] - 1)) * if sign == 0 { 1 } else { -1 };
                     (2 * t).clamp(i32::MIN as i64, i32::MAX as i64) as i32
                 }
+                _ if extreme => [i32::MIN, i32::MIN + 1, -1, 0, 1, i32::MAX][(next() % 6) as usize],
                 _ => next() as i32,
             });
             let zp = (next() % 256) as i32 - 128;
@@ -335,11 +368,29 @@ mod tests {
                 unsafe { [0, 4].map(|h| _mm_loadu_si128(x[h..].as_ptr() as *const __m128i)) };
             let mut out = [0i8; 8];
             requant_store(sums, &consts, clamp, &mut out[..n]);
+            // Before the clamp too: the clamp would hide most of the random sums' results.
+            let mut unclamped = [0i32; 8];
+            for (h, c) in consts.iter().enumerate() {
+                // SAFETY: as above; a 16-byte store into four elements of `unclamped`.
+                unsafe {
+                    let lanes = c.apply(sums[h]);
+                    _mm_storeu_si128(unclamped[4 * h..].as_mut_ptr() as *mut __m128i, lanes);
+                }
+            }
             for l in 0..8 {
                 let rq = Requant {
                     multiplier: m[l],
                     shift: -(e[l] as i8),
                 };
+                assert_eq!(
+                    unclamped[l],
+                    requantize(x[l].wrapping_add(bias[l]), rq),
+                    "unclamped: x {} bias {} m {} e {}",
+                    x[l],
+                    bias[l],
+                    m[l],
+                    e[l]
+                );
                 let want = requantize(x[l].wrapping_add(bias[l]), rq).clamp(clamp.0, clamp.1) + zp;
                 let got = if l < n { out[l] } else { 0 };
                 let want = if l < n { want as i8 } else { 0 };
