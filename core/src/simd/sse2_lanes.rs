@@ -169,38 +169,47 @@ pub(super) fn requant_store(
 }
 
 /// The sums `M_ξ` of position `xi` of `P` tiles (`positions · stride` int16 apart in `u`) of a
-/// [`WinogradLayer`], channels `8g..8g + 8` in two halves: per pair of input channels, each
-/// tile's pair broadcast into every int32 lane, one `pmaddwd` per half and tile (each weight
-/// vector loaded once for the `P` tiles). Panics unless `u` holds the `P` tiles.
+/// [`WinogradLayer`], the `G` groups of channels from `8 · g0`, each in two halves: per pair of
+/// input channels, each tile's pair broadcast into every int32 lane, one `pmaddwd` per half,
+/// group and tile (each weight vector loaded once for the `P` tiles). Panics unless `u` holds
+/// the `P` tiles and the layer the `G` groups.
 #[inline(always)]
-pub(super) fn winograd_acc<const P: usize>(
+pub(super) fn winograd_acc<const G: usize, const P: usize>(
     u: &[i16],
     stride: usize,
     xi: usize,
     layer: &WinogradLayer<'_>,
-    g: usize,
-) -> [[__m128i; 2]; P] {
+    g0: usize,
+) -> [[[__m128i; 2]; G]; P] {
     let (pairs, groups, positions) = (layer.pairs, layer.channels.div_ceil(8), layer.positions);
     assert!(xi < positions && stride >= 2 * pairs && u.len() >= P * positions * stride);
+    assert!(g0 + G <= groups);
     // SAFETY: SSE2 is part of the x86-64 baseline; the reads of `u` stay inside it (the last:
     // pair `(P − 1) · positions · stride + ξ · stride + 2 · pairs − 1 < P · positions · stride`,
     // asserted above), those of `v` inside its `positions · pairs · groups` blocks
     // (`WinogradLayer::new` checked; the last read is block
-    // `(ξ · pairs + pairs − 1) · groups + g`).
+    // `(ξ · pairs + pairs − 1) · groups + g0 + G − 1`).
     unsafe {
-        let mut acc = [[_mm_setzero_si128(); 2]; P];
-        // Position ξ's blocks of group g, `groups` apart, and its pairs in each tile.
-        let w = layer.v[xi * pairs * groups + g..].as_ptr();
+        let mut acc = [[[_mm_setzero_si128(); 2]; G]; P];
+        // Position ξ's blocks of group g0, `groups` apart, and its pairs in each tile.
+        let w = layer.v[xi * pairs * groups + g0..].as_ptr();
         let at = u[xi * stride..].as_ptr();
         for p in 0..pairs {
             let block = w.add(p * groups) as *const i16;
-            let w0 = _mm_loadu_si128(block as *const __m128i);
-            let w1 = _mm_loadu_si128(block.add(8) as *const __m128i);
+            let wv: [[__m128i; 2]; G] = core::array::from_fn(|g| {
+                let b = block.add(16 * g);
+                [
+                    _mm_loadu_si128(b as *const __m128i),
+                    _mm_loadu_si128(b.add(8) as *const __m128i),
+                ]
+            });
             for (t, acc) in acc.iter_mut().enumerate() {
                 let pair = at.add(t * positions * stride + 2 * p) as *const i32;
                 let x = _mm_set1_epi32(core::ptr::read_unaligned(pair));
-                acc[0] = _mm_add_epi32(acc[0], _mm_madd_epi16(x, w0));
-                acc[1] = _mm_add_epi32(acc[1], _mm_madd_epi16(x, w1));
+                for (acc, wv) in acc.iter_mut().zip(&wv) {
+                    acc[0] = _mm_add_epi32(acc[0], _mm_madd_epi16(x, wv[0]));
+                    acc[1] = _mm_add_epi32(acc[1], _mm_madd_epi16(x, wv[1]));
+                }
             }
         }
         acc

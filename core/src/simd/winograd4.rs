@@ -396,7 +396,8 @@ impl Sse2 {
         }
     }
 
-    /// [`Avx2::conv_winograd4`] on SSE2: per group of eight channels, the products as
+    /// [`Avx2::conv_winograd4`] on SSE2: two groups of eight channels and two tiles at a time
+    /// (a group count's odd one with all the tiles), the products as
     /// [`Avx2::conv_winograd4`]'s (four channels per 128-bit half), the output transform in
     /// vectors, the exact division
     /// with the low halves of unsigned 32×32-bit products (SSE2 has no `pmulld`), then the
@@ -412,12 +413,28 @@ impl Sse2 {
     ) {
         assert_eq!(layer.positions, POSITIONS);
         layer.check_call((u, stride), tiles, pooled, out);
-        for g in 0..layer.channels.div_ceil(8) {
+        let groups = layer.channels.div_ceil(8);
+        let per_tile = if pooled { 4 } else { 16 } * layer.channels;
+        let tile = |t: usize| t * POSITIONS * stride;
+        let mut g = 0;
+        while g + 2 <= groups {
+            // Two groups, two tiles at a time.
+            for t in (0..tiles).step_by(2) {
+                let (u, out) = (&u[tile(t)..], &mut out[t * per_tile..]);
+                if t + 2 <= tiles {
+                    winograd4_sse2::<2, 2>(u, stride, pooled, layer, g, out);
+                } else {
+                    winograd4_sse2::<2, 1>(u, stride, pooled, layer, g, out);
+                }
+            }
+            g += 2;
+        }
+        if g < groups {
             match tiles {
-                1 => winograd4_sse2::<1>(u, stride, pooled, layer, g, out),
-                2 => winograd4_sse2::<2>(u, stride, pooled, layer, g, out),
-                3 => winograd4_sse2::<3>(u, stride, pooled, layer, g, out),
-                _ => winograd4_sse2::<4>(u, stride, pooled, layer, g, out),
+                1 => winograd4_sse2::<1, 1>(u, stride, pooled, layer, g, out),
+                2 => winograd4_sse2::<1, 2>(u, stride, pooled, layer, g, out),
+                3 => winograd4_sse2::<1, 3>(u, stride, pooled, layer, g, out),
+                _ => winograd4_sse2::<1, 4>(u, stride, pooled, layer, g, out),
             }
         }
     }
@@ -441,77 +458,81 @@ fn div9_sse2(r: __m128i, shift: i32) -> __m128i {
     }
 }
 
-/// [`Sse2::conv_winograd4`] for group `g` (channels `8g..8g + 8`), `P` tiles.
+/// [`Sse2::conv_winograd4`] for the `G` groups from `g0` (channels `8g0..8g0 + 8G`), `P` tiles.
 #[inline(always)]
-fn winograd4_sse2<const P: usize>(
+fn winograd4_sse2<const G: usize, const P: usize>(
     u: &[i16],
     stride: usize,
     pooled: bool,
     layer: &WinogradLayer<'_>,
-    g: usize,
+    g0: usize,
     out: &mut [i8],
 ) {
     let oc = layer.channels;
-    let (lo, hi) = (8 * g, (8 * g + 8).min(oc));
-    // `m[ξ][t][h]`: tile t's sums at position ξ, half h (each written once below).
-    let mut m = [[[MaybeUninit::<__m128i>::uninit(); 2]; P]; POSITIONS];
+    // `m[ξ][t][g][h]`: tile t's sums at position ξ, group g, half h (each written once below).
+    let mut m = [[[[MaybeUninit::<__m128i>::uninit(); 2]; G]; P]; POSITIONS];
     for (xi, m) in m.iter_mut().enumerate() {
-        let acc = sse2_lanes::winograd_acc::<P>(u, stride, xi, layer, g);
+        let acc = sse2_lanes::winograd_acc::<G, P>(u, stride, xi, layer, g0);
         for (m, acc) in m.iter_mut().zip(acc) {
             for (m, acc) in m.iter_mut().zip(acc) {
-                m.write(acc);
+                for (m, acc) in m.iter_mut().zip(acc) {
+                    m.write(acc);
+                }
             }
         }
     }
     // SAFETY: every element was written above.
-    let m = |xi: usize, t: usize, h: usize| unsafe { m[xi][t][h].assume_init() };
-    let group = &layer.groups[g];
-    let consts = [LaneRequant::new(group, 0), LaneRequant::new(group, 1)];
+    let m = |xi: usize, t: usize, g: usize, h: usize| unsafe { m[xi][t][g][h].assume_init() };
     let per_tile = if pooled { 4 } else { 16 };
-    for (t, out) in out.chunks_mut(per_tile * oc).take(P).enumerate() {
-        // SAFETY (the transform): SSE2 is part of the x86-64 baseline; register-only.
-        let zero = unsafe { _mm_setzero_si128() };
-        // `y[k][h]`: output k (row-major in the tile) of half h.
-        let mut y = [[zero; 2]; 16];
-        #[allow(clippy::needless_range_loop)]
-        for h in 0..2 {
-            let mut cols = [[zero; 6]; 4];
-            for j in 0..6 {
-                let col = [
-                    m(j, t, h),
-                    m(6 + j, t, h),
-                    m(12 + j, t, h),
-                    m(18 + j, t, h),
-                    m(24 + j, t, h),
-                    m(30 + j, t, h),
-                ];
-                // SAFETY: as above.
-                let a = unsafe { at6!(_mm_add_epi32, _mm_sub_epi32, _mm_slli_epi32, col) };
-                for (k, a) in a.into_iter().enumerate() {
-                    cols[k][j] = a;
+    for g in 0..G {
+        let (lo, hi) = (8 * (g0 + g), (8 * (g0 + g) + 8).min(oc));
+        let group = &layer.groups[g0 + g];
+        let consts = [LaneRequant::new(group, 0), LaneRequant::new(group, 1)];
+        for (t, out) in out.chunks_mut(per_tile * oc).take(P).enumerate() {
+            // SAFETY (the transform): SSE2 is part of the x86-64 baseline; register-only.
+            let zero = unsafe { _mm_setzero_si128() };
+            // `y[k][h]`: output k (row-major in the tile) of half h.
+            let mut y = [[zero; 2]; 16];
+            #[allow(clippy::needless_range_loop)]
+            for h in 0..2 {
+                let mut cols = [[zero; 6]; 4];
+                for j in 0..6 {
+                    let col = [
+                        m(j, t, g, h),
+                        m(6 + j, t, g, h),
+                        m(12 + j, t, g, h),
+                        m(18 + j, t, g, h),
+                        m(24 + j, t, g, h),
+                        m(30 + j, t, g, h),
+                    ];
+                    // SAFETY: as above.
+                    let a = unsafe { at6!(_mm_add_epi32, _mm_sub_epi32, _mm_slli_epi32, col) };
+                    for (k, a) in a.into_iter().enumerate() {
+                        cols[k][j] = a;
+                    }
+                }
+                for (k, col) in cols.into_iter().enumerate() {
+                    // SAFETY: as above.
+                    let r = unsafe { at6!(_mm_add_epi32, _mm_sub_epi32, _mm_slli_epi32, col) };
+                    for (l, r) in r.into_iter().enumerate() {
+                        y[4 * k + l][h] = div9_sse2(r, 6 - SCALE[k] - SCALE[l]);
+                    }
                 }
             }
-            for (k, col) in cols.into_iter().enumerate() {
-                // SAFETY: as above.
-                let r = unsafe { at6!(_mm_add_epi32, _mm_sub_epi32, _mm_slli_epi32, col) };
-                for (l, r) in r.into_iter().enumerate() {
-                    y[4 * k + l][h] = div9_sse2(r, 6 - SCALE[k] - SCALE[l]);
+            if pooled {
+                for q in 0..4 {
+                    let [a, b, c, d] = pooled_from(q);
+                    let best = core::array::from_fn(|h| {
+                        max_epi32(max_epi32(y[a][h], y[b][h]), max_epi32(y[c][h], y[d][h]))
+                    });
+                    let o = q * oc;
+                    sse2_lanes::requant_store(best, &consts, layer.clamp, &mut out[o + lo..o + hi]);
                 }
-            }
-        }
-        if pooled {
-            for q in 0..4 {
-                let [a, b, c, d] = pooled_from(q);
-                let best = core::array::from_fn(|h| {
-                    max_epi32(max_epi32(y[a][h], y[b][h]), max_epi32(y[c][h], y[d][h]))
-                });
-                let o = q * oc;
-                sse2_lanes::requant_store(best, &consts, layer.clamp, &mut out[o + lo..o + hi]);
-            }
-        } else {
-            for (k, y) in y.into_iter().enumerate() {
-                let o = k * oc;
-                sse2_lanes::requant_store(y, &consts, layer.clamp, &mut out[o + lo..o + hi]);
+            } else {
+                for (k, y) in y.into_iter().enumerate() {
+                    let o = k * oc;
+                    sse2_lanes::requant_store(y, &consts, layer.clamp, &mut out[o + lo..o + hi]);
+                }
             }
         }
     }
