@@ -5,10 +5,10 @@
 //!   channels per 128-bit half of a block of prepared weights;
 //! - the int8 3×3 first layer ([`Sse2::first_layer_3x3_wide_row`]), its input widened to int16.
 //!
-//! Both requantize eight channels in vector lanes with the AVX2 kernels' arithmetic, though
+//! Both requantize eight channels in vector lanes with the AVX2 kernels' results, though
 //! SSE2 has no per-lane shifts, no signed 32×32→64 multiply and no 32-bit maximum
-//! (`LaneRequant`: multiplications stand in for the shifts, packing with saturation for the
-//! clamp).
+//! (`LaneRequant`: in float where the rounding provably agrees, else with unsigned products
+//! standing in for the shifts; packing with saturation for the clamp).
 #![allow(unsafe_code)]
 
 use super::x86::{FirstLayer3x3, FirstLayerGroup, Sse2, WideTaps, WinogradLayer};
@@ -34,6 +34,11 @@ pub(super) struct LaneRequant {
     pow: [__m128i; 2],
     /// Per channel: `2^(31 − e)` (wrapping), the offset the result carries.
     offset: __m128i,
+    /// Per channel: `m · 2^−(31 + e)` in float, for [`LaneRequant::apply_float`].
+    scale: __m128,
+    /// Per channel: `½ − 2^−(e + 1) − 2^−10`, the largest distance from the nearest integer
+    /// at which [`LaneRequant::apply_float`] trusts its rounding (negative where `e = 0`).
+    window: __m128,
 }
 
 impl LaneRequant {
@@ -53,6 +58,11 @@ impl LaneRequant {
                 let bits = _mm_slli_epi32(_mm_add_epi32(k, _mm_set1_epi32(127)), 23);
                 _mm_cvttps_epi32(_mm_castsi128_ps(bits))
             };
+            // 2^k in float for k in -62..=-1, from its exponent bits.
+            let pow2f = |k: __m128i| {
+                _mm_castsi128_ps(_mm_slli_epi32(_mm_add_epi32(k, _mm_set1_epi32(127)), 23))
+            };
+            let (neg1, neg31) = (_mm_set1_epi32(-1), _mm_set1_epi32(-31));
             let (e, m) = (load(&group.right_shift), load(&group.multiplier));
             let zero = _mm_cmpeq_epi32(e, _mm_setzero_si128());
             let sign = _mm_set1_epi32(i32::MIN);
@@ -84,6 +94,11 @@ impl LaneRequant {
                     _mm_sub_epi32(e, zero),
                 ))),
                 offset: pow2(_mm_sub_epi32(_mm_set1_epi32(31), e)),
+                scale: _mm_mul_ps(_mm_cvtepi32_ps(m), pow2f(_mm_sub_epi32(neg31, e))),
+                window: _mm_sub_ps(
+                    _mm_sub_ps(_mm_set1_ps(0.5), pow2f(_mm_sub_epi32(neg1, e))),
+                    _mm_set1_ps(1.0 / 1024.0),
+                ),
             }
         }
     }
@@ -122,6 +137,33 @@ impl LaneRequant {
             _mm_sub_epi32(_mm_or_si128(even, _mm_slli_epi64(odd, 32)), self.offset)
         }
     }
+
+    /// [`LaneRequant::apply`] up to a clamp to ±1024 (beyond the int8 clamp either way): in
+    /// float (clamped) where that is provably the same, else by [`LaneRequant::apply`].
+    ///
+    /// The exact result is `y = round(h / 2^e)` (ties away from zero) with
+    /// `|h / 2^e − v| ≤ 2^−(e+1)`, `v = (x + b) · m / 2^(31 + e)`. The float `v'` (the sum,
+    /// the scale and their product each rounded once, whatever the rounding mode) is within
+    /// `|v| · 2^−21.4` of `v`: `2^−11.4` for `|v| ≤ 1024`. If `v'` (clamped to ±1024) is
+    /// within the lane's window of the integer `k` it converts to, `h / 2^e` is less than ½
+    /// from `k` — not a tie — so `y = k`; beyond ±1024 both clamp alike. Only lanes within
+    /// `2^−(e+1) + 2^−10` of a half-way point (about `2^−e` of them; always where `e = 0`)
+    /// take the integer path, four lanes at a time.
+    #[inline(always)]
+    fn apply_float(&self, x: __m128i) -> __m128i {
+        // SAFETY: SSE2 is part of the x86-64 baseline; register-only operations.
+        unsafe {
+            let v = _mm_mul_ps(_mm_cvtepi32_ps(_mm_add_epi32(x, self.bias)), self.scale);
+            let v = _mm_min_ps(_mm_max_ps(v, _mm_set1_ps(-1024.0)), _mm_set1_ps(1024.0));
+            let k = _mm_cvtps_epi32(v);
+            let distance = _mm_andnot_ps(_mm_set1_ps(-0.0), _mm_sub_ps(v, _mm_cvtepi32_ps(k)));
+            if _mm_movemask_ps(_mm_cmpge_ps(distance, self.window)) == 0 {
+                k
+            } else {
+                self.apply(x)
+            }
+        }
+    }
 }
 
 /// The maximum of two vectors of int32 lanes (SSE2 has no `pmaxsd`).
@@ -149,7 +191,7 @@ pub(super) fn requant_store(
     // SAFETY: SSE2 is part of the x86-64 baseline; an 8-byte store into eight bytes of `out`,
     // or a 16-byte one into a local array.
     unsafe {
-        let words = _mm_packs_epi32(c[0].apply(sums[0]), c[1].apply(sums[1]));
+        let words = _mm_packs_epi32(c[0].apply_float(sums[0]), c[1].apply_float(sums[1]));
         let words = _mm_min_epi16(
             _mm_max_epi16(words, _mm_set1_epi16(lo as i16)),
             _mm_set1_epi16(hi as i16),
@@ -340,6 +382,9 @@ mod tests {
             // Every fourth odd case takes the extremes: sums ±2^31 and near 0, multipliers
             // 0, 1 and 2^31 − 1.
             let extreme = case % 8 == 3;
+            // Every fourth other odd case: sums whose result lies within ±300, where the float
+            // path of `apply_float` decides (not the clamps).
+            let moderate = case % 8 == 5;
             let m: [i32; 8] = core::array::from_fn(|_| match (ties, extreme) {
                 (true, _) => 1 << 30,
                 (_, true) => [0, 1, 1 << 30, i32::MAX][(next() % 4) as usize],
@@ -360,6 +405,12 @@ mod tests {
                     (2 * t).clamp(i32::MIN as i64, i32::MAX as i64) as i32
                 }
                 _ if extreme => [i32::MIN, i32::MIN + 1, -1, 0, 1, i32::MAX][(next() % 6) as usize],
+                _ if moderate && m[l] > 0 => {
+                    // x ≈ t · 2^(31 + e) / m for t in ±300 with three random decimals.
+                    let t = (next() % 600_001) as i128 - 300_000;
+                    let x = (t << (31 + e[l])) / (1000 * m[l] as i128) - bias[l] as i128;
+                    x.clamp(i32::MIN as i128, i32::MAX as i128) as i32
+                }
                 _ => next() as i32,
             });
             let zp = (next() % 256) as i32 - 128;
@@ -378,12 +429,14 @@ mod tests {
             let mut out = [0i8; 8];
             requant_store(sums, &consts, clamp, &mut out[..n]);
             // Before the clamp too: the clamp would hide most of the random sums' results.
-            let mut unclamped = [0i32; 8];
+            let (mut unclamped, mut float) = ([0i32; 8], [0i32; 8]);
             for (h, c) in consts.iter().enumerate() {
-                // SAFETY: as above; a 16-byte store into four elements of `unclamped`.
+                // SAFETY: as above; 16-byte stores into four elements of each array.
                 unsafe {
                     let lanes = c.apply(sums[h]);
                     _mm_storeu_si128(unclamped[4 * h..].as_mut_ptr() as *mut __m128i, lanes);
+                    let lanes = c.apply_float(sums[h]);
+                    _mm_storeu_si128(float[4 * h..].as_mut_ptr() as *mut __m128i, lanes);
                 }
             }
             for l in 0..8 {
@@ -391,14 +444,20 @@ mod tests {
                     multiplier: m[l],
                     shift: -(e[l] as i8),
                 };
+                let exact = requantize(x[l].wrapping_add(bias[l]), rq);
                 assert_eq!(
-                    unclamped[l],
-                    requantize(x[l].wrapping_add(bias[l]), rq),
-                    "unclamped: x {} bias {} m {} e {}",
+                    float[l].clamp(-1024, 1024),
+                    exact.clamp(-1024, 1024),
+                    "float: x {} bias {} m {} e {}",
                     x[l],
                     bias[l],
                     m[l],
                     e[l]
+                );
+                assert_eq!(
+                    unclamped[l], exact,
+                    "unclamped: x {} bias {} m {} e {}",
+                    x[l], bias[l], m[l], e[l]
                 );
                 let want = requantize(x[l].wrapping_add(bias[l]), rq).clamp(clamp.0, clamp.1) + zp;
                 let got = if l < n { out[l] } else { 0 };
