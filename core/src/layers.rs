@@ -2043,8 +2043,16 @@ mod tests {
             let wino_case = matches!(case % 20, 7 | 10);
             let (kh, kw, c, padding, pool) = if wino_case {
                 let c = [2, 4, 6, 8, 16, 24, 32][rng.below(7) as usize];
-                // The larger maps below: 16 channels, a whole vector of them.
-                let c = if case % 40 >= 20 { 16 } else { c };
+                let c = if case % 20 == 10 {
+                    // The extreme ones at the most channels an SSE2 pool may take its maximum
+                    // before the division (24) and past it (32).
+                    [24, 32][case / 40 % 2]
+                } else if case % 40 >= 20 {
+                    // The larger maps below: 16 channels, a whole vector of them.
+                    16
+                } else {
+                    c
+                };
                 (
                     3,
                     3,
@@ -2058,7 +2066,11 @@ mod tests {
             // Winograd's maps one in two times larger (up to 16×16 of 16 channels, the 4,096
             // input bytes) and run whole (below), so that F(4×4, 3×3) tiles lie wholly inside
             // as well as across the edges (two code paths).
-            let more = if wino_case && case % 40 >= 20 { 6 } else { 0 };
+            let more = if wino_case && case % 40 >= 20 && case % 20 != 10 {
+                6
+            } else {
+                0
+            };
             let h = kh + rng.below(7) as usize + 1 + more;
             let w = kw + rng.below(7) as usize + 1 + more;
             let s = Shape {
@@ -2070,10 +2082,15 @@ mod tests {
             let k = kh * kw * c;
             // A quarter of the cases at 4 bits, a quarter at 2, the others int8.
             let bits = if extreme { 8 } else { [8, 4, 2, 8][case % 4] };
-            let vals: [i8; 576 * 17] = core::array::from_fn(|_| match bits {
+            let vals: [i8; 576 * 17] = core::array::from_fn(|i| match bits {
                 4 => (rng.below(16) as i8) - 8,
                 2 => 2 * rng.below(4) as i8 - 3,
-                _ if extreme => [-127, 127][rng.below(2) as usize],
+                // Extreme: each channel's weights of one sign, so its sums reach their bound
+                // (the draw keeps the other cases' random streams as they were).
+                _ if extreme => {
+                    let _ = rng.below(2);
+                    [-127, 127][i / k % 2]
+                }
                 _ => rng.i8(),
             });
             // The layer's stored bytes: rows of `k` weights packed (the byte layout itself is
@@ -2085,7 +2102,19 @@ mod tests {
             let row_bytes = crate::packing::row_bytes(k, bits as u8);
             let mut wts = [0u8; 576 * 17];
             wts[..packed.len()].copy_from_slice(&packed);
-            let input: [i8; 4096] = core::array::from_fn(|_| if extreme { -128 } else { rng.i8() });
+            // Extreme: −128 (every sum at its bound); in half of these cases (all the pooled
+            // Winograd ones) about one value in five 0 (a hash of its place), so that
+            // neighbouring outputs differ and a pool chooses among sums near their bound.
+            let sprinkled = case / 10 % 4 >= 2;
+            let input: [i8; 4096] = core::array::from_fn(|i| match extreme {
+                true if sprinkled
+                    && ((i as u32).wrapping_mul(2_654_435_761) >> 20).is_multiple_of(5) =>
+                {
+                    0
+                }
+                true => -128,
+                false => rng.i8(),
+            });
             let mut bias = [0u8; 4 * 17];
             let mut mult = [0u8; 4 * 17];
             let mut shifts = [0u8; 17];
@@ -2105,6 +2134,9 @@ mod tests {
                     0 => rng.below(34) as i32 - 31,
                     _ => -(6 + rng.below(7) as i32),
                 };
+                // Extreme: right shifts of 15 to 17 bring sums near their bound (up to 2^22.2)
+                // into the int8 range, so the outputs show them rather than the clamp.
+                let sh = if extreme { -(15 + (o % 3) as i32) } else { sh };
                 shifts[o] = sh as i8 as u8;
             }
             let d = ConvDesc {
