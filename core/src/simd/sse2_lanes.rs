@@ -34,10 +34,10 @@ pub(super) struct LaneRequant {
     pow: [__m128i; 2],
     /// Per channel: `2^(31 − e)` (wrapping), the offset the result carries.
     offset: __m128i,
-    /// Per channel: `m · 2^−(31 + e)` in float, for [`LaneRequant::apply_float`].
+    /// Per channel: the float scale of `quant::float_requant`.
     scale: __m128,
-    /// Per channel: `½ − 2^−(e + 1) − 2^−10`, the largest distance from the nearest integer
-    /// at which [`LaneRequant::apply_float`] trusts its rounding (negative where `e = 0`).
+    /// Per channel: the window of `quant::float_requant`, the largest distance from the
+    /// nearest integer at which [`LaneRequant::apply_float`] trusts its rounding.
     window: __m128,
 }
 
@@ -58,11 +58,6 @@ impl LaneRequant {
                 let bits = _mm_slli_epi32(_mm_add_epi32(k, _mm_set1_epi32(127)), 23);
                 _mm_cvttps_epi32(_mm_castsi128_ps(bits))
             };
-            // 2^k in float for k in -62..=-1, from its exponent bits.
-            let pow2f = |k: __m128i| {
-                _mm_castsi128_ps(_mm_slli_epi32(_mm_add_epi32(k, _mm_set1_epi32(127)), 23))
-            };
-            let (neg1, neg31) = (_mm_set1_epi32(-1), _mm_set1_epi32(-31));
             let (e, m) = (load(&group.right_shift), load(&group.multiplier));
             let zero = _mm_cmpeq_epi32(e, _mm_setzero_si128());
             let sign = _mm_set1_epi32(i32::MIN);
@@ -94,11 +89,8 @@ impl LaneRequant {
                     _mm_sub_epi32(e, zero),
                 ))),
                 offset: pow2(_mm_sub_epi32(_mm_set1_epi32(31), e)),
-                scale: _mm_mul_ps(_mm_cvtepi32_ps(m), pow2f(_mm_sub_epi32(neg31, e))),
-                window: _mm_sub_ps(
-                    _mm_sub_ps(_mm_set1_ps(0.5), pow2f(_mm_sub_epi32(neg1, e))),
-                    _mm_set1_ps(1.0 / 1024.0),
-                ),
+                scale: _mm_loadu_ps(group.scale[4 * h..].as_ptr()),
+                window: _mm_loadu_ps(group.window[4 * h..].as_ptr()),
             }
         }
     }
@@ -139,16 +131,8 @@ impl LaneRequant {
     }
 
     /// [`LaneRequant::apply`] up to a clamp to ±1024 (beyond the int8 clamp either way): in
-    /// float (clamped) where that is provably the same, else by [`LaneRequant::apply`].
-    ///
-    /// The exact result is `y = round(h / 2^e)` (ties away from zero) with
-    /// `|h / 2^e − v| ≤ 2^−(e+1)`, `v = (x + b) · m / 2^(31 + e)`. The float `v'` (the sum,
-    /// the scale and their product each rounded once, whatever the rounding mode) is within
-    /// `|v| · 2^−21.4` of `v`: `2^−11.4` for `|v| ≤ 1024`. If `v'` (clamped to ±1024) is
-    /// within the lane's window of the integer `k` it converts to, `h / 2^e` is less than ½
-    /// from `k` — not a tie — so `y = k`; beyond ±1024 both clamp alike. Only lanes within
-    /// `2^−(e+1) + 2^−10` of a half-way point (about `2^−e` of them; always where `e = 0`)
-    /// take the integer path, four lanes at a time.
+    /// float (clamped) where that is provably the same (`quant::float_requant` says why),
+    /// else by [`LaneRequant::apply`], four lanes at a time.
     #[inline(always)]
     fn apply_float(&self, x: __m128i) -> __m128i {
         // SAFETY: SSE2 is part of the x86-64 baseline; register-only operations.
@@ -360,11 +344,13 @@ mod tests {
     use crate::quant::{Requant, requantize};
     use core::arch::x86_64::*;
 
-    /// The SSE2 requantization with a multiplier and right shift per lane, the clamp and the
-    /// zero point equal the portable reference ([`requantize`]) channel for channel: on random
-    /// sums, biases, multipliers, shifts `0..=31`, clamps and group widths, and on the ties of
-    /// the rounding division (`x = ±(k + ½) · 2^e` after the multiplication), where gemmlowp
-    /// rounds away from zero.
+    /// The SSE2 requantization with a multiplier and right shift per lane (its integer and its
+    /// float path, each before the clamp too), the clamp and the zero point, and the AVX2 one
+    /// where the CPU has AVX2, equal the portable reference ([`requantize`]) channel for
+    /// channel: on random sums, biases, multipliers, shifts `0..=31`, clamps and group widths,
+    /// on extremes, on sums whose results lie within ±300, and on the ties of the rounding
+    /// division (`x = ±(k + ½) · 2^e` after the multiplication), where gemmlowp rounds away
+    /// from zero and the float path must give way.
     #[test]
     fn lane_requantization_equals_the_reference() {
         let mut s = 0x2545_f491_4f6c_dd1du64;
@@ -417,17 +403,26 @@ mod tests {
             let lo = if case % 3 == 0 { 0 } else { -128 } - zp;
             let clamp = (lo, 127 - zp, zp);
             let n = 1 + (next() % 8) as usize;
-            let group = FirstLayerGroup {
-                bias,
-                multiplier: m,
-                right_shift: e,
-            };
+            let mut group = FirstLayerGroup::EMPTY;
+            for l in 0..8 {
+                group.set(l, bias[l], m[l], e[l]);
+            }
             let consts = [LaneRequant::new(&group, 0), LaneRequant::new(&group, 1)];
             // SAFETY: SSE2 is part of the x86-64 baseline; whole halves of `x` are loaded.
             let sums =
                 unsafe { [0, 4].map(|h| _mm_loadu_si128(x[h..].as_ptr() as *const __m128i)) };
             let mut out = [0i8; 8];
             requant_store(sums, &consts, clamp, &mut out[..n]);
+            // The AVX2 requantization and store of the same group, where the CPU has AVX2.
+            let avx2 = crate::simd::Avx2::detect().map(|_| {
+                let mut out = [0i8; 8];
+                // SAFETY: AVX2 is available (detected); a 32-byte load of the whole `x`.
+                unsafe {
+                    let acc = _mm256_loadu_si256(x.as_ptr() as *const __m256i);
+                    crate::simd::x86::requant_store::<1>([acc], &[group], clamp, &mut out[..n]);
+                }
+                out
+            });
             // Before the clamp too: the clamp would hide most of the random sums' results.
             let (mut unclamped, mut float) = ([0i32; 8], [0i32; 8]);
             for (h, c) in consts.iter().enumerate() {
@@ -467,6 +462,14 @@ mod tests {
                     "x {} bias {} m {} e {} clamp {clamp:?}",
                     x[l], bias[l], m[l], e[l]
                 );
+                if let Some(avx2) = avx2 {
+                    let got = if l < n { avx2[l] } else { 0 };
+                    assert_eq!(
+                        got, want,
+                        "AVX2: x {} bias {} m {} e {}",
+                        x[l], bias[l], m[l], e[l]
+                    );
+                }
                 checked += 1;
             }
         }

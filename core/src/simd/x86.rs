@@ -534,6 +534,30 @@ pub struct FirstLayerGroup {
     pub multiplier: [i32; 8],
     /// Right shift, `0..=31`.
     pub right_shift: [i32; 8],
+    /// Float scale of each channel's requantization (`quant::float_requant`).
+    pub scale: [f32; 8],
+    /// Window of each channel's float requantization (`quant::float_requant`; 1 for unused
+    /// lanes, whose multiplier is 0).
+    pub window: [f32; 8],
+}
+
+impl FirstLayerGroup {
+    /// A group of no channels (every lane: bias, multiplier and shift 0).
+    pub const EMPTY: FirstLayerGroup = FirstLayerGroup {
+        bias: [0; 8],
+        multiplier: [0; 8],
+        right_shift: [0; 8],
+        scale: [0.0; 8],
+        window: [1.0; 8],
+    };
+
+    /// Sets lane `l`: the channel's bias, multiplier (never negative) and right shift.
+    pub fn set(&mut self, l: usize, bias: i32, multiplier: i32, right_shift: i32) {
+        self.bias[l] = bias;
+        self.multiplier[l] = multiplier;
+        self.right_shift[l] = right_shift;
+        (self.scale[l], self.window[l]) = crate::quant::float_requant(multiplier, right_shift);
+    }
 }
 
 impl Avx2 {
@@ -847,14 +871,34 @@ pub(super) fn requant_store<const G: usize>(
                 unsafe { _mm256_loadu_si256($v.as_ptr() as *const __m256i) }
             };
         }
-        *r = requant8(
-            _mm256_add_epi32(a, load!(q.bias)),
-            load!(q.multiplier),
-            load!(q.right_shift),
-            lo,
-            hi,
-            zp,
+        macro_rules! load_ps {
+            // SAFETY: whole `[f32; 8]` arrays read through references to them.
+            ($v:expr) => {
+                unsafe { _mm256_loadu_ps($v.as_ptr()) }
+            };
+        }
+        // In float where that is provably exact (`quant::float_requant`), else `requant8`.
+        let x = _mm256_add_epi32(a, load!(q.bias));
+        let v = _mm256_mul_ps(_mm256_cvtepi32_ps(x), load_ps!(q.scale));
+        let v = _mm256_min_ps(
+            _mm256_max_ps(v, _mm256_set1_ps(-1024.0)),
+            _mm256_set1_ps(1024.0),
         );
+        let k = _mm256_cvtps_epi32(v);
+        let distance = _mm256_andnot_ps(
+            _mm256_set1_ps(-0.0),
+            _mm256_sub_ps(v, _mm256_cvtepi32_ps(k)),
+        );
+        let outside = _mm256_cmp_ps::<_CMP_GE_OQ>(distance, load_ps!(q.window));
+        *r = if _mm256_movemask_ps(outside) == 0 {
+            let clamped = _mm256_min_epi32(
+                _mm256_max_epi32(k, _mm256_set1_epi32(lo)),
+                _mm256_set1_epi32(hi),
+            );
+            _mm256_add_epi32(clamped, _mm256_set1_epi32(zp))
+        } else {
+            requant8(x, load!(q.multiplier), load!(q.right_shift), lo, hi, zp)
+        };
     }
     let mut bytes = [0i8; 64];
     for h in 0..oc.div_ceil(16) {
