@@ -197,10 +197,13 @@ pub(super) fn requant_store(
 /// The sums `M_ξ` of position `xi` of `P` tiles (`positions · stride` int16 apart in `u`) of a
 /// [`WinogradLayer`], the `G` groups of channels from `8 · g0`, each in two halves: per pair of
 /// input channels, each tile's pair broadcast into every int32 lane, one `pmaddwd` per half,
-/// group and tile (each weight vector loaded once for the `P` tiles). Panics unless `u` holds
-/// the `P` tiles and the layer the `G` groups.
+/// group and tile (each weight vector loaded once for the `P` tiles).
+///
+/// # Safety
+/// The caller has checked [`check_acc`]`(u, stride, layer, (g0, G, P))` (once per call of its
+/// own, not per position) and `xi < layer.positions`.
 #[inline(always)]
-pub(super) fn winograd_acc<const G: usize, const P: usize>(
+pub(super) unsafe fn winograd_acc<const G: usize, const P: usize>(
     u: &[i16],
     stride: usize,
     xi: usize,
@@ -208,13 +211,11 @@ pub(super) fn winograd_acc<const G: usize, const P: usize>(
     g0: usize,
 ) -> [[[__m128i; 2]; G]; P] {
     let (pairs, groups, positions) = (layer.pairs, layer.channels.div_ceil(8), layer.positions);
-    assert!(xi < positions && stride >= 2 * pairs && u.len() >= P * positions * stride);
-    assert!(g0 + G <= groups);
     // SAFETY: SSE2 is part of the x86-64 baseline; the reads of `u` stay inside it (the last:
     // pair `(P − 1) · positions · stride + ξ · stride + 2 · pairs − 1 < P · positions · stride`,
-    // asserted above), those of `v` inside its `positions · pairs · groups` blocks
+    // by the contract), those of `v` inside its `positions · pairs · groups` blocks
     // (`WinogradLayer::new` checked; the last read is block
-    // `(ξ · pairs + pairs − 1) · groups + g0 + G − 1`).
+    // `(ξ · pairs + pairs − 1) · groups + g0 + G − 1`, `g0 + G ≤ groups` by the contract).
     unsafe {
         let mut acc = [[[_mm_setzero_si128(); 2]; G]; P];
         // Position ξ's blocks of group g0, `groups` apart, and its pairs in each tile.
@@ -240,6 +241,19 @@ pub(super) fn winograd_acc<const G: usize, const P: usize>(
         }
         acc
     }
+}
+
+/// The bounds [`winograd_acc`] relies on: `P` tiles of `positions · stride` int16 in `u`,
+/// each position holding the layer's pairs, and the `G` groups from `g0` in the layer.
+#[inline(always)]
+pub(super) fn check_acc(
+    u: &[i16],
+    stride: usize,
+    layer: &WinogradLayer<'_>,
+    (g0, g, p): (usize, usize, usize),
+) {
+    assert!(stride >= 2 * layer.pairs && u.len() >= p * layer.positions * stride);
+    assert!(g0 + g <= layer.channels.div_ceil(8));
 }
 
 impl Sse2 {

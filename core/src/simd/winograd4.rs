@@ -471,8 +471,11 @@ fn winograd4_sse2<const G: usize, const P: usize>(
     let oc = layer.channels;
     // `m[ξ][t][g][h]`: tile t's sums at position ξ, group g, half h (each written once below).
     let mut m = [[[[MaybeUninit::<__m128i>::uninit(); 2]; G]; P]; POSITIONS];
+    sse2_lanes::check_acc(u, stride, layer, (g0, G, P));
+    assert_eq!(layer.positions, POSITIONS);
     for (xi, m) in m.iter_mut().enumerate() {
-        let acc = sse2_lanes::winograd_acc::<G, P>(u, stride, xi, layer, g0);
+        // SAFETY: bounds checked above; `xi < POSITIONS = layer.positions`.
+        let acc = unsafe { sse2_lanes::winograd_acc::<G, P>(u, stride, xi, layer, g0) };
         for (m, acc) in m.iter_mut().zip(acc) {
             for (m, acc) in m.iter_mut().zip(acc) {
                 for (m, acc) in m.iter_mut().zip(acc) {
