@@ -113,7 +113,7 @@ fn right_shift(rq: Requant) -> u32 {
 }
 
 /// The float form of a right-shift requantization (multiplier `m ≥ 0`, right shift `e` in
-/// `0..=31`) that the x86-64 lane kernels try first: `(scale, window)` with
+/// `0..=31`) that the SSE2 lane kernels try first: `(scale, window)` with
 /// `scale = m · 2^−(31 + e)` (`m` rounded to float once) and `window = ½ − 2^−(e + 1) − 2^−10`
 /// (1 where `m = 0`, whose results are all 0).
 ///
