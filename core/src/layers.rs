@@ -603,11 +603,17 @@ fn lane_groups<const G: usize>(
     d: &ConvDesc<'_>,
     offset: impl Fn(usize) -> i32,
 ) -> ([crate::simd::FirstLayerGroup; G], (i32, i32, i32)) {
-    let mut groups = [crate::simd::FirstLayerGroup::EMPTY; G];
+    let mut groups = [crate::simd::FirstLayerGroup {
+        bias: [0; 8],
+        multiplier: [0; 8],
+        right_shift: [0; 8],
+    }; G];
     for o in 0..d.out_channels as usize {
+        let (g, l) = (o / 8, o % 8);
         let rq = d.channels().requant(o);
-        let bias = d.channels().bias(o) - offset(o);
-        groups[o / 8].set(o % 8, bias, rq.multiplier, -(rq.shift as i32));
+        groups[g].bias[l] = d.channels().bias(o) - offset(o);
+        groups[g].multiplier[l] = rq.multiplier;
+        groups[g].right_shift[l] = -(rq.shift as i32);
     }
     let zp = d.output_zero_point as i32;
     let lo = if d.relu { zp } else { -128 };

@@ -112,33 +112,6 @@ fn right_shift(rq: Requant) -> u32 {
     (-(rq.shift as i32)).clamp(0, 31) as u32
 }
 
-/// The float form of a right-shift requantization (multiplier `m ≥ 0`, right shift `e` in
-/// `0..=31`) that the SSE2 lane kernels try first: `(scale, window)` with
-/// `scale = m · 2^−(31 + e)` (`m` rounded to float once) and `window = ½ − 2^−(e + 1) − 2^−10`
-/// (1 where `m = 0`, whose results are all 0).
-///
-/// Why the float result is exact inside the window: [`requantize`] gives `y = round(h / 2^e)`
-/// (ties away from zero) with `h = ⌊(x·m + 2^30) / 2^31⌋`, so `|h / 2^e − v| ≤ 2^−(e+1)` for
-/// `v = x · m / 2^(31 + e)`. The float `v' = fl(fl(x) · scale)` carries three roundings in
-/// any rounding mode, `|v' − v| ≤ |v| · 2^−21.4`: at most `2^−11.4` while `|v| ≤ 1024`. If
-/// `v'` (clamped to ±1024) lies within `window` of the integer `k` it converts to, then
-/// `|h / 2^e − k| < ½` — no tie — and `y = k`; past ±1024 the int8 clamp takes both alike.
-/// Lanes outside (within `2^−(e+1) + 2^−10` of a half-way point: about `2^−e` of them, every
-/// one where `e = 0`) take the integer path.
-#[cfg(target_arch = "x86_64")]
-pub(crate) fn float_requant(multiplier: i32, right_shift: i32) -> (f32, f32) {
-    // 2^k from its exponent bits (k within the normal range for every e here).
-    let pow2 = |k: i32| f32::from_bits(((127 + k) as u32) << 23);
-    let e = right_shift.clamp(0, 31);
-    let scale = multiplier as f32 * pow2(-31 - e);
-    let window = if multiplier == 0 {
-        1.0
-    } else {
-        0.5 - pow2(-1 - e) - 1.0 / 1024.0
-    };
-    (scale, window)
-}
-
 /// Requantization parameters of two output channels for a tile of 4 output pixels × 2 channels
 /// (accumulator lanes 0–3: the first channel, 4–7: the second). Only right shifts: a channel
 /// with a left shift (a real multiplier above 1, rare) takes the scalar path.

@@ -7,8 +7,8 @@
 //!
 //! Both requantize eight channels in vector lanes with the AVX2 kernels' results, though
 //! SSE2 has no per-lane shifts, no signed 32×32→64 multiply and no 32-bit maximum
-//! (`LaneRequant`: in float where the rounding provably agrees, else with unsigned products
-//! standing in for the shifts; packing with saturation for the clamp).
+//! (`LaneRequant`: unsigned products stand in for the shifts, packing with saturation for the
+//! clamp).
 #![allow(unsafe_code)]
 
 use super::x86::{FirstLayer3x3, FirstLayerGroup, Sse2, WideTaps, WinogradLayer};
@@ -34,11 +34,6 @@ pub(super) struct LaneRequant {
     pow: [__m128i; 2],
     /// Per channel: `2^(31 − e)` (wrapping), the offset the result carries.
     offset: __m128i,
-    /// Per channel: the float scale of `quant::float_requant`.
-    scale: __m128,
-    /// Per channel: the window of `quant::float_requant`, the largest distance from the
-    /// nearest integer at which [`LaneRequant::apply_float`] trusts its rounding.
-    window: __m128,
 }
 
 impl LaneRequant {
@@ -89,8 +84,6 @@ impl LaneRequant {
                     _mm_sub_epi32(e, zero),
                 ))),
                 offset: pow2(_mm_sub_epi32(_mm_set1_epi32(31), e)),
-                scale: _mm_loadu_ps(group.scale[4 * h..].as_ptr()),
-                window: _mm_loadu_ps(group.window[4 * h..].as_ptr()),
             }
         }
     }
@@ -129,25 +122,6 @@ impl LaneRequant {
             _mm_sub_epi32(_mm_or_si128(even, _mm_slli_epi64(odd, 32)), self.offset)
         }
     }
-
-    /// [`LaneRequant::apply`] up to a clamp to ±1024 (beyond the int8 clamp either way): in
-    /// float (clamped) where that is provably the same (`quant::float_requant` says why),
-    /// else by [`LaneRequant::apply`], four lanes at a time.
-    #[inline(always)]
-    fn apply_float(&self, x: __m128i) -> __m128i {
-        // SAFETY: SSE2 is part of the x86-64 baseline; register-only operations.
-        unsafe {
-            let v = _mm_mul_ps(_mm_cvtepi32_ps(_mm_add_epi32(x, self.bias)), self.scale);
-            let v = _mm_min_ps(_mm_max_ps(v, _mm_set1_ps(-1024.0)), _mm_set1_ps(1024.0));
-            let k = _mm_cvtps_epi32(v);
-            let distance = _mm_andnot_ps(_mm_set1_ps(-0.0), _mm_sub_ps(v, _mm_cvtepi32_ps(k)));
-            if _mm_movemask_ps(_mm_cmpge_ps(distance, self.window)) == 0 {
-                k
-            } else {
-                self.apply(x)
-            }
-        }
-    }
 }
 
 /// The maximum of two vectors of int32 lanes (SSE2 has no `pmaxsd`).
@@ -175,7 +149,7 @@ pub(super) fn requant_store(
     // SAFETY: SSE2 is part of the x86-64 baseline; an 8-byte store into eight bytes of `out`,
     // or a 16-byte one into a local array.
     unsafe {
-        let words = _mm_packs_epi32(c[0].apply_float(sums[0]), c[1].apply_float(sums[1]));
+        let words = _mm_packs_epi32(c[0].apply(sums[0]), c[1].apply(sums[1]));
         let words = _mm_min_epi16(
             _mm_max_epi16(words, _mm_set1_epi16(lo as i16)),
             _mm_set1_epi16(hi as i16),
@@ -358,13 +332,12 @@ mod tests {
     use crate::quant::{Requant, requantize};
     use core::arch::x86_64::*;
 
-    /// The SSE2 requantization with a multiplier and right shift per lane (its integer and its
-    /// float path, each before the clamp too), the clamp and the zero point, and the AVX2 one
-    /// where the CPU has AVX2, equal the portable reference ([`requantize`]) channel for
-    /// channel: on random sums, biases, multipliers, shifts `0..=31`, clamps and group widths,
-    /// on extremes, on sums whose results lie within ±300, and on the ties of the rounding
-    /// division (`x = ±(k + ½) · 2^e` after the multiplication), where gemmlowp rounds away
-    /// from zero and the float path must give way.
+    /// The SSE2 requantization with a multiplier and right shift per lane (before the clamp
+    /// too), the clamp and the zero point, and the AVX2 one where the CPU has AVX2, equal the
+    /// portable reference ([`requantize`]) channel for channel: on random sums, biases,
+    /// multipliers, shifts `0..=31`, clamps and group widths, on extremes, on sums whose
+    /// results lie within ±300, and on the ties of the rounding division (`x = ±(k + ½) · 2^e`
+    /// after the multiplication), where gemmlowp rounds away from zero.
     #[test]
     fn lane_requantization_equals_the_reference() {
         let mut s = 0x2545_f491_4f6c_dd1du64;
@@ -382,8 +355,8 @@ mod tests {
             // Every fourth odd case takes the extremes: sums ±2^31 and near 0, multipliers
             // 0, 1 and 2^31 − 1.
             let extreme = case % 8 == 3;
-            // Every fourth other odd case: sums whose result lies within ±300, where the float
-            // path of `apply_float` decides (not the clamps).
+            // Every fourth other odd case: sums whose result lies within ±300 (where the int8
+            // clamp shows it, not only the check before the clamp).
             let moderate = case % 8 == 5;
             let m: [i32; 8] = core::array::from_fn(|_| match (ties, extreme) {
                 (true, _) => 1 << 30,
@@ -417,10 +390,11 @@ mod tests {
             let lo = if case % 3 == 0 { 0 } else { -128 } - zp;
             let clamp = (lo, 127 - zp, zp);
             let n = 1 + (next() % 8) as usize;
-            let mut group = FirstLayerGroup::EMPTY;
-            for l in 0..8 {
-                group.set(l, bias[l], m[l], e[l]);
-            }
+            let group = FirstLayerGroup {
+                bias,
+                multiplier: m,
+                right_shift: e,
+            };
             let consts = [LaneRequant::new(&group, 0), LaneRequant::new(&group, 1)];
             // SAFETY: SSE2 is part of the x86-64 baseline; whole halves of `x` are loaded.
             let sums =
@@ -438,14 +412,12 @@ mod tests {
                 out
             });
             // Before the clamp too: the clamp would hide most of the random sums' results.
-            let (mut unclamped, mut float) = ([0i32; 8], [0i32; 8]);
+            let mut unclamped = [0i32; 8];
             for (h, c) in consts.iter().enumerate() {
-                // SAFETY: as above; 16-byte stores into four elements of each array.
+                // SAFETY: as above; a 16-byte store into four elements of `unclamped`.
                 unsafe {
                     let lanes = c.apply(sums[h]);
                     _mm_storeu_si128(unclamped[4 * h..].as_mut_ptr() as *mut __m128i, lanes);
-                    let lanes = c.apply_float(sums[h]);
-                    _mm_storeu_si128(float[4 * h..].as_mut_ptr() as *mut __m128i, lanes);
                 }
             }
             for l in 0..8 {
@@ -454,15 +426,6 @@ mod tests {
                     shift: -(e[l] as i8),
                 };
                 let exact = requantize(x[l].wrapping_add(bias[l]), rq);
-                assert_eq!(
-                    float[l].clamp(-1024, 1024),
-                    exact.clamp(-1024, 1024),
-                    "float: x {} bias {} m {} e {}",
-                    x[l],
-                    bias[l],
-                    m[l],
-                    e[l]
-                );
                 assert_eq!(
                     unclamped[l], exact,
                     "unclamped: x {} bias {} m {} e {}",

@@ -534,31 +534,6 @@ pub struct FirstLayerGroup {
     pub multiplier: [i32; 8],
     /// Right shift, `0..=31`.
     pub right_shift: [i32; 8],
-    /// Float scale of each channel's requantization (`quant::float_requant`, for the SSE2
-    /// kernels).
-    pub scale: [f32; 8],
-    /// Window of each channel's float requantization (`quant::float_requant`; 1 for unused
-    /// lanes, whose multiplier is 0).
-    pub window: [f32; 8],
-}
-
-impl FirstLayerGroup {
-    /// A group of no channels (every lane: bias, multiplier and shift 0).
-    pub const EMPTY: FirstLayerGroup = FirstLayerGroup {
-        bias: [0; 8],
-        multiplier: [0; 8],
-        right_shift: [0; 8],
-        scale: [0.0; 8],
-        window: [1.0; 8],
-    };
-
-    /// Sets lane `l`: the channel's bias, multiplier (never negative) and right shift.
-    pub fn set(&mut self, l: usize, bias: i32, multiplier: i32, right_shift: i32) {
-        self.bias[l] = bias;
-        self.multiplier[l] = multiplier;
-        self.right_shift[l] = right_shift;
-        (self.scale[l], self.window[l]) = crate::quant::float_requant(multiplier, right_shift);
-    }
 }
 
 impl Avx2 {
@@ -872,11 +847,6 @@ pub(super) fn requant_store<const G: usize>(
                 unsafe { _mm256_loadu_si256($v.as_ptr() as *const __m256i) }
             };
         }
-        // Integer lanes only: the float path of the SSE2 kernels (`quant::float_requant`) costs
-        // AVX2 more than it saves. A vector of eight channels falls back whenever one lane lies
-        // near a half-way point (about 8 · 2^−e of them), and on real images that branch is
-        // mispredicted: 38.6–39.1 against 36.9–37.9 µs per image over 640 test images (the
-        // synthetic input of the latency example, the same every round, had hidden it).
         *r = requant8(
             _mm256_add_epi32(a, load!(q.bias)),
             load!(q.multiplier),
