@@ -34,13 +34,17 @@ pub(super) struct LaneRequant {
     pow: [__m128i; 2],
     /// Per channel: `2^(31 − e)` (wrapping), the offset the result carries.
     offset: __m128i,
+    /// Whether the clamp's lower bound is at least 0 (a ReLU layer): negative sums are then
+    /// taken as 0 ([`LaneRequant::apply`]'s shorter path, which needs no sign correction).
+    relu: bool,
 }
 
 impl LaneRequant {
     /// The constants of channels `8g + 4h..8g + 4h + 4` of `group` (right shifts `0..=31`,
-    /// multipliers `0..2^31`).
+    /// multipliers `0..2^31`), for a clamp whose lower bound is `lo` (relative to the zero
+    /// point: `lo ≥ 0` lets [`LaneRequant::apply`] take negative sums as 0).
     #[inline(always)]
-    pub(super) fn new(group: &FirstLayerGroup, h: usize) -> LaneRequant {
+    pub(super) fn new(group: &FirstLayerGroup, h: usize, lo: i32) -> LaneRequant {
         debug_assert!(group.right_shift.iter().all(|e| (0..=31).contains(e)));
         debug_assert!(group.multiplier.iter().all(|m| *m >= 0));
         // SAFETY: SSE2 is part of the x86-64 baseline; 16-byte loads of whole halves of the
@@ -56,11 +60,15 @@ impl LaneRequant {
             let (e, m) = (load(&group.right_shift), load(&group.multiplier));
             let zero = _mm_cmpeq_epi32(e, _mm_setzero_si128());
             let sign = _mm_set1_epi32(i32::MIN);
-            // `K = 2^31 + 2^(e − 1) − m` (no half where `e = 0`): below 2^32 unsigned.
-            let k = _mm_sub_epi32(
-                _mm_add_epi32(sign, pow2(_mm_sub_epi32(e, _mm_set1_epi32(1)))),
-                m,
-            );
+            // `K = 2^31 + 2^(e − 1) − m` (no half where `e = 0`): below 2^32 unsigned; for
+            // non-negative sums (`relu`) `K = 2^(e − 1)`.
+            let relu = lo >= 0;
+            let half = pow2(_mm_sub_epi32(e, _mm_set1_epi32(1)));
+            let k = if relu {
+                half
+            } else {
+                _mm_sub_epi32(_mm_add_epi32(sign, half), m)
+            };
             // Even lanes in the low halves of the 64-bit lanes, odd lanes moved down.
             let low = _mm_set_epi32(0, -1, 0, -1);
             let split = |v: __m128i| [_mm_and_si128(v, low), _mm_srli_epi64(v, 32)];
@@ -84,6 +92,7 @@ impl LaneRequant {
                     _mm_sub_epi32(e, zero),
                 ))),
                 offset: pow2(_mm_sub_epi32(_mm_set1_epi32(31), e)),
+                relu,
             }
         }
     }
@@ -103,11 +112,28 @@ impl LaneRequant {
     /// `2^(32 − e)`, shifted right by 31 (uniform) is `⌊N / 2^(31 + e)⌋ = y + 2^(31 − e)`.
     /// Where `e = 0` the multiplier and the constant are doubled (`2m < 2^32`), so
     /// `⌊N / 2^32⌋ = h + 2^31`, and the second factor is 2^31. Exact for every int32 sum.
+    ///
+    /// Where the clamp's lower bound is at least 0 (`relu`), a negative sum's result (at most
+    /// 0, as `y(0) = 0` and `y` is monotonic) clamps to that bound just as 0's does, so the sum
+    /// is taken as `max(x, 0)`: then `N = x · m + 2^30 + 2^31 · 2^(e − 1)` and
+    /// `⌊N / 2^(31 + e)⌋ = ⌊(h + 2^(e − 1)) / 2^e⌋ = y` (nested floors), with no offset and no
+    /// sign correction: 16 operations instead of 22. The result is `y` of `max(x, 0)`.
     #[inline(always)]
-    fn apply(&self, x: __m128i) -> __m128i {
+    fn apply<const RELU: bool>(&self, x: __m128i) -> __m128i {
+        debug_assert_eq!(RELU, self.relu);
         // SAFETY: SSE2 is part of the x86-64 baseline; register-only operations.
         unsafe {
             let x = _mm_add_epi32(x, self.bias);
+            if RELU {
+                // `max(x, 0)`, then `y` in the low halves of the 64-bit lanes (below 2^31).
+                let x = _mm_andnot_si128(_mm_srai_epi32(x, 31), x);
+                let half = |x: __m128i, i: usize| {
+                    let n = _mm_add_epi64(_mm_mul_epu32(x, self.m[i]), self.a[i]);
+                    _mm_srli_epi64(_mm_mul_epu32(_mm_srli_epi64(n, 32), self.pow[i]), 31)
+                };
+                let (even, odd) = (half(x, 0), half(_mm_srli_epi64(x, 32), 1));
+                return _mm_or_si128(even, _mm_slli_epi64(odd, 32));
+            }
             let xu = _mm_xor_si128(x, _mm_set1_epi32(i32::MIN));
             let negative = _mm_srai_epi32(x, 31);
             // `y + 2^(31 − e)` of the lanes in the low halves of the 64-bit lanes, high halves
@@ -149,7 +175,11 @@ pub(super) fn requant_store(
     // SAFETY: SSE2 is part of the x86-64 baseline; an 8-byte store into eight bytes of `out`,
     // or a 16-byte one into a local array.
     unsafe {
-        let words = _mm_packs_epi32(c[0].apply(sums[0]), c[1].apply(sums[1]));
+        let words = if c[0].relu {
+            _mm_packs_epi32(c[0].apply::<true>(sums[0]), c[1].apply::<true>(sums[1]))
+        } else {
+            _mm_packs_epi32(c[0].apply::<false>(sums[0]), c[1].apply::<false>(sums[1]))
+        };
         let words = _mm_min_epi16(
             _mm_max_epi16(words, _mm_set1_epi16(lo as i16)),
             _mm_set1_epi16(hi as i16),
@@ -265,7 +295,10 @@ fn wide_row<const G: usize>(
     let oc = layer.channels;
     let consts: [[LaneRequant; 2]; G] = core::array::from_fn(|g| {
         let group = &layer.groups[g];
-        [LaneRequant::new(group, 0), LaneRequant::new(group, 1)]
+        [
+            LaneRequant::new(group, 0, layer.clamp.0),
+            LaneRequant::new(group, 1, layer.clamp.0),
+        ]
     });
     for (i, out) in out.chunks_mut(oc).take(n).enumerate() {
         let sums: [[__m128i; 2]; G] = if pooled {
@@ -395,7 +428,10 @@ mod tests {
                 multiplier: m,
                 right_shift: e,
             };
-            let consts = [LaneRequant::new(&group, 0), LaneRequant::new(&group, 1)];
+            let consts = [
+                LaneRequant::new(&group, 0, clamp.0),
+                LaneRequant::new(&group, 1, clamp.0),
+            ];
             // SAFETY: SSE2 is part of the x86-64 baseline; whole halves of `x` are loaded.
             let sums =
                 unsafe { [0, 4].map(|h| _mm_loadu_si128(x[h..].as_ptr() as *const __m128i)) };
@@ -411,27 +447,39 @@ mod tests {
                 }
                 out
             });
-            // Before the clamp too: the clamp would hide most of the random sums' results.
-            let mut unclamped = [0i32; 8];
-            for (h, c) in consts.iter().enumerate() {
-                // SAFETY: as above; a 16-byte store into four elements of `unclamped`.
-                unsafe {
-                    let lanes = c.apply(sums[h]);
-                    _mm_storeu_si128(unclamped[4 * h..].as_mut_ptr() as *mut __m128i, lanes);
+            let rq = |l: usize| Requant {
+                multiplier: m[l],
+                shift: -(e[l] as i8),
+            };
+            // Before the clamp too (the clamp would hide most of the random sums' results), on
+            // both paths: any lower bound, and one of at least 0 (negative sums taken as 0).
+            for relu in [false, true] {
+                let consts = [0, 1].map(|h| LaneRequant::new(&group, h, if relu { 0 } else { -1 }));
+                let mut unclamped = [0i32; 8];
+                for (h, c) in consts.iter().enumerate() {
+                    // SAFETY: as above; a 16-byte store into four elements of `unclamped`.
+                    unsafe {
+                        let lanes = if relu {
+                            c.apply::<true>(sums[h])
+                        } else {
+                            c.apply::<false>(sums[h])
+                        };
+                        _mm_storeu_si128(unclamped[4 * h..].as_mut_ptr() as *mut __m128i, lanes);
+                    }
+                }
+                for l in 0..8 {
+                    let sum = x[l].wrapping_add(bias[l]);
+                    let exact = requantize(if relu { sum.max(0) } else { sum }, rq(l));
+                    assert_eq!(
+                        unclamped[l], exact,
+                        "unclamped (relu {relu}): x {} bias {} m {} e {}",
+                        x[l], bias[l], m[l], e[l]
+                    );
                 }
             }
             for l in 0..8 {
-                let rq = Requant {
-                    multiplier: m[l],
-                    shift: -(e[l] as i8),
-                };
-                let exact = requantize(x[l].wrapping_add(bias[l]), rq);
-                assert_eq!(
-                    unclamped[l], exact,
-                    "unclamped: x {} bias {} m {} e {}",
-                    x[l], bias[l], m[l], e[l]
-                );
-                let want = requantize(x[l].wrapping_add(bias[l]), rq).clamp(clamp.0, clamp.1) + zp;
+                let want =
+                    requantize(x[l].wrapping_add(bias[l]), rq(l)).clamp(clamp.0, clamp.1) + zp;
                 let got = if l < n { out[l] } else { 0 };
                 let want = if l < n { want as i8 } else { 0 };
                 assert_eq!(

@@ -494,7 +494,10 @@ fn winograd4_sse2<const G: usize, const P: usize>(
     for g in 0..G {
         let (lo, hi) = (8 * (g0 + g), (8 * (g0 + g) + 8).min(oc));
         let group = &layer.groups[g0 + g];
-        let consts = [LaneRequant::new(group, 0), LaneRequant::new(group, 1)];
+        let consts = [
+            LaneRequant::new(group, 0, layer.clamp.0),
+            LaneRequant::new(group, 1, layer.clamp.0),
+        ];
         for (t, out) in out.chunks_mut(per_tile * oc).take(P).enumerate() {
             // SAFETY (the transform): SSE2 is part of the x86-64 baseline; register-only.
             let zero = unsafe { _mm_setzero_si128() };

@@ -487,6 +487,26 @@ fn requant_pairs(x: __m256i, q: &Requant4x2) -> __m256i {
 /// right shift `e` (`0..=31`), then clamp to `[lo, hi]` and add the zero point.
 #[target_feature(enable = "avx2")]
 pub(super) fn requant8(x: __m256i, m: __m256i, e: __m256i, lo: i32, hi: i32, zp: i32) -> __m256i {
+    if lo >= 0 {
+        // The clamp's lower bound is at least 0 (a ReLU layer): a negative sum's result (at
+        // most 0: `y(0) = 0`, `y` is monotonic) clamps to it as 0's does, so the sum is taken
+        // as `max(x, 0)`, and for `x ≥ 0` the floors need no sign correction: unsigned
+        // products, `h = ⌊(x·m + 2^30) / 2^31⌋`, then `⌊(h + 2^(e−1)) / 2^e⌋` with a logical
+        // per-lane shift (`h + 2^(e−1) < 2^32`).
+        let x = _mm256_max_epi32(x, _mm256_setzero_si256());
+        let nudge = _mm256_set1_epi64x(1 << 30);
+        let even = _mm256_srli_epi64(_mm256_add_epi64(_mm256_mul_epu32(x, m), nudge), 31);
+        let odd = _mm256_mul_epu32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(m, 32));
+        let odd = _mm256_srli_epi64(_mm256_add_epi64(odd, nudge), 31);
+        let high = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0b1010_1010);
+        let half = _mm256_srli_epi32(_mm256_sllv_epi32(_mm256_set1_epi32(1), e), 1);
+        let rounded = _mm256_srlv_epi32(_mm256_add_epi32(high, half), e);
+        let clamped = _mm256_min_epi32(
+            _mm256_max_epi32(rounded, _mm256_set1_epi32(lo)),
+            _mm256_set1_epi32(hi),
+        );
+        return _mm256_add_epi32(clamped, _mm256_set1_epi32(zp));
+    }
     // SaturatingRoundingDoublingHighMul with a non-negative multiplier never saturates and
     // equals floor((x·m + 2^30) / 2^31) (gemmlowp's nudge and truncation, combined): 64-bit
     // products of the even and odd lanes, a logical shift keeps the low 32 bits of the floor.
