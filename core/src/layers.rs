@@ -671,8 +671,9 @@ fn conv2d_first_3x3_avx2(
     true
 }
 
-/// The first layer of the int8 models (one input channel, 3×3, no padding, no pool or a 2×2 max
-/// pool, up to 32 channels) on AVX2 or SSE2: its input rows widened to int16, `vpmaddwd` /
+/// The first layer of a model (one input channel, 3×3, no padding, no pool or a 2×2 max pool,
+/// up to 32 channels; int8 weights, or sub-byte ones unpacked per call where AVX2's
+/// `vpmaddubsw` kernel does not take them) on AVX2 or SSE2: its input rows widened to int16, `vpmaddwd` /
 /// `pmaddwd` over output channels in lanes, a whole output row per call
 /// ([`crate::simd::Avx2::first_layer_3x3_wide_row`],
 /// [`crate::simd::Sse2::first_layer_3x3_wide_row`]). Returns `false` (computing nothing) for
@@ -688,9 +689,6 @@ fn conv2d_first_3x3_wide<K: crate::simd::WideRowKernel>(
 ) -> bool {
     const MAX_INPUT: usize = 4096;
     let oc = d.out_channels as usize;
-    let Some(weights) = d.weights_i8() else {
-        return false;
-    };
     if src.s.c != 1
         || (d.kernel_h, d.kernel_w) != (3, 3)
         || d.padding != Padding::Valid
@@ -704,9 +702,11 @@ fn conv2d_first_3x3_wide<K: crate::simd::WideRowKernel>(
     let mut taps = [[[[0i16; 16]; 2]; 3]; 4];
     for o in 0..oc {
         let (g, l) = (o / 8, o % 8);
-        for (r, w) in weights[9 * o..9 * o + 9].chunks_exact(3).enumerate() {
-            taps[g][r][0][2 * l..2 * l + 2].copy_from_slice(&[i16::from(w[0]), i16::from(w[1])]);
-            taps[g][r][1][2 * l] = i16::from(w[2]);
+        // Any precision: the weights unpacked (once per call, 9 per channel).
+        let w = |i: usize| i16::from(d.weight(o, i));
+        for (r, taps) in taps[g].iter_mut().enumerate() {
+            taps[0][2 * l..2 * l + 2].copy_from_slice(&[w(3 * r), w(3 * r + 1)]);
+            taps[1][2 * l] = w(3 * r + 2);
         }
     }
     let (groups, clamp) = lane_groups::<4>(d, |_| 0);
@@ -968,15 +968,15 @@ fn conv2d_winograd<K: crate::simd::WinogradKernel>(
     (prepared, per_call): (&[[i16; 16]], Option<crate::simd::Avx2>),
 ) -> bool {
     let (c, oc) = (src.s.c as usize, d.out_channels as usize);
-    let Some((weights, _)) = winograd_shape(c, d) else {
+    if !winograd_takes(c, d) {
         return false;
-    };
+    }
     let (groups, clamp) = lane_groups::<8>(d, |_| 0);
     let groups = &groups[..oc.div_ceil(8)];
     if !prepared.is_empty() && prepared.len() == crate::simd::winograd4_blocks(c, oc) {
         let layer = crate::simd::WinogradLayer::new((prepared, 36), c / 2, groups, oc, clamp);
         winograd4_tiles(kernel, src, d, rows, &layer, out);
-    } else if let Some(avx2) = per_call {
+    } else if let (Some(avx2), Some(weights)) = (per_call, d.weights_i8()) {
         avx2.with_winograd_layer((weights, c, oc), groups, clamp, |layer| {
             winograd_tiles(avx2, src, d, rows, layer, out)
         });
@@ -986,15 +986,15 @@ fn conv2d_winograd<K: crate::simd::WinogradKernel>(
     true
 }
 
-/// The int8 weights and the blocks of transformed weights of a convolution over `c` input
-/// channels that [`conv2d_winograd`] takes; `None` for the others.
+/// Whether [`conv2d_winograd`] takes a convolution over `c` input channels: on weights
+/// prepared once, of any precision (they are transformed unpacked), or, int8 ones only, on
+/// weights transformed per call.
 #[cfg(target_arch = "x86_64")]
-fn winograd_shape<'d>(c: usize, d: &ConvDesc<'d>) -> Option<(&'d [i8], usize)> {
+fn winograd_takes(c: usize, d: &ConvDesc<'_>) -> bool {
     use crate::simd::{WINOGRAD_MAX_BLOCKS, WINOGRAD_MAX_PAIRS, winograd_blocks};
     let oc = d.out_channels as usize;
-    let weights = d.weights_i8()?;
     let n = winograd_blocks(c, oc);
-    let takes = (d.kernel_h, d.kernel_w) == (3, 3)
+    (d.kernel_h, d.kernel_w) == (3, 3)
         && d.padding == Padding::Valid
         && d.pool != Pool::Avg2
         && c >= 2
@@ -1002,8 +1002,7 @@ fn winograd_shape<'d>(c: usize, d: &ConvDesc<'d>) -> Option<(&'d [i8], usize)> {
         && c / 2 <= WINOGRAD_MAX_PAIRS
         && oc <= 64
         && right_shifts_only(d)
-        && n <= WINOGRAD_MAX_BLOCKS;
-    takes.then_some((weights, n))
+        && n <= WINOGRAD_MAX_BLOCKS
 }
 
 /// Blocks of prepared weights [`prepare_conv`] writes for a convolution over `c` input
@@ -1012,9 +1011,11 @@ fn winograd_shape<'d>(c: usize, d: &ConvDesc<'d>) -> Option<(&'d [i8], usize)> {
 /// them out per call).
 pub(crate) fn prepared_blocks(c: usize, d: &ConvDesc<'_>) -> usize {
     #[cfg(target_arch = "x86_64")]
-    return winograd_shape(c, d).map_or(0, |_| {
+    return if winograd_takes(c, d) {
         crate::simd::winograd4_blocks(c, d.out_channels as usize)
-    });
+    } else {
+        0
+    };
     #[cfg(not(target_arch = "x86_64"))]
     {
         let _ = (c, d);
@@ -1027,8 +1028,9 @@ pub(crate) fn prepared_blocks(c: usize, d: &ConvDesc<'_>) -> usize {
 /// ([`crate::simd::winograd4_weights`], one channel at a time: it runs once).
 pub(crate) fn prepare_conv(c: usize, d: &ConvDesc<'_>, out: &mut [[i16; 16]]) {
     #[cfg(target_arch = "x86_64")]
-    if let Some((weights, _)) = winograd_shape(c, d) {
-        crate::simd::winograd4_weights((weights, c, d.out_channels as usize), out);
+    if winograd_takes(c, d) {
+        let weight = |o: usize, i: usize| d.weight(o, i);
+        crate::simd::winograd4_weights((&weight, c, d.out_channels as usize), out);
         return;
     }
     let _ = (c, d);
@@ -1991,6 +1993,7 @@ mod tests {
         let (mut checked_wide, mut checked_3x3_wide, mut checked_winograd) = (0, 0, 0);
         #[cfg(target_arch = "x86_64")]
         let (mut checked_prepared, mut checked_sse2_winograd) = (0, 0);
+        let mut checked_prepared_sub_byte = 0;
         #[cfg(target_arch = "x86_64")]
         let mut checked_sse2_3x3_wide = 0;
         #[cfg(target_arch = "aarch64")]
@@ -2246,14 +2249,14 @@ mod tests {
                     let left = !right_shifts_only(&d);
                     assert!(!sub_byte_first || first || left);
                     let wide_first = optional!(
-                        "AVX2 int8 3x3 first-layer",
+                        "AVX2 wide 3x3 first-layer",
                         checked_3x3_wide,
                         |r, rows, o| {
                             avx2.vectorize(|| conv2d_first_3x3_wide(avx2, r, &d, rows, o))
                         }
                     );
                     let sse2_first = optional!(
-                        "SSE2 int8 3x3 first-layer",
+                        "SSE2 wide 3x3 first-layer",
                         checked_sse2_3x3_wide,
                         |r, rows, o| conv2d_first_3x3_wide(crate::simd::Sse2, r, &d, rows, o)
                     );
@@ -2269,9 +2272,13 @@ mod tests {
                         avx2.vectorize(|| conv2d_winograd(avx2, r, &d, rows, o, (&[], Some(avx2))))
                     });
                     assert!(!wino_case || wino || left);
-                    if wino {
-                        // The same kernel on weights prepared once (`Model::prepare`); the
-                        // storage starts as garbage, so a block left unwritten would show.
+                    // Per call: int8 weights only.
+                    assert!(!wino || bits == 8);
+                    if winograd_takes(c, &d) {
+                        // The same kernel on weights prepared once (`Model::prepare`), of any
+                        // precision; the storage starts as garbage, so a block left unwritten
+                        // would show.
+                        checked_prepared_sub_byte += usize::from(bits < 8);
                         let mut prepared = std::vec![[0x5a5a_i16; 16]; prepared_blocks(c, &d)];
                         assert!(!prepared.is_empty());
                         prepare_conv(c, &d, &mut prepared);
@@ -2323,10 +2330,11 @@ mod tests {
             "AVX2 kernel checked on {checked_avx2} of 400 random layers, the AVX2 first-layer \
              kernel on the {checked_first} with one input channel and no left shift, the \
              sub-byte 3x3 one on {checked_3x3}, the sub-byte lanes kernel on {checked_lanes}, \
-             the int8 lanes kernel on {checked_wide}, the int8 3x3 first-layer one on \
-             {checked_3x3_wide}, the Winograd one on {checked_winograd} (and on prepared weights on \
-             {checked_prepared}, the SSE2 one on {checked_sse2_winograd}), the SSE2 int8 3x3 \
-             first-layer one on {checked_sse2_3x3_wide}"
+             the int8 lanes kernel on {checked_wide}, the wide 3x3 first-layer one (inputs as int16) on \
+             {checked_3x3_wide}, the Winograd one on {checked_winograd} (int8 weights; and on \
+             prepared weights on {checked_prepared}, {checked_prepared_sub_byte} of them sub-byte, \
+             the SSE2 one on {checked_sse2_winograd}), the SSE2 3x3 first-layer one on \
+             {checked_sse2_3x3_wide}"
         );
         #[cfg(target_arch = "x86_64")]
         if crate::simd::Avx2::detect().is_some() {
@@ -2335,8 +2343,15 @@ mod tests {
             assert!(checked_wide >= 30, "{checked_wide}");
             assert!(checked_3x3_wide >= 20, "{checked_3x3_wide}");
             assert!(checked_winograd >= 30, "{checked_winograd}");
-            assert_eq!(checked_prepared, checked_winograd);
-            assert_eq!(checked_sse2_winograd, checked_winograd);
+            assert_eq!(
+                checked_prepared - checked_prepared_sub_byte,
+                checked_winograd
+            );
+            assert!(
+                checked_prepared_sub_byte >= 10,
+                "{checked_prepared_sub_byte}"
+            );
+            assert_eq!(checked_sse2_winograd, checked_prepared);
         }
         #[cfg(target_arch = "aarch64")]
         std::println!("NEON SDOT kernel checked on {checked_sdot} of 400 random layers");

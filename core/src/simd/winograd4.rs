@@ -53,21 +53,24 @@ pub const fn winograd4_blocks(c: usize, oc: usize) -> usize {
     POSITIONS * (c / 2) * oc.div_ceil(8)
 }
 
-/// The transformed weights `G' w G'ᵀ` of a 3×3 int8 convolution (`weights`: `oc` rows of
-/// `9 · c`, `c` even, 2 to 64; `oc` up to 64) into `v`, exactly [`winograd4_blocks`] blocks in
-/// [`WinogradLayer::new`]'s order (one channel at a time: it runs once, when a model is
-/// prepared).
-pub fn winograd4_weights((weights, c, oc): (&[i8], usize, usize), v: &mut [[i16; 16]]) {
-    let (pairs, groups, k) = (c / 2, oc.div_ceil(8), 9 * c);
+/// The transformed weights `G' w G'ᵀ` of a 3×3 convolution with weights of at most 8 bits
+/// (`weight(o, i)`: weight `i` of output `o`'s row of `9 · c`, OHWI; `c` even, 2 to 64; `oc` up
+/// to 64) into `v`, exactly [`winograd4_blocks`] blocks in [`WinogradLayer::new`]'s order (one
+/// weight at a time: it runs once, when a model is prepared).
+pub fn winograd4_weights(
+    (weight, c, oc): (&dyn Fn(usize, usize) -> i8, usize, usize),
+    v: &mut [[i16; 16]],
+) {
+    let pairs = c / 2;
+    let groups = oc.div_ceil(8);
     assert!(c.is_multiple_of(2) && (1..=WINOGRAD_MAX_PAIRS).contains(&pairs));
     assert!((1..=64).contains(&oc) && v.len() == winograd4_blocks(c, oc));
-    assert!(weights.len() >= oc * k);
     // Channels past `oc` in the last group stay zero.
     v.fill([0; 16]);
     for o in 0..oc {
         let (g, lane) = (o / 8, o % 8);
         for ci in 0..c {
-            let w = |ky: usize, kx: usize| i16::from(weights[o * k + (3 * ky + kx) * c + ci]);
+            let w = |ky: usize, kx: usize| i16::from(weight(o, (3 * ky + kx) * c + ci));
             // `G' w` (along the kernel's rows), then `· G'ᵀ` (along its columns).
             let t: [[i16; 3]; 6] = core::array::from_fn(|i| {
                 core::array::from_fn(|kx| (0..3).map(|ky| G_ROWS[i][ky] * w(ky, kx)).sum())
