@@ -731,20 +731,18 @@ fn conv2d_first_3x3_wide<K: crate::simd::WideRowKernel>(
     // digits) all equal the output of that value, computed once; each row computes only the
     // outputs between its first and last column that differ from it.
     let blank = wide[0];
-    let mut blank_out = [0i8; 32];
-    let blank_rows = [[blank; 8]; 4];
-    let blank_input = [
-        &blank_rows[0][..],
-        &blank_rows[1],
-        &blank_rows[2],
-        &blank_rows[3],
-    ];
-    kernel.wide_row(
-        &blank_input[..input_rows],
-        pooled,
-        &layer,
-        &mut blank_out[..oc],
-    );
+    // That output, computed the first time a row needs it (a streamed band of one row whose
+    // windows all differ would otherwise compute it for nothing).
+    let mut blank_out: Option<[i8; 32]> = None;
+    let mut blank_output = || {
+        *blank_out.get_or_insert_with(|| {
+            let rows = [[blank; 8]; 4];
+            let input = [&rows[0][..], &rows[1], &rows[2], &rows[3]];
+            let mut o = [0i8; 32];
+            kernel.wide_row(&input[..input_rows], pooled, &layer, &mut o[..oc]);
+            o
+        })
+    };
     let len = src.data.len() + 1;
     for y in rows.0..rows.1 {
         let at = (m * y - src.y0) * wd;
@@ -755,8 +753,11 @@ fn conv2d_first_3x3_wide<K: crate::simd::WideRowKernel>(
         let o = &mut out[(y - rows.0) * n * oc..][..n * oc];
         let (i0, i1) = differing_span(&input[..input_rows], wd, blank, pooled, n);
         let i1 = i1.max(i0);
-        fill_pixels(&mut o[..i0 * oc], &blank_out[..oc]);
-        fill_pixels(&mut o[i1 * oc..], &blank_out[..oc]);
+        if i0 > 0 || i1 < n {
+            let pixel = blank_output();
+            fill_pixels(&mut o[..i0 * oc], &pixel[..oc]);
+            fill_pixels(&mut o[i1 * oc..], &pixel[..oc]);
+        }
         if i0 < i1 {
             // Output `i` reads columns from `i` (`2i` pooled) on.
             let x0 = if pooled { 2 * i0 } else { i0 };
