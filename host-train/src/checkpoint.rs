@@ -210,7 +210,12 @@ impl RunConfig {
                         self.arch.dropout_permille,
                         self.arch.batch_norm,
                     )
-                    .is_ok_and(|a| a == self.arch),
+                    .is_ok_and(|a| {
+                        Arch {
+                            weight_scale: self.arch.weight_scale,
+                            ..a
+                        } == self.arch
+                    }),
                 format!(
                     "arch {:?} (not an architecture sumi-train builds)",
                     self.arch

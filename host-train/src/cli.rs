@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::checkpoint::Backend;
-use crate::model::Preset;
+use crate::model::{Preset, WeightScale};
 use crate::{data, onnx};
 
 #[derive(Parser)]
@@ -106,6 +106,11 @@ pub struct TrainArgs {
     /// batch maxima), which the exporter then uses instead of calibrating.
     #[arg(long)]
     pub act_quant: bool,
+    /// How each sub-byte layer's per-channel scale is chosen, in training and at export:
+    /// `max` (max |w| on the outermost level) or `mean` (mean |w| times the step that best
+    /// rounds a Gaussian; the largest weights are clipped).
+    #[arg(long, value_enum, default_value = "max")]
+    pub weight_scale: WeightScale,
     /// Knowledge distillation: also learn from this int8 teacher blob's logits on every
     /// augmented batch, run through `sumi-core` (e.g. core/models/default.sumi).
     #[arg(long, value_name = "MODEL.sumi")]

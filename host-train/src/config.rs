@@ -12,7 +12,8 @@ pub fn arch_flags(cfg: &RunConfig) -> String {
     let recipe = train::default_config(cfg.preset);
     let preset = recipe.arch;
     let mut f = String::new();
-    if cfg.arch.convs != preset.convs || cfg.arch.dense != preset.dense {
+    // The spec holds the weight bits too: a run that only changes them is still recorded.
+    if cfg.arch.spec() != preset.spec() {
         f += &format!(" --arch {}", cfg.arch.spec());
     }
     if cfg.arch.dropout_permille != preset.dropout_permille {
@@ -20,6 +21,9 @@ pub fn arch_flags(cfg: &RunConfig) -> String {
     }
     if cfg.arch.batch_norm && !preset.batch_norm {
         f += " --batch-norm";
+    }
+    if cfg.arch.weight_scale != model::WeightScale::Max {
+        f += " --weight-scale mean";
     }
     if cfg.label_smoothing != recipe.label_smoothing {
         f += &format!(" --label-smoothing {}", cfg.label_smoothing);
@@ -96,6 +100,7 @@ pub fn run_config(a: &TrainArgs) -> Result<RunConfig> {
             ..cfg.arch
         },
     };
+    cfg.arch.weight_scale = a.weight_scale;
     cfg.label_smoothing = a.label_smoothing.unwrap_or(cfg.label_smoothing);
     if !(0.0..1.0).contains(&cfg.label_smoothing) {
         bail!(

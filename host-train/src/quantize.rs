@@ -18,7 +18,7 @@ use sumi_core::{Requant, quantize_multiplier};
 use sumi_data::Split;
 
 use crate::data;
-use crate::model::{Arch, Net, Observed};
+use crate::model::{Arch, Net, Observed, WeightScale};
 
 /// Input quantization: scale 1/255, zero point −128.
 pub const INPUT_SCALE: f64 = 1.0 / 255.0;
@@ -115,19 +115,19 @@ fn floats<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
         .map_err(|e| anyhow!("cannot read weights: {e:?}"))
 }
 
-/// Symmetric per-row quantization at `bits` bits per weight (8: `q ∈ [−127, 127]`): scale
-/// `max |row| / qmax` and the nearest level
+/// Symmetric per-row quantization at `bits` bits per weight (8: `q ∈ [−127, 127]`): the
+/// row's scale under `rule` ([`crate::model::row_scale`]) and the nearest level
 /// ([`crate::model::quantize_level`], the same rounding as quantization-aware training's
 /// [`crate::model::fake_quantize`]).
-fn quantize_rows(w: &[f32], rows: usize, bits: u8) -> (Vec<i8>, Vec<f64>) {
+fn quantize_rows(w: &[f32], rows: usize, bits: u8, rule: WeightScale) -> (Vec<i8>, Vec<f64>) {
     let k = w.len() / rows;
-    let m = crate::model::qmax(bits);
     let mut q = Vec::with_capacity(w.len());
     let mut scales = Vec::with_capacity(rows);
     for r in 0..rows {
         let row = &w[r * k..(r + 1) * k];
         let max = row.iter().fold(0f32, |m, v| m.max(v.abs()));
-        let s = if max > 0.0 { f64::from(max) / m } else { 1.0 };
+        let mean = row.iter().map(|v| f64::from(v.abs())).sum::<f64>() / k as f64;
+        let s = crate::model::row_scale(f64::from(max), mean, bits, rule);
         scales.push(s);
         q.extend(
             row.iter()
@@ -213,7 +213,7 @@ pub fn quantize(model: &Net, arch: &Arch, cal: &Calibration) -> Result<QModel> {
             }
         }
         let bits = arch.conv_weight_bits(li);
-        let (q, sw) = quantize_rows(&ohwi, o_n, bits);
+        let (q, sw) = quantize_rows(&ohwi, o_n, bits, arch.weight_scale);
         let s_out = cal.max[li] / 255.0;
         let (bias, rq) = bias_and_rq(&b, &q, &sw, s_in, zp_in, s_out)?;
         layers.push(Layer::Conv2d(Conv {
@@ -269,7 +269,7 @@ pub fn quantize(model: &Net, arch: &Arch, cal: &Calibration) -> Result<QModel> {
             None => vec![0.0; out_f],
         };
         let bits = arch.dense_weight_bits(di);
-        let (q, sw) = quantize_rows(&rows, out_f, bits);
+        let (q, sw) = quantize_rows(&rows, out_f, bits, arch.weight_scale);
         let last = di + 1 == n_dense;
         let s_out = if last {
             cal.max[li] / LOGIT_UNITS

@@ -287,6 +287,77 @@ fn act_quant_resumes_bit_identically_and_exports_its_ranges() {
     }
 }
 
+/// `--weight-scale mean`: recorded in the run's recipe, kept by a resumed run (bit-identical
+/// end), trains other weights than the default `max`, and the exporter quantizes with the rule
+/// the run trained with (a blob quantized by the other rule would disagree with its 2-bit
+/// model on many images).
+#[test]
+fn weight_scale_mean_resumes_bit_identically_and_exports_with_its_rule() {
+    let Some(mnist) =
+        mnist_dir("weight_scale_mean_resumes_bit_identically_and_exports_with_its_rule")
+    else {
+        return;
+    };
+    let (a, b, m) = (
+        tmpdir("ws-straight"),
+        tmpdir("ws-resumed"),
+        tmpdir("ws-max"),
+    );
+    let args = [
+        "--epochs",
+        "2",
+        "--limit-train",
+        "4096",
+        "--no-export",
+        "--arch",
+        "8p:4,12p:2/10:2",
+    ];
+    let mean = ["--weight-scale", "mean"];
+    let o = run(quick(&mnist, &a, 12).args(args).args(mean));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(quick(&mnist, &b, 12)
+        .args(args)
+        .args(mean)
+        .args(["--stop-after-steps", "17"]));
+    assert_eq!(o.status.code(), Some(130));
+    let o = resume(&mnist, &b);
+    assert!(o.status.success());
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["arch"]["weight_scale"], "mean", "{config}");
+    let da = digest(&a);
+    assert_eq!(
+        da,
+        digest(&b),
+        "resumed --weight-scale mean run must end identical"
+    );
+    let o = run(quick(&mnist, &m, 12).args(args));
+    assert!(o.status.success());
+    assert_ne!(digest(&m).split(' ').next(), da.split(' ').next());
+    let o = run(bin()
+        .args(["export", "--checkpoint"])
+        .arg(&b)
+        .arg("--data-dir")
+        .arg(&mnist));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rep: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.join("export.json")).unwrap()).unwrap();
+    let agree = rep["test_agreement"].as_f64().unwrap();
+    assert!(
+        agree >= 0.99,
+        "int8 vs --weight-scale mean float agreement {agree}"
+    );
+    let blob = std::fs::read(b.join("model.sumi")).unwrap();
+    let needle = b"--weight-scale mean";
+    assert!(
+        blob.windows(needle.len()).any(|w| w == needle),
+        "the blob's recipe names the rule"
+    );
+    for d in [a, b, m] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
 /// `--init-from`: a quantization-aware run starts from the weights another (float) run ended
 /// with, its own bits applied; different layer widths are refused with a clear error.
 #[test]
