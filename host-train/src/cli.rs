@@ -109,8 +109,9 @@ pub struct TrainArgs {
     /// How each sub-byte layer's per-channel scale is chosen, in training and at export:
     /// `max` (max |w| on the outermost level) or `mean` (mean |w| times the step that best
     /// rounds a Gaussian; the largest weights are clipped).
-    #[arg(long, value_enum, default_value = "max")]
-    pub weight_scale: WeightScale,
+    /// Default: the preset's (`mean` for micro, `max` for the others).
+    #[arg(long, value_enum)]
+    pub weight_scale: Option<WeightScale>,
     /// Knowledge distillation: also learn from this int8 teacher blob's logits on every
     /// augmented batch, run through `sumi-core` (e.g. core/models/default.sumi).
     #[arg(long, value_name = "MODEL.sumi")]

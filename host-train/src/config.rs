@@ -22,8 +22,11 @@ pub fn arch_flags(cfg: &RunConfig) -> String {
     if cfg.arch.batch_norm && !preset.batch_norm {
         f += " --batch-norm";
     }
-    if cfg.arch.weight_scale != model::WeightScale::Max {
-        f += " --weight-scale mean";
+    if cfg.arch.weight_scale != preset.weight_scale {
+        f += match cfg.arch.weight_scale {
+            model::WeightScale::Max => " --weight-scale max",
+            model::WeightScale::Mean => " --weight-scale mean",
+        };
     }
     if cfg.label_smoothing != recipe.label_smoothing {
         f += &format!(" --label-smoothing {}", cfg.label_smoothing);
@@ -79,6 +82,7 @@ pub fn recipe_string(cfg: &RunConfig) -> String {
 /// The training recipe for a new run: the preset's, with the command line's changes.
 pub fn run_config(a: &TrainArgs) -> Result<RunConfig> {
     let mut cfg = train::default_config(a.preset);
+    let preset_scale = cfg.arch.weight_scale;
     if let Some(e) = a.epochs {
         cfg.epochs = e;
     }
@@ -100,7 +104,8 @@ pub fn run_config(a: &TrainArgs) -> Result<RunConfig> {
             ..cfg.arch
         },
     };
-    cfg.arch.weight_scale = a.weight_scale;
+    // The preset's rule unless the flag names one (`--arch` alone keeps the preset's).
+    cfg.arch.weight_scale = a.weight_scale.unwrap_or(preset_scale);
     cfg.label_smoothing = a.label_smoothing.unwrap_or(cfg.label_smoothing);
     if !(0.0..1.0).contains(&cfg.label_smoothing) {
         bail!(
@@ -150,7 +155,7 @@ mod tests {
     /// command relies on it), and each flag changes only its own field.
     #[test]
     fn train_flags_override_only_what_they_name() {
-        for p in [Preset::Default, Preset::Tiny] {
+        for p in [Preset::Default, Preset::Tiny, Preset::Micro] {
             let c = config(&["--preset", p.name()]).unwrap();
             assert_eq!(c, train::default_config(p));
             assert_eq!(arch_flags(&c), "");
@@ -179,6 +184,16 @@ mod tests {
             " --arch 16,32p,32p/48,10 --dropout 0.1 --batch-norm"
         );
         assert!(config(&["--label-smoothing", "1"]).is_err());
+        // The weight-scale rule: the preset's unless named, recorded when it differs.
+        let c = config(&["--preset", "tiny", "--arch", "16p:4,24p:2/10:2"]).unwrap();
+        assert_eq!(c.arch.weight_scale, model::WeightScale::Max);
+        let c = config(&["--preset", "micro", "--arch", "16p:4,26p:2/10:2"]).unwrap();
+        assert_eq!(c.arch.weight_scale, model::WeightScale::Mean);
+        assert_eq!(arch_flags(&c), " --arch 16p:4,26p:2/10:2");
+        let c = config(&["--preset", "micro", "--weight-scale", "max"]).unwrap();
+        assert_eq!(arch_flags(&c), " --weight-scale max");
+        let c = config(&["--preset", "tiny", "--weight-scale", "mean"]).unwrap();
+        assert_eq!(arch_flags(&c), " --weight-scale mean");
     }
 
     /// Distillation is part of the recipe (and so of the blob's reproduction command); its

@@ -88,6 +88,8 @@ pub enum Preset {
     Default,
     /// The small model for the smallest MCUs (≤ 7 KiB of 4-bit weights, ≤ 2 KiB arena).
     Tiny,
+    /// The smallest bundled model (≤ 3.2 KiB of 4- and 2-bit weights, scales from mean |w|).
+    Micro,
 }
 
 impl Preset {
@@ -95,6 +97,7 @@ impl Preset {
         match self {
             Preset::Default => "default",
             Preset::Tiny => "tiny",
+            Preset::Micro => "micro",
         }
     }
 
@@ -132,6 +135,18 @@ impl Preset {
                 dense_bits: vec![(0, 4)],
                 conv_bits: vec![(0, 4), (1, 4)],
                 weight_scale: WeightScale::Max,
+            },
+            // 4-bit first convolution, 2-bit second and logits, each sub-byte row scaled from
+            // its mean |w|; chosen on validation among the micro-size candidates
+            // (host-train/MODEL_CARD.md).
+            Preset::Micro => Arch {
+                convs: vec![c(1, 16, true), c(16, 24, true)],
+                dense: vec![10],
+                dropout_permille: 0,
+                batch_norm: false,
+                dense_bits: vec![(0, 2)],
+                conv_bits: vec![(0, 4), (1, 2)],
+                weight_scale: WeightScale::Mean,
             },
         }
     }
@@ -650,6 +665,12 @@ mod tests {
         let tiny = sumi_core::Model::from_bytes(sumi_core::models::TINY).unwrap();
         assert_eq!(tiny.params() as usize, t.params());
         assert!(tiny.weight_bytes() <= 7 * 1024, "{}", tiny.weight_bytes());
+        // The same for the micro model: at most 3.2 KiB (3,277 B) of 4- and 2-bit weights.
+        let m = Preset::Micro.arch();
+        assert_eq!(m.spec(), "16p:4,24p:2/10:2");
+        let micro = sumi_core::Model::from_bytes(sumi_core::models::MICRO).unwrap();
+        assert_eq!(micro.params() as usize, m.params());
+        assert!(micro.weight_bytes() <= 3_277, "{}", micro.weight_bytes());
     }
 
     /// Activation fake quantization puts every value on one of the core's 256 levels over

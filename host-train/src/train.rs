@@ -367,7 +367,7 @@ pub fn default_config(preset: crate::model::Preset) -> RunConfig {
         // The default model's 15 epochs were chosen on validation against 30; the tiny
         // model's 4-bit weights gained from 30 (host-train/MODEL_CARD.md).
         epochs: match preset {
-            Preset::Default => 15,
+            Preset::Default | Preset::Micro => 15,
             Preset::Tiny => 30,
         },
         batch_size: 128,
@@ -380,12 +380,12 @@ pub fn default_config(preset: crate::model::Preset) -> RunConfig {
         // Chosen with the default architecture on validation (host-train/MODEL_CARD.md).
         label_smoothing: match preset {
             Preset::Default => 0.1,
-            Preset::Tiny => 0.0,
+            Preset::Tiny | Preset::Micro => 0.0,
         },
-        // The tiny model is capacity-bound: milder augmentation fits it better.
+        // The tiny and micro models are capacity-bound: milder augmentation fits them better.
         augment: match preset {
             Preset::Default => data::Augment::DEFAULT,
-            Preset::Tiny => data::Augment {
+            Preset::Tiny | Preset::Micro => data::Augment {
                 shift: 1.5,
                 rotate_deg: 6.0,
                 scale: 0.06,
