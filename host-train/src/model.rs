@@ -399,6 +399,11 @@ impl Arch {
             ));
             fan_in = o;
         }
+        if self.weight_scale == WeightScale::Mean
+            && (!self.conv_bits.is_empty() || !self.dense_bits.is_empty())
+        {
+            parts.push("sub-byte scales from mean |w|".into());
+        }
         parts.join(" ; ")
     }
 }
