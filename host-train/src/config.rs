@@ -22,11 +22,10 @@ pub fn arch_flags(cfg: &RunConfig) -> String {
     if cfg.arch.batch_norm && !preset.batch_norm {
         f += " --batch-norm";
     }
-    if cfg.arch.weight_scale != preset.weight_scale {
-        f += match cfg.arch.weight_scale {
-            model::WeightScale::Max => " --weight-scale max",
-            model::WeightScale::Mean => " --weight-scale mean",
-        };
+    if cfg.arch.weight_scale != preset.weight_scale
+        && let Some(v) = clap::ValueEnum::to_possible_value(&cfg.arch.weight_scale)
+    {
+        f += &format!(" --weight-scale {}", v.get_name());
     }
     if cfg.label_smoothing != recipe.label_smoothing {
         f += &format!(" --label-smoothing {}", cfg.label_smoothing);

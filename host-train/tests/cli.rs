@@ -87,6 +87,35 @@ fn quick(mnist: &Path, out: &Path, steps: usize) -> Command {
     c
 }
 
+/// Trains one recipe (`quick` plus what `recipe` adds, 12 steps per epoch) twice: into
+/// `straight` uninterrupted, into `resumed` stopped after 17 steps (exit 130) and continued with
+/// `--resume`. Both must end with the same weights; returns their digest.
+fn assert_resume_is_bit_identical(
+    mnist: &Path,
+    straight: &Path,
+    resumed: &Path,
+    recipe: impl Fn(&mut Command),
+) -> String {
+    let mut c = quick(mnist, straight, 12);
+    recipe(&mut c);
+    let o = run(&mut c);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut c = quick(mnist, resumed, 12);
+    recipe(&mut c);
+    let o = run(c.args(["--stop-after-steps", "17"]));
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    let o = resume(mnist, resumed);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let d = digest(straight);
+    assert_eq!(
+        d,
+        digest(resumed),
+        "a resumed run must end identical ({})",
+        resumed.display()
+    );
+    d
+}
+
 #[test]
 fn short_training_exports_a_blob_that_agrees_with_float() {
     let Some(mnist) = mnist_dir("short_training_exports_a_blob_that_agrees_with_float") else {
@@ -246,21 +275,14 @@ fn act_quant_resumes_bit_identically_and_exports_its_ranges() {
         tmpdir("aq-float"),
     );
     let args = ["--epochs", "2", "--limit-train", "4096", "--no-export"];
-    let o = run(quick(&mnist, &a, 12).args(args).arg("--act-quant"));
-    assert!(o.status.success());
-    let o = run(quick(&mnist, &b, 12)
-        .args(args)
-        .args(["--act-quant", "--stop-after-steps", "17"]));
-    assert_eq!(o.status.code(), Some(130));
-    let o = resume(&mnist, &b);
-    assert!(o.status.success());
+    let da = assert_resume_is_bit_identical(&mnist, &a, &b, |c| {
+        c.args(args).arg("--act-quant");
+    });
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(b.join("state.json")).unwrap()).unwrap();
     let ranges = state["act_ranges"].as_array().expect("act_ranges saved");
     assert_eq!(ranges.len(), 2, "one range per hidden layer: {state}");
     assert!(ranges.iter().all(|r| r.as_f64().unwrap() > 0.0), "{state}");
-    let da = digest(&a);
-    assert_eq!(da, digest(&b), "resumed --act-quant run must end identical");
     // The same recipe without --act-quant trains other weights.
     let o = run(quick(&mnist, &f, 12).args(args));
     assert!(o.status.success());
@@ -312,25 +334,12 @@ fn weight_scale_mean_resumes_bit_identically_and_exports_with_its_rule() {
         "--arch",
         "8p:4,12p:2/10:2",
     ];
-    let mean = ["--weight-scale", "mean"];
-    let o = run(quick(&mnist, &a, 12).args(args).args(mean));
-    assert!(o.status.success(), "{}", stderr(&o));
-    let o = run(quick(&mnist, &b, 12)
-        .args(args)
-        .args(mean)
-        .args(["--stop-after-steps", "17"]));
-    assert_eq!(o.status.code(), Some(130));
-    let o = resume(&mnist, &b);
-    assert!(o.status.success());
+    let da = assert_resume_is_bit_identical(&mnist, &a, &b, |c| {
+        c.args(args).args(["--weight-scale", "mean"]);
+    });
     let config: serde_json::Value =
         serde_json::from_slice(&std::fs::read(b.join("config.json")).unwrap()).unwrap();
     assert_eq!(config["arch"]["weight_scale"], "mean", "{config}");
-    let da = digest(&a);
-    assert_eq!(
-        da,
-        digest(&b),
-        "resumed --weight-scale mean run must end identical"
-    );
     let o = run(quick(&mnist, &m, 12).args(args));
     assert!(o.status.success());
     assert_ne!(digest(&m).split(' ').next(), da.split(' ').next());
@@ -801,22 +810,12 @@ fn distillation_changes_the_weights_and_resumes_bit_identically() {
         tmpdir("kd-bad"),
     );
     let args = ["--epochs", "2", "--limit-train", "4096", "--no-export"];
-    let kd = |c: &mut Command| {
+    let da = assert_resume_is_bit_identical(&mnist, &a, &b, |c| {
         c.args(args)
             .arg("--distill-from")
             .arg(&teacher)
             .args(["--distill-weight", "0.7"]);
-    };
-    let mut c = quick(&mnist, &a, 12);
-    kd(&mut c);
-    assert!(run(&mut c).status.success());
-    let mut c = quick(&mnist, &b, 12);
-    kd(&mut c);
-    let o = run(c.args(["--stop-after-steps", "17"]));
-    assert_eq!(o.status.code(), Some(130));
-    assert!(resume(&mnist, &b).status.success());
-    let da = digest(&a);
-    assert_eq!(da, digest(&b), "resumed distilled run must end identical");
+    });
     let cfg = std::fs::read_to_string(a.join("config.json")).unwrap();
     assert!(cfg.contains("default.sumi") && cfg.contains("0.7"), "{cfg}");
     // The same recipe without a teacher trains other weights.
