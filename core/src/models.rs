@@ -8,7 +8,10 @@
 //!
 //! for bundled in models::BUNDLED {
 //!     let model = Model::from_bytes(bundled.blob)?;
-//!     assert!(model.arena_bytes() <= models::DEFAULT_ARENA_BYTES, "{}", bundled.name);
+//!     // Each model's arena is known at compile time from its header (the small model's
+//!     // 2-bit 44-channel maps need more than the default's).
+//!     let arena = sumi_core::blob::header_arena_bytes(bundled.blob);
+//!     assert_eq!(model.arena_bytes(), arena, "{}", bundled.name);
 //! }
 //! assert_eq!(models::BUNDLED[0].blob, models::DEFAULT);
 //! assert_eq!(models::bundled("micro").map(|b| b.blob), Some(models::MICRO));
@@ -22,7 +25,10 @@ pub const DEFAULT: &[u8] = include_bytes!("../models/default.sumi");
 /// against the layers when the model loads).
 pub const DEFAULT_ARENA_BYTES: usize = crate::blob::header_arena_bytes(DEFAULT);
 
-/// The tiny model blob: two int8 convolutions, about an eighth of the default's weights.
+/// The small model blob: 2-bit convolutions behind an int8 first one, in under 12 KiB.
+pub const SMALL: &[u8] = include_bytes!("../../host-train/models/small.sumi");
+
+/// The tiny model blob: two 4-bit convolutions in under 7 KiB.
 pub const TINY: &[u8] = include_bytes!("../../host-train/models/tiny.sumi");
 
 /// The micro model blob: 4- and 2-bit weights in under 3 KiB.
@@ -31,17 +37,21 @@ pub const MICRO: &[u8] = include_bytes!("../../host-train/models/micro.sumi");
 /// A model that comes with Sumi.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bundled {
-    /// Short name (`default`, `tiny`, `micro`): how the GUI and the docs call it.
+    /// Short name (`default`, `small`, `tiny`, `micro`): how the GUI and the docs call it.
     pub name: &'static str,
     /// The blob.
     pub blob: &'static [u8],
 }
 
 /// Every bundled model, largest first; the first is [`DEFAULT`].
-pub const BUNDLED: [Bundled; 3] = [
+pub const BUNDLED: [Bundled; 4] = [
     Bundled {
         name: "default",
         blob: DEFAULT,
+    },
+    Bundled {
+        name: "small",
+        blob: SMALL,
     },
     Bundled {
         name: "tiny",

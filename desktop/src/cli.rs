@@ -108,7 +108,7 @@ mod tests {
         let err = Cli::try_parse_from(["sumi", "--bundled", "huge"])
             .unwrap_err()
             .to_string();
-        assert!(err.contains("default, tiny, micro"), "{err}");
+        assert!(err.contains("default, small, tiny, micro"), "{err}");
     }
 
     #[test]

@@ -323,12 +323,12 @@ fn the_model_panel_switches_between_the_bundled_models() {
     let app = app();
     let ui = ui(&app);
     let names = slint::Model::iter(&ui.get_model_choices()).collect::<Vec<_>>();
-    assert_eq!(names, ["default", "tiny", "micro"]);
+    assert_eq!(names, ["default", "small", "tiny", "micro"]);
     assert_eq!(ui.get_model_choice(), 0);
     draw(&app, ONE);
     assert_eq!(predicted(&app).as_deref(), Some("1"));
     let default_size = ui.get_model_size();
-    for (i, name) in [(2, "micro"), (1, "tiny"), (0, "default")] {
+    for (i, name) in [(3, "micro"), (2, "tiny"), (1, "small"), (0, "default")] {
         // Click the model's chip (its accessible default action is its click).
         let chip = ElementHandle::find_by_accessible_label(app.window(), name)
             .next()
@@ -379,8 +379,8 @@ fn a_model_file_selects_no_bundled_model() {
     });
     let ui = ui(&app);
     assert_eq!(ui.get_model_choice(), -1);
-    ui.invoke_select_model(1);
-    assert_eq!(ui.get_model_choice(), 1);
+    ui.invoke_select_model(2);
+    assert_eq!(ui.get_model_choice(), 2);
     let tiny = sumi_core::Model::from_bytes(sumi_core::models::TINY).unwrap();
     assert_eq!(ui.get_model_name(), tiny.metadata().name);
 }

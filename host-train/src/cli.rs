@@ -109,7 +109,7 @@ pub struct TrainArgs {
     /// How each sub-byte layer's per-channel scale is chosen, in training and at export:
     /// `max` (max |w| on the outermost level) or `mean` (mean |w| times the step that best
     /// rounds a Gaussian; the largest weights are clipped).
-    /// Default: the preset's (`mean` for micro, `max` for the others).
+    /// Default: the preset's (`mean` for small and micro, `max` for the others).
     #[arg(long, value_enum)]
     pub weight_scale: Option<WeightScale>,
     /// Knowledge distillation: also learn from this int8 teacher blob's logits on every

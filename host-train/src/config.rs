@@ -154,7 +154,7 @@ mod tests {
     /// command relies on it), and each flag changes only its own field.
     #[test]
     fn train_flags_override_only_what_they_name() {
-        for p in [Preset::Default, Preset::Tiny, Preset::Micro] {
+        for p in [Preset::Default, Preset::Small, Preset::Tiny, Preset::Micro] {
             let c = config(&["--preset", p.name()]).unwrap();
             assert_eq!(c, train::default_config(p));
             assert_eq!(arch_flags(&c), "");
@@ -193,6 +193,21 @@ mod tests {
         assert_eq!(arch_flags(&c), " --weight-scale max");
         let c = config(&["--preset", "tiny", "--weight-scale", "mean"]).unwrap();
         assert_eq!(arch_flags(&c), " --weight-scale mean");
+        // The small preset is the micro recipe with the 44-wide architecture, 30 epochs and
+        // dropout: the recipe its bundled model was trained with under `--preset micro`.
+        let mut c = config(&[
+            "--preset",
+            "micro",
+            "--arch",
+            "16,32p:2,44:2,44p:2/10:2",
+            "--epochs",
+            "30",
+            "--dropout",
+            "0.25",
+        ])
+        .unwrap();
+        c.preset = Preset::Small;
+        assert_eq!(c, train::default_config(Preset::Small));
     }
 
     /// Distillation is part of the recipe (and so of the blob's reproduction command); its

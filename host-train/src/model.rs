@@ -86,6 +86,9 @@ pub fn mean_scale_factor(bits: u8) -> f64 {
 pub enum Preset {
     /// The model embedded in the core (≤ 64 KiB weights, ≤ 16 KiB arena).
     Default,
+    /// The small model (≤ 12 KiB of 2-bit convolutions behind an int8 first one, scales from
+    /// mean |w|).
+    Small,
     /// The small model for the smallest MCUs (≤ 7 KiB of 4-bit weights, ≤ 2 KiB arena).
     Tiny,
     /// The smallest bundled model (≤ 3.2 KiB of 4- and 2-bit weights, scales from mean |w|).
@@ -96,6 +99,7 @@ impl Preset {
     pub fn name(self) -> &'static str {
         match self {
             Preset::Default => "default",
+            Preset::Small => "small",
             Preset::Tiny => "tiny",
             Preset::Micro => "micro",
         }
@@ -124,6 +128,23 @@ impl Preset {
                 dense_bits: Vec::new(),
                 conv_bits: Vec::new(),
                 weight_scale: WeightScale::Max,
+            },
+            // int8 first convolution, 2-bit other convolutions and logits (straight from the
+            // 4×4×44 map), each sub-byte row scaled from its mean |w|; chosen on validation
+            // among the small-size candidates (host-train/MODEL_CARD.md).
+            Preset::Small => Arch {
+                convs: vec![
+                    c(1, 16, false),
+                    c(16, 32, true),
+                    c(32, 44, false),
+                    c(44, 44, true),
+                ],
+                dense: vec![10],
+                dropout_permille: 250,
+                batch_norm: false,
+                dense_bits: vec![(0, 2)],
+                conv_bits: vec![(1, 2), (2, 2), (3, 2)],
+                weight_scale: WeightScale::Mean,
             },
             // 4-bit weights throughout, trained quantization-aware; chosen on validation among
             // the tiny-size candidates (host-train/MODEL_CARD.md).
@@ -676,6 +697,16 @@ mod tests {
         let micro = sumi_core::Model::from_bytes(sumi_core::models::MICRO).unwrap();
         assert_eq!(micro.params() as usize, m.params());
         assert!(micro.weight_bytes() <= 3_277, "{}", micro.weight_bytes());
+        // And the small model: at most 12 KiB of 2-bit weights behind an int8 first layer.
+        let s = Preset::Small.arch();
+        assert_eq!(s.spec(), "16,32p:2,44:2,44p:2/10:2");
+        let small = sumi_core::Model::from_bytes(sumi_core::models::SMALL).unwrap();
+        assert_eq!(small.params() as usize, s.params());
+        assert!(
+            small.weight_bytes() <= 12 * 1024,
+            "{}",
+            small.weight_bytes()
+        );
     }
 
     /// Activation fake quantization puts every value on one of the core's 256 levels over

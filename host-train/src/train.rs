@@ -368,7 +368,7 @@ pub fn default_config(preset: crate::model::Preset) -> RunConfig {
         // model's 4-bit weights gained from 30 (host-train/MODEL_CARD.md).
         epochs: match preset {
             Preset::Default | Preset::Micro => 15,
-            Preset::Tiny => 30,
+            Preset::Tiny | Preset::Small => 30,
         },
         batch_size: 128,
         seed: 1,
@@ -380,12 +380,12 @@ pub fn default_config(preset: crate::model::Preset) -> RunConfig {
         // Chosen with the default architecture on validation (host-train/MODEL_CARD.md).
         label_smoothing: match preset {
             Preset::Default => 0.1,
-            Preset::Tiny | Preset::Micro => 0.0,
+            Preset::Tiny | Preset::Micro | Preset::Small => 0.0,
         },
-        // The tiny and micro models are capacity-bound: milder augmentation fits them better.
+        // The sub-byte models are capacity-bound: milder augmentation fits them better.
         augment: match preset {
             Preset::Default => data::Augment::DEFAULT,
-            Preset::Tiny | Preset::Micro => data::Augment {
+            Preset::Tiny | Preset::Micro | Preset::Small => data::Augment {
                 shift: 1.5,
                 rotate_deg: 6.0,
                 scale: 0.06,

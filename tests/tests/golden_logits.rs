@@ -19,11 +19,14 @@ const TINY_INT8: &[u8] = include_bytes!("../../host-train/models/tiny-int8.sumi"
 /// when they were committed (portable, SSE2 and AVX2 kernels agreed, and the firmware parity
 /// runs on the Cortex-M0, Cortex-M4 and RV32 boards agreed with the host on all 10,000 images).
 /// The tiny model is the 4-bit one of 2026-11-30; the micro model the `--weight-scale mean` one
-/// of 2026-12-01.
+/// of 2026-12-01, the small model the one of the same day.
 const TINY_DIGEST: u64 = 0x64a8_4158_5e75_0297;
 const TINY: &[u8] = include_bytes!("../../host-train/models/tiny.sumi");
 const MICRO_DIGEST: u64 = 0x5ce9_fca9_d4a6_58be;
 const MICRO: &[u8] = include_bytes!("../../host-train/models/micro.sumi");
+/// The small model of 2026-12-01 (2-bit convolutions behind an int8 first one).
+const SMALL_DIGEST: u64 = 0x2ec5_0289_0b41_9c25;
+const SMALL: &[u8] = include_bytes!("../../host-train/models/small.sumi");
 
 /// The digest of every test image's logits through `Model::predict` (or, with `prepared`,
 /// `Prepared::predict` on weights prepared once) with an arena of `arena` bytes:
@@ -60,6 +63,7 @@ fn committed_models_give_the_original_engines_logits_on_every_kernel_path() {
         ("tiny", TINY, TINY_DIGEST),
         ("tiny-int8", TINY_INT8, TINY_INT8_DIGEST),
         ("micro", MICRO, MICRO_DIGEST),
+        ("small", SMALL, SMALL_DIGEST),
     ];
     // The paths this machine runs: the dispatched one (AVX2 where the CPU has it), and on
     // x86-64 also the SSE2 baseline.

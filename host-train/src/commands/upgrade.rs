@@ -79,6 +79,7 @@ mod tests {
         for (name, blob) in [
             ("default", sumi_core::models::DEFAULT),
             ("micro", &include_bytes!("../../models/micro.sumi")[..]),
+            ("small", sumi_core::models::SMALL),
         ] {
             let (version, new) = upgrade(blob, name, &Some(PathBuf::from(name))).unwrap();
             assert_eq!(version, sumi_core::blob::VERSION);
