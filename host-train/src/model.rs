@@ -89,7 +89,7 @@ pub enum Preset {
     /// The small model (≤ 12 KiB of 2-bit convolutions behind an int8 first one, scales from
     /// mean |w|).
     Small,
-    /// The small model for the smallest MCUs (≤ 7 KiB of 4-bit weights, ≤ 2 KiB arena).
+    /// The tiny model (≤ 7 KiB of 4-bit weights, ≤ 2 KiB arena).
     Tiny,
     /// The smallest bundled model (≤ 3.2 KiB of 4- and 2-bit weights, scales from mean |w|).
     Micro,
