@@ -78,7 +78,7 @@ mod tests {
     fn a_current_blob_upgrades_to_itself_and_a_corrupt_one_is_refused() {
         for (name, blob) in [
             ("default", sumi_core::models::DEFAULT),
-            ("micro", &include_bytes!("../../models/micro.sumi")[..]),
+            ("micro", sumi_core::models::MICRO),
             ("small", sumi_core::models::SMALL),
         ] {
             let (version, new) = upgrade(blob, name, &Some(PathBuf::from(name))).unwrap();
